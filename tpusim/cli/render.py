@@ -1,0 +1,56 @@
+"""Rendering helpers shared by the commands: JSON, CSV and rich tables on stdout."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe values: numpy scalars to Python, NaN/inf to None, tuples to lists."""
+    if hasattr(value, "item") and not isinstance(value, list | dict | str):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def print_json(data: Any) -> None:
+    """Write `data` as indented JSON to stdout."""
+    sys.stdout.write(json.dumps(_clean(data), indent=2) + "\n")
+
+
+def print_csv(rows: Sequence[dict[str, Any]]) -> None:
+    """Write rows (dicts with the same keys) as CSV to stdout."""
+    if not rows:
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(_clean(row))
+
+
+def console() -> Console:
+    return Console(soft_wrap=False, width=max(100, Console().width))
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+          *, caption: str | None = None, justify_right_from: int = 1) -> Table:
+    """A rich table; columns from `justify_right_from` on are right-aligned (numbers)."""
+    out = Table(title=title, caption=caption, caption_justify="left", title_justify="left")
+    for i, col in enumerate(columns):
+        out.add_column(col, justify="right" if i >= justify_right_from else "left")
+    for row in rows:
+        out.add_row(*(str(x) for x in row))
+    return out

@@ -1,0 +1,40 @@
+"""`tpusim topology`: derived figures of a pod or a slice of it."""
+
+from __future__ import annotations
+
+import typer
+
+from tpusim.cli import app
+from tpusim.cli.render import console, print_json, table
+from tpusim.hardware import load_pod
+from tpusim.topology.summary import topology_summary
+from tpusim.units import fmt_rate
+
+
+@app.command()
+def topology(
+    pod: str = typer.Option("tpu-v4-4096", "--pod", help="Pod name from `tpusim catalog`, or a pod TOML file."),
+    slice_shape: str | None = typer.Option(None, "--slice", help="Slice shape in chips, e.g. 4x4x8 (default: whole pod)."),
+    twisted: bool = typer.Option(False, "--twisted", help="Twisted torus (k x k x 2k or k x 2k x 2k slices)."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Chips, hosts, cubes, OCS ports, links, bisection and all-reduce bandwidth, diameter."""
+    summary = topology_summary(load_pod(pod), slice_shape, twisted=twisted)
+    if json_out:
+        print_json(summary.to_dict())
+        return
+    s = summary
+    wrap = "".join("W" if w else "-" for w in s.wraparound)
+    rows = [
+        ("shape (chips)", s.shape + (" twisted" if s.twisted else "")),
+        ("chips / hosts / cubes", f"{s.chips} / {s.hosts} / {s.cubes or '-'}"),
+        ("wraparound per axis", f"{wrap}  (W = ring, - = line)"),
+        ("OCSes used x ports used", f"{s.ocs_count} x {s.ocs_ports_used}" if s.ocs_count else "-"),
+        ("optical links", s.optical_links or "-"),
+        ("ICI links", s.ici_links),
+        ("link degree (min..max)", f"{s.min_degree}..{s.max_degree}"),
+        ("bisection", f"{fmt_rate(s.bisection_bytes_per_s, 'B/s')} ({s.bisection_links} links)"),
+        ("all-reduce bandwidth", fmt_rate(s.allreduce_bytes_per_s, "B/s")),
+        ("diameter", f"{s.diameter_hops} hops"),
+    ]
+    console().print(table(f"{s.pod} ({s.chip})", ["figure", "value"], rows, justify_right_from=2))

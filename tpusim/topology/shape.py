@@ -1,0 +1,189 @@
+"""Slice shapes: parsing, each generation's legality rules, wraparound and twisting.
+
+Shapes are written in chips, `AxBxC` (or `AxB` on 2D tori). The rules are data in the chip's
+TOML (`[slices]`), applied here:
+
+- rule "cubes" (v4, v5p, v7): A <= B <= C, and either every side <= the cube side (a sub-cube
+  slice, no wraparound) or every side a multiple of it (whole cubes, wraparound on every axis
+  through the OCS). Sorted sides must fit in the pod's sorted sides.
+- rule "listed" (v2, v3, v5e, v6e): the shape must be one of the listed shapes (either order).
+- wrap "whole_cubes": every axis wraps iff the slice is whole cubes. wrap "full_axis": an axis
+  wraps iff it spans the whole pod axis (v5e/v6e: axes of 16).
+- Twisted tori exist for k x k x 2k and k x 2k x 2k slices of whole cubes.
+
+Invariants (tested): parse_shape(fmt_shape(s)) == s; a legal shape has as many axes as the
+chip's torus; wraparound(...) has one boolean per axis.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import product
+
+from tpusim.errors import TpusimError
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'8x16x24' -> (8, 16, 24). Raises TpusimError for anything but positive integers joined by x."""
+    if not isinstance(text, str):
+        raise TpusimError(f"shape must be a string like '4x4x8', got {text!r}")
+    parts = text.strip().lower().replace("×", "x").split("x")
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        raise TpusimError(f"cannot read shape {text!r}; write it as AxBxC in chips, e.g. 4x4x8") from None
+    if not dims or any(d <= 0 for d in dims):
+        raise TpusimError(f"shape {text!r} must have positive sides, e.g. 4x4x8")
+    return dims
+
+
+def fmt_shape(shape: tuple[int, ...]) -> str:
+    """(8, 16, 24) -> '8x16x24'."""
+    return "x".join(str(d) for d in shape)
+
+
+def _as_shape(shape: str | tuple[int, ...]) -> tuple[int, ...]:
+    return parse_shape(shape) if isinstance(shape, str) else tuple(int(d) for d in shape)
+
+
+def check_slice_shape(chip, pod_shape: tuple[int, ...], shape: str | tuple[int, ...]) -> tuple[int, ...]:
+    """Return the slice shape if it is legal for `chip` in a pod of `pod_shape`; else raise a
+    TpusimError that names the rule broken and a legal alternative."""
+    dims = _as_shape(shape)
+    name = fmt_shape(dims)
+    if len(dims) != chip.torus_dims:
+        raise TpusimError(
+            f"slice {name} has {len(dims)} axes but {chip.name} is a {chip.torus_dims}D torus; "
+            f"write {chip.torus_dims} sides like {'x'.join(['4'] * chip.torus_dims)}"
+        )
+    if math.prod(dims) > math.prod(pod_shape):
+        raise TpusimError(
+            f"slice {name} has {math.prod(dims)} chips, more than the pod's {math.prod(pod_shape)}"
+        )
+    if chip.slice_rule == "listed":
+        if tuple(sorted(dims)) not in {tuple(sorted(s)) for s in chip.slice_shapes}:
+            legal = ", ".join(fmt_shape(s) for s in chip.slice_shapes)
+            raise TpusimError(f"slice {name} is not a {chip.name} slice shape; legal shapes: {legal}")
+        return dims
+    side = chip.cube_shape[0]
+    if list(dims) != sorted(dims):
+        raise TpusimError(
+            f"slice {name}: {chip.name} shapes are written A<=B<=C; use {fmt_shape(tuple(sorted(dims)))}"
+        )
+    small = all(d <= side for d in dims)
+    whole = all(d % side == 0 for d in dims)
+    if not (small or whole):
+        raise TpusimError(
+            f"slice {name}: {chip.name} sides must all be <= {side} (sub-cube) or all multiples "
+            f"of {side} (whole cubes); e.g. {fmt_shape(tuple(max(side, -(-d // side) * side) for d in dims))}"
+        )
+    if any(d > p for d, p in zip(sorted(dims), sorted(pod_shape), strict=True)):
+        raise TpusimError(
+            f"slice {name} does not fit in the {fmt_shape(pod_shape)} pod (sorted sides must fit)"
+        )
+    return dims
+
+
+def is_whole_cubes(chip, shape: tuple[int, ...]) -> bool:
+    """True if the slice is made of whole OCS cubes (every side a multiple of the cube side)."""
+    if chip.cube_shape is None:
+        return False
+    return all(d % c == 0 for d, c in zip(shape, chip.cube_shape, strict=True))
+
+
+def wraparound(chip, pod_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[bool, ...]:
+    """One boolean per axis: does the slice have a wraparound link on that axis?
+
+    whole_cubes rule: all axes wrap iff the slice is whole cubes (the OCS closes each ring, even a
+    ring of one cube). full_axis rule: an axis wraps iff it spans the whole pod axis.
+    An axis of length 1 never wraps (there is no neighbour).
+    """
+    if chip.wrap_rule == "whole_cubes":
+        whole = is_whole_cubes(chip, shape)
+        return tuple(whole and d > 1 for d in shape)
+    pod_sorted = sorted(pod_shape)
+    # Axes are matched to pod axes by sorted order (a 16x8 slice on a 16x16 pod wraps on the 16).
+    order = sorted(range(len(shape)), key=lambda i: shape[i])
+    wrap = [False] * len(shape)
+    for rank, axis in enumerate(order):
+        wrap[axis] = shape[axis] > 1 and shape[axis] == pod_sorted[rank]
+    return tuple(wrap)
+
+
+def twistable(chip, shape: tuple[int, ...]) -> bool:
+    """True if the slice may be a twisted torus: whole cubes, 3D, k x k x 2k or k x 2k x 2k."""
+    if not chip.twisted_allowed or len(shape) != 3 or not is_whole_cubes(chip, shape):
+        return False
+    a, b, c = sorted(shape)
+    return (a == b and c == 2 * a) or (b == c and b == 2 * a)
+
+
+@dataclass(frozen=True)
+class SliceSpec:
+    """A checked slice: shape in chips, wraparound per axis, and whether it is twisted."""
+
+    shape: tuple[int, ...]
+    wrap: tuple[bool, ...]
+    twisted: bool
+
+    @property
+    def chips(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def name(self) -> str:
+        return fmt_shape(self.shape)
+
+
+def slice_spec(chip, pod_shape: tuple[int, ...], shape: str | tuple[int, ...] | None = None,
+               *, twisted: bool = False) -> SliceSpec:
+    """Check a slice shape (the whole pod if None) and derive its wraparound; twisted=True
+    raises unless the shape can be twisted."""
+    dims = tuple(pod_shape) if shape is None else check_slice_shape(chip, pod_shape, shape)
+    if twisted and not twistable(chip, dims):
+        raise TpusimError(
+            f"slice {fmt_shape(dims)} cannot be twisted: twisted tori are k x k x 2k or k x 2k x 2k "
+            f"slices of whole cubes (e.g. 4x4x8, 4x8x8)"
+        )
+    return SliceSpec(shape=dims, wrap=wraparound(chip, pod_shape, dims), twisted=twisted)
+
+
+def legal_shapes(chip, pod_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Every legal slice shape for `chip` in a pod of `pod_shape`, smallest first."""
+    if chip.slice_rule == "listed":
+        found = [s for s in chip.slice_shapes if math.prod(s) <= math.prod(pod_shape)]
+        return sorted(found, key=lambda s: (math.prod(s), s))
+    side = chip.cube_shape[0]
+    top = sorted(pod_shape)
+    found = set()
+    small = range(1, side + 1)
+    for dims in product(small, repeat=len(top)):
+        if list(dims) == sorted(dims):
+            found.add(dims)
+    ranges = [range(side, t + 1, side) for t in top]
+    for dims in product(*ranges):
+        if list(dims) == sorted(dims):
+            found.add(dims)
+    legal = []
+    for dims in found:
+        try:
+            check_slice_shape(chip, pod_shape, dims)
+        except TpusimError:
+            continue
+        legal.append(dims)
+    return sorted(legal, key=lambda s: (math.prod(s), s))
+
+
+def compact_shape(chip, pod_shape: tuple[int, ...], chips: int) -> tuple[int, ...]:
+    """The most compact legal slice shape with exactly `chips` chips: the one with the smallest
+    longest side (then the largest bisection). Raises TpusimError listing legal sizes if none."""
+    candidates = [s for s in legal_shapes(chip, pod_shape) if math.prod(s) == chips]
+    if not candidates:
+        sizes = sorted({math.prod(s) for s in legal_shapes(chip, pod_shape)})
+        near = sorted(sizes, key=lambda n: abs(n - chips))[:4]
+        raise TpusimError(
+            f"no legal {chip.name} slice has {chips} chips; nearest legal sizes: "
+            f"{', '.join(map(str, sorted(near)))}"
+        )
+    return min(candidates, key=lambda s: (max(s), -min(s), s))

@@ -1,0 +1,87 @@
+"""Derived figures of a pod or a slice, computed from the structure (never typed in).
+
+`topology_summary(pod, slice_shape, twisted)` returns a TopologySummary whose fields are the
+`tpusim topology --json` keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from tpusim.hardware import Pod
+from tpusim.topology import groups, ocs
+from tpusim.topology.shape import SliceSpec, fmt_shape, slice_spec
+from tpusim.topology.torus import bisection_links, degrees, diameter, torus_links
+
+
+@dataclass(frozen=True)
+class TopologySummary:
+    pod: str
+    chip: str
+    shape: str
+    chips: int
+    hosts: int
+    cubes: int
+    ocs_count: int  # OCSes the slice (or pod) uses
+    ocs_ports_used: int  # ports in use on the busiest of those OCSes
+    optical_links: int  # cube-face links to OCSes
+    ici_links: int  # chip-to-chip links (each bidirectional)
+    bisection_links: int
+    bisection_bytes_per_s: float  # links cut x one-way bandwidth (Cloud docs convention)
+    allreduce_bytes_per_s: float  # sum over chips of links x one-way bandwidth
+    diameter_hops: int
+    wraparound: list[bool]
+    twisted: bool
+    min_degree: int
+    max_degree: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def topology_summary(pod: Pod, shape: str | tuple[int, ...] | None = None,
+                     *, twisted: bool = False) -> TopologySummary:
+    """Figures for the whole pod (shape None) or one slice of it."""
+    chip = pod.chip
+    spec: SliceSpec = slice_spec(chip, pod.shape, shape, twisted=twisted)
+    links = torus_links(spec.shape, spec.wrap, twisted=spec.twisted)
+    deg = degrees(spec.shape, links)
+    hosts = groups.count_blocks(groups.host_ids(spec.shape, chip.host_shape))
+    cubes = ocs_count = ports_used = optical = 0
+    if pod.ocs and chip.cube_shape is not None:
+        cube_ids = groups.cube_ids(spec.shape, chip.cube_shape)
+        cubes = groups.count_blocks(cube_ids)
+        whole = all(s % c == 0 for s, c in zip(spec.shape, chip.cube_shape, strict=True))
+        if whole:
+            grid_shape = tuple(s // c for s, c in zip(spec.shape, chip.cube_shape, strict=True))
+            grid = np.arange(cubes).reshape(grid_shape)
+            connects = ocs.slice_cross_connects(grid, chip.cube_shape, pod.ocs_ports,
+                                                pod.ocs_spare_ports, twisted=spec.twisted)
+            used = ocs.ports_used_per_ocs(connects)
+            ocs_count = len(used)
+            ports_used = max(used.values())
+            optical = cubes * ocs.optical_links_per_cube(chip.cube_shape)
+    bisect = bisection_links(spec.shape, links)
+    bw = chip.ici_link_one_way_bytes_per_s
+    return TopologySummary(
+        pod=pod.name,
+        chip=chip.name,
+        shape=fmt_shape(spec.shape),
+        chips=spec.chips,
+        hosts=hosts,
+        cubes=cubes,
+        ocs_count=ocs_count,
+        ocs_ports_used=ports_used,
+        optical_links=optical,
+        ici_links=len(links),
+        bisection_links=bisect,
+        bisection_bytes_per_s=bisect * bw,
+        allreduce_bytes_per_s=float(deg.sum()) * bw,
+        diameter_hops=diameter(spec.shape, spec.wrap, twisted=spec.twisted),
+        wraparound=list(spec.wrap),
+        twisted=spec.twisted,
+        min_degree=int(deg.min()),
+        max_degree=int(deg.max()),
+    )
