@@ -1,0 +1,1 @@
+"""Charts for reports (matplotlib, imported lazily by the commands that draw)."""
