@@ -42,7 +42,9 @@ def print_csv(rows: Sequence[dict[str, Any]]) -> None:
 
 
 def console() -> Console:
-    return Console(soft_wrap=False, width=max(100, Console().width))
+    """A console for tables: the terminal's width on a terminal, 160 columns in a pipe or file."""
+    probe = Console()
+    return Console(soft_wrap=False, width=probe.width if probe.is_terminal else 160)
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],

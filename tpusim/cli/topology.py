@@ -13,9 +13,11 @@ from tpusim.units import fmt_rate
 
 @app.command()
 def topology(
-    pod: str = typer.Option("tpu-v4-4096", "--pod", help="Pod name from `tpusim catalog`, or a pod TOML file."),
-    slice_shape: str | None = typer.Option(None, "--slice", help="Slice shape in chips, e.g. 4x4x8 (default: whole pod)."),
-    twisted: bool = typer.Option(False, "--twisted", help="Twisted torus (k x k x 2k or k x 2k x 2k slices)."),
+    pod: str = typer.Option("tpu-v4-4096", "--pod", help="Pod name (see `tpusim catalog`) or pod TOML."),
+    slice_shape: str | None = typer.Option(
+        None, "--slice", help="Slice shape in chips, e.g. 4x4x8 (default: the whole pod)."
+    ),
+    twisted: bool = typer.Option(False, "--twisted", help="Twisted torus (k x k x 2k or k x 2k x 2k)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Chips, hosts, cubes, OCS ports, links, bisection and all-reduce bandwidth, diameter."""
