@@ -1,0 +1,16 @@
+"""Discrete-event pod simulator: failures, repairs, OCS reconfiguration, checkpoints, goodput.
+
+    >>> from tpusim.sim import load_scenario, simulate
+    >>> result = simulate(load_scenario("palm-540b-50d"))
+    >>> result.summary["goodput"]
+
+Modules: scenario (TOML -> frozen dataclasses), failures (distributions), jobs (progress rate
+and checkpoint interval per job), engine (SimPy processes), accounting (goodput, badput,
+tables), analytic (closed forms), replicate (replications over a process pool).
+"""
+
+from tpusim.sim.replicate import SimulationResult, simulate
+from tpusim.sim.scenario import Scenario, load_scenario, scenario_from_dict, with_overrides
+
+__all__ = ["Scenario", "SimulationResult", "load_scenario", "scenario_from_dict", "simulate",
+           "with_overrides"]

@@ -1,0 +1,171 @@
+"""Goodput accounting in Google's ML Productivity Goodput terms, and tables from the engine.
+
+For a job whose window is W (submission to completion, or to the horizon):
+
+- scheduling goodput = (W - waiting_for_resources - ocs_reconfiguration) / W
+  (the time all resources the job needs are formed into its slices; re-forming a slice on
+  the OCS is "time to reschedule the slice", t_re in the MPG blog);
+- runtime goodput = productive / (W - waiting - ocs_reconfiguration), reduced by TPU
+  initialisation, program start-up, checkpoint save and restore, and progress lost;
+- program goodput = MFU (from `tpusim estimate`, or the scenario's override);
+- goodput = scheduling x runtime x program = productive x MFU / W.
+
+Several jobs combine weighted by chips (chip-seconds), which keeps the product exact.
+Badput is in seconds by category. The categories sum exactly to W (tested).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tpusim.sim.engine import CATEGORIES, CAUSES, EVENT_COLUMNS, ReplicationResult
+from tpusim.sim.jobs import JobPlan
+
+BADPUT = tuple(c for c in CATEGORIES if c != "productive")
+SCHEDULING_BADPUT = ("waiting_for_resources", "ocs_reconfiguration")
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+def job_rows(result: ReplicationResult, plans: tuple[JobPlan, ...], replication: int) -> list[dict]:
+    """One row per job of one replication: times by category, interruptions, goodputs."""
+    rows = []
+    for raw, plan in zip(result.jobs, plans, strict=True):
+        row: dict[str, Any] = {"replication": replication, "job": raw["job"], "chips": plan.chips,
+                               "mfu": plan.mfu, "window_s": raw["window_s"]}
+        for c in CATEGORIES:
+            row[f"{c}_s"] = raw[c]
+        for c in CAUSES:
+            row[f"interruptions_{c}"] = raw[f"interruptions_{c}"]
+        row["interruptions"] = sum(raw[f"interruptions_{c}"] for c in CAUSES)
+        finished = raw["end_s"] is not None
+        row["finished"] = finished
+        row["time_to_train_s"] = raw["end_s"] - plan.spec.submit_s if finished else math.nan
+        row["tokens_trained"] = (raw["progress_s"] * plan.tokens_per_s
+                                 if plan.tokens_per_s is not None else math.nan)
+        row.update(goodputs([row]))
+        rows.append(row)
+    return rows
+
+
+def goodputs(rows: list[dict]) -> dict[str, float]:
+    """Chip-weighted scheduling, runtime, program and overall goodput of job rows."""
+    window = sum(r["chips"] * r["window_s"] for r in rows)
+    sched_bad = sum(r["chips"] * sum(r[f"{c}_s"] for c in SCHEDULING_BADPUT) for r in rows)
+    available = window - sched_bad
+    productive = sum(r["chips"] * r["productive_s"] for r in rows)
+    useful = sum(r["chips"] * r["productive_s"] * r["mfu"] for r in rows)
+    return {
+        "scheduling_goodput": available / window if window > 0 else math.nan,
+        "runtime_goodput": productive / available if available > 0 else math.nan,
+        "program_goodput": useful / productive if productive > 0 else math.nan,
+        "goodput": useful / window if window > 0 else math.nan,
+    }
+
+
+def replication_row(rows: list[dict]) -> dict:
+    """The all-jobs row of one replication (chip-weighted goodputs, seconds summed)."""
+    out: dict[str, Any] = {"replication": rows[0]["replication"], "job": "*"}
+    out.update(goodputs(rows))
+    for c in CATEGORIES:
+        out[f"{c}_s"] = sum(r[f"{c}_s"] for r in rows)
+    for c in CAUSES:
+        out[f"interruptions_{c}"] = sum(r[f"interruptions_{c}"] for r in rows)
+    out["interruptions"] = sum(r["interruptions"] for r in rows)
+    out["finished"] = all(r["finished"] for r in rows)
+    out["time_to_train_s"] = max(r["time_to_train_s"] for r in rows) if out["finished"] else math.nan
+    return out
+
+
+def _mean_ci(values: np.ndarray) -> dict[str, float]:
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return {"mean": math.nan, "ci95": math.nan}
+    half = 1.96 * values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else math.nan
+    return {"mean": float(values.mean()), "ci95": half}
+
+
+def _quantiles(values: np.ndarray) -> dict[str, float | None]:
+    done = values[~np.isnan(values)]
+    out: dict[str, float | None] = {f"p{round(q * 100)}": None for q in QUANTILES}
+    if done.size:
+        for q in QUANTILES:
+            out[f"p{round(q * 100)}"] = float(np.quantile(done, q))
+    out["finished_fraction"] = float(done.size / values.size) if values.size else math.nan
+    return out
+
+
+def summarize(table, *, scenario: str = "", seed: int | None = None) -> dict:
+    """The JSON summary over replications from a replication table (DataFrame with one row per
+    replication and job, plus the '*' all-jobs rows). Means with 95% confidence half-widths."""
+    whole = table[table["job"] == "*"]
+    out: dict[str, Any] = {"scenario": scenario, "seed": seed, "replications": int(len(whole))}
+    for key in ("goodput", "scheduling_goodput", "runtime_goodput", "program_goodput"):
+        stats = _mean_ci(whole[key].to_numpy(dtype=float))
+        out[key] = stats["mean"]
+        out[f"{key}_ci95"] = stats["ci95"]
+    out["badput"] = {c: float(whole[f"{c}_s"].mean()) for c in BADPUT}
+    out["productive_s"] = float(whole["productive_s"].mean())
+    out["interruptions"] = {c: float(whole[f"interruptions_{c}"].mean()) for c in CAUSES}
+    out["interruptions"]["total"] = float(whole["interruptions"].mean())
+    out["time_to_train_s"] = _quantiles(whole["time_to_train_s"].to_numpy(dtype=float))
+    jobs = {}
+    for name, part in table[table["job"] != "*"].groupby("job", sort=False):
+        entry: dict[str, Any] = {k: float(part[k].mean()) for k in
+                                 ("goodput", "scheduling_goodput", "runtime_goodput", "program_goodput")}
+        entry["badput"] = {c: float(part[f"{c}_s"].mean()) for c in BADPUT}
+        entry["interruptions"] = float(part["interruptions"].mean())
+        entry["time_to_train_s"] = _quantiles(part["time_to_train_s"].to_numpy(dtype=float))
+        tokens = part["tokens_trained"].to_numpy(dtype=float)
+        entry["tokens_trained"] = float(np.nanmean(tokens)) if np.isfinite(tokens).any() else None
+        jobs[str(name)] = entry
+    out["jobs"] = jobs
+    return out
+
+
+def events_frame(result: ReplicationResult, plans: tuple[JobPlan, ...]):
+    """The event log as a DataFrame: time_s, kind, job (name or ''), pod, cube, detail."""
+    import pandas as pd
+
+    frame = pd.DataFrame(result.events, columns=list(EVENT_COLUMNS))
+    names = {i: p.spec.name for i, p in enumerate(plans)}
+    frame["job"] = frame["job"].map(lambda j: names.get(j, ""))
+    return frame
+
+
+def healthy_fraction_at_least(result: ReplicationResult, k: int) -> float:
+    """Fraction of (pod) time with at least k healthy cubes, averaged over the pods."""
+    fractions = []
+    for pod in result.pods:
+        hist = np.asarray(pod["healthy_hist_s"])
+        fractions.append(hist[k:].sum() / hist.sum())
+    return float(np.mean(fractions))
+
+
+def formable_fraction(result: ReplicationResult, pod_index: int, n_cubes: int, can_form) -> float:
+    """Fraction of the horizon during which `can_form(healthy_mask)` holds for one pod,
+    replaying the cube_down/cube_up events of the log (needs a replication run with log=True).
+    `can_form` gets a boolean array of n_cubes and is cached per distinct failure pattern."""
+    down = np.zeros(n_cubes, dtype=bool)
+    cache: dict[bytes, bool] = {}
+    total = 0.0
+    last = 0.0
+
+    def ok() -> bool:
+        key = down.tobytes()
+        if key not in cache:
+            cache[key] = bool(can_form(~down))
+        return cache[key]
+
+    for t, kind, _job, pod, cube, _detail in result.events:
+        if pod != pod_index or kind not in ("cube_down", "cube_up"):
+            continue
+        if t > last and ok():
+            total += t - last
+        last = max(last, t)
+        down[cube] = kind == "cube_down"
+    if result.horizon_s > last and ok():
+        total += result.horizon_s - last
+    return total / result.horizon_s

@@ -1,0 +1,82 @@
+"""Closed forms the discrete-event simulation must converge to (validation.md section 3).
+
+Notation: delta = blocking checkpoint save (s), tau = checkpoint interval (compute seconds
+between saves), M = mean time between interruptions the job sees (s), R = restart time
+(reconfiguration + TPU initialisation + program start-up + restore, s).
+
+- Young (1974): tau_opt = sqrt(2 delta M).
+- Daly (2006): tau_opt = sqrt(2 delta M) [1 + sqrt(delta/2M)/3 + (delta/2M)/9] - delta, for delta < 2M.
+- First-order waste: delta/tau + (tau/2 + R)/M;  runtime goodput ~ 1 - waste.
+- Meta ETTR (Kokolis et al., HPCA 2025, validation.md 3.3):
+  E[ETTR] ~ (1 - N r_f (u0 + dt/2)) / (1 + w/dt), with N r_f = 1/M.
+- Exact runtime goodput for Poisson interruptions (failures also hit saves and restarts; every
+  interruption costs a full restart): a segment of tau + delta completes in expected time
+  e^{lambda R} (e^{lambda (tau + delta)} - 1) / lambda, so goodput = tau / that.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tpusim.errors import TpusimError
+
+
+def young_interval(save_s: float, mtbf_s: float) -> float:
+    """Young's first-order optimum checkpoint interval sqrt(2 delta M), seconds."""
+    return math.sqrt(2.0 * save_s * mtbf_s)
+
+
+def daly_interval(save_s: float, mtbf_s: float) -> float:
+    """Daly's higher-order optimum checkpoint interval, seconds (= M when delta >= 2M)."""
+    if save_s >= 2.0 * mtbf_s:
+        return mtbf_s
+    x = save_s / (2.0 * mtbf_s)
+    return math.sqrt(2.0 * save_s * mtbf_s) * (1.0 + math.sqrt(x) / 3.0 + x / 9.0) - save_s
+
+
+def first_order_waste(save_s: float, interval_s: float, mtbf_s: float, restart_s: float) -> float:
+    """Fraction of time wasted, to first order: delta/tau + (tau/2 + R)/M."""
+    return save_s / interval_s + (interval_s / 2.0 + restart_s) / mtbf_s
+
+
+def meta_ettr(mtbf_s: float, restart_s: float, interval_s: float, save_s: float) -> float:
+    """Meta's expected effective training time ratio, with N_nodes * r_f = 1 / mtbf_s."""
+    return (1.0 - (restart_s + interval_s / 2.0) / mtbf_s) / (1.0 + save_s / interval_s)
+
+
+def exact_runtime_goodput(save_s: float, interval_s: float, mtbf_s: float, restart_s: float) -> float:
+    """Long-run productive fraction under Poisson interruptions of mean spacing mtbf_s.
+
+    Failures strike during compute, saves and restarts alike; each costs the work since the
+    last completed save plus a full restart (itself interruptible).
+    """
+    lam = 1.0 / mtbf_s
+    cycle = math.exp(lam * restart_s) * math.expm1(lam * (interval_s + save_s)) / lam
+    return interval_s / cycle
+
+
+def exact_runtime_goodput_async(block_s: float, write_s: float, interval_s: float,
+                                mtbf_s: float, restart_s: float) -> float:
+    """Asynchronous saves, to first order: only `block_s` blocks; a checkpoint becomes usable
+    `write_s` after its snapshot, so an interruption loses on average tau/2 + write_s of work
+    (first order in 1/M)."""
+    period = interval_s + block_s
+    waste = block_s / period + (interval_s / 2.0 + write_s + restart_s) / mtbf_s
+    return 1.0 - waste
+
+
+def optimal_interval(save_s: float, mtbf_s: float, *, method: str = "daly") -> float:
+    """The `auto` checkpoint interval: Daly's (default) or Young's formula."""
+    if save_s <= 0 or mtbf_s <= 0:
+        raise TpusimError("checkpoint save time and MTBF must be positive to choose an interval")
+    if method == "young":
+        return young_interval(save_s, mtbf_s)
+    if method == "daly":
+        return daly_interval(save_s, mtbf_s)
+    raise TpusimError(f"unknown interval method {method!r}; use daly or young")
+
+
+def expected_failures(components: int, mtbf_s: float, duration_s: float, mttr_s: float = 0.0) -> float:
+    """Expected failures of `components` independent renewal components over `duration_s`
+    (steady state): each fails once per MTBF + MTTR cycle."""
+    return components * duration_s / (mtbf_s + mttr_s)

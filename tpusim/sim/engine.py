@@ -1,0 +1,563 @@
+"""The discrete-event engine: one replication of a scenario with SimPy.
+
+Processes (plain generator functions):
+- `_host`: fails (ttf), waits for a repair crew (a simpy.Resource per pod, if crews are
+  limited), is repaired (ttr). A cube is usable only while all its hosts are up.
+- `_cube`: correlated whole-cube failures (rack, power domain), repaired like hosts.
+- `_ocs_switch`, `_links`: optical failures; the OCS routes around them after a
+  reconfiguration, so the job restarts but keeps its cubes.
+- `_maintenance`: rolling planned maintenance, one cube of each pod at a time.
+- `_job_failures`: job-level (software) interruptions.
+- `_job`: the training job's state machine: WAITING -> [RECONFIGURING] -> INITIALIZING ->
+  STARTING -> [RESTORING] -> RUNNING <-> SAVING -> DONE. Progress between events is closed
+  form (a timeout to the next checkpoint or the end, never one event per step).
+
+Per-event work is O(1): healthy-cube counts are kept incrementally; the planner is called only
+when a slice must be placed or re-formed. Time accounting per job sums exactly to its window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from tpusim.sim import placement
+from tpusim.sim.failures import Lifetime, Sampler
+from tpusim.sim.jobs import JobPlan
+from tpusim.sim.scenario import Scenario
+from tpusim.topology.ocs import ocs_count, optical_links_per_cube
+
+# Job states; each maps to one accounting category.
+PENDING, WAITING, RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, DONE = range(9)
+STATE_NAMES = ("pending", "waiting", "reconfiguring", "initializing", "starting", "restoring",
+               "running", "saving", "done")
+CATEGORIES = ("productive", "wasted_progress", "waiting_for_resources", "ocs_reconfiguration",
+              "tpu_initialization", "program_startup", "checkpoint_restore", "checkpoint_save")
+PRODUCTIVE, WASTED, C_WAIT, C_RECONF, C_INIT, C_STARTUP, C_RESTORE, C_SAVE = range(8)
+_CATEGORY_OF = {WAITING: C_WAIT, RECONF: C_RECONF, INIT: C_INIT, STARTUP: C_STARTUP,
+                RESTORE: C_RESTORE, RUNNING: PRODUCTIVE, SAVE: C_SAVE}
+_ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE))
+CAUSES = ("host", "cube", "ocs", "link", "job", "maintenance")
+_EPS = 1e-9
+
+# Event log columns: (time_s, kind, job, pod, cube, detail)
+EVENT_COLUMNS = ("time_s", "kind", "job", "pod", "cube", "detail")
+
+
+@dataclass
+class ReplicationResult:
+    """Raw outcome of one replication (turned into rows by `accounting`)."""
+
+    horizon_s: float
+    jobs: list[dict]
+    pods: list[dict]
+    events: list[tuple] = field(default_factory=list)
+    n_events: int = 0
+
+
+class _Slice:
+    __slots__ = ("cubes", "missing", "pod")
+
+    def __init__(self) -> None:
+        self.pod = -1
+        self.cubes: list[int] | None = None  # None: not placed
+        self.missing = 0  # OCS: positions whose cube failed and await a spare
+
+
+class _PodState:
+    __slots__ = ("crews", "down", "free", "healthy", "hist", "idx", "last_t", "owner", "owner_slice")
+
+    def __init__(self, idx: int, n_usable: int, crews: simpy.Resource | None) -> None:
+        self.idx = idx
+        self.down = [0] * n_usable
+        self.owner = [-1] * n_usable
+        self.owner_slice = [-1] * n_usable
+        self.free = set(range(n_usable))
+        self.healthy = n_usable
+        self.hist = [0.0] * (n_usable + 1)  # seconds spent with h healthy cubes
+        self.last_t = 0.0
+        self.crews = crews
+
+
+class _JobState:
+    def __init__(self, idx: int, plan: JobPlan, env: simpy.Environment) -> None:
+        self.idx = idx
+        self.plan = plan
+        self.slices = [_Slice() for _ in range(plan.spec.slices)]
+        self.state = PENDING
+        self.phase_start = 0.0
+        self.acc = [0.0] * len(CATEGORIES)
+        self.causes = dict.fromkeys(CAUSES, 0)
+        self.progress = 0.0  # running seconds kept
+        self.ckpt = 0.0  # progress at the last durable checkpoint
+        self.pending_ckpt: tuple[float, float] | None = None  # async write: (valid_at, progress)
+        self.until_ckpt = plan.interval_s
+        self.started = False
+        self.reconfigure = False
+        self.notice_save = False
+        self.interrupt_pending = False
+        self.grant = env.event()
+        self.window_start = plan.spec.submit_s
+        self.end_s: float | None = None
+        self.proc: simpy.Process | None = None
+
+    def complete(self) -> bool:
+        return all(s.cubes is not None and not s.missing for s in self.slices)
+
+
+class Simulation:
+    """One replication. Build, then `run()`; not reusable."""
+
+    def __init__(self, scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.random.SeedSequence,
+                 *, log: bool = True) -> None:
+        self.sc = scenario
+        self.env = simpy.Environment()
+        self.plans = plans
+        self.log_on = log
+        self.events: list[tuple] = []
+        self.n_events = 0
+        self.ocs = scenario.ocs
+        streams = seed.spawn(8)
+        self.rng_init = np.random.default_rng(streams[0])
+        self.samplers: dict[str, tuple[Sampler, Sampler | None]] = {}
+        for i, comp in enumerate(("host", "cube", "ocs", "link", "job")):
+            f = scenario.failure(comp)
+            if f is None:
+                continue
+            rng = np.random.default_rng(streams[1 + i])
+            ttf = f.ttf
+            if comp == "link":  # one exponential stream per cube for its bundle of optical links
+                links = optical_links_per_cube(scenario.pod.chip.cube_shape)
+                ttf = Lifetime("exponential", f.ttf.mean_s / links)
+            self.samplers[comp] = (Sampler(ttf, rng), Sampler(f.ttr, rng) if f.ttr else None)
+        crews = scenario.repair_crews
+        self.pods = [_PodState(p, scenario.usable_cubes,
+                               simpy.Resource(self.env, crews) if crews else None)
+                     for p in range(scenario.pod_count)]
+        self.jobs = [_JobState(i, plan, self.env) for i, plan in enumerate(plans)]
+        self.pending: list[_JobState] = []
+
+    # --- logging and pod bookkeeping -------------------------------------------------------
+
+    def log(self, kind: str, job: int, pod: int, cube: int, detail: str) -> None:
+        self.events.append((self.env.now, kind, job, pod, cube, detail))
+
+    def _set_healthy(self, pod: _PodState, delta: int) -> None:
+        now = self.env.now
+        pod.hist[pod.healthy] += now - pod.last_t
+        pod.last_t = now
+        pod.healthy += delta
+
+    def component_down(self, pod: _PodState, cube: int, cause: str) -> None:
+        """A host/cube/maintenance took `cube` down one more level."""
+        self.n_events += 1
+        pod.down[cube] += 1
+        if pod.down[cube] != 1:
+            return
+        self._set_healthy(pod, -1)
+        if self.log_on:
+            self.log("cube_down", -1, pod.idx, cube, cause)
+        j = pod.owner[cube]
+        if j < 0:
+            pod.free.discard(cube)
+            return
+        job = self.jobs[j]
+        sl = job.slices[pod.owner_slice[cube]]
+        pod.owner[cube] = -1
+        pod.owner_slice[cube] = -1
+        if self.ocs:
+            sl.cubes.remove(cube)
+            sl.missing += 1
+            job.reconfigure = True
+        else:  # a static slice is lost whole; its healthy cubes go back to the pool
+            for c in sl.cubes:
+                pod.owner[c] = -1
+                pod.owner_slice[c] = -1
+                if pod.down[c] == 0:
+                    pod.free.add(c)
+            sl.cubes = None
+        if cause == "maintenance" and self.sc.maintenance.notice and job.state == RUNNING:
+            job.notice_save = True
+        self._hit(job, cause)
+        self.request(job)
+
+    def component_up(self, pod: _PodState, cube: int) -> None:
+        self.n_events += 1
+        pod.down[cube] -= 1
+        if pod.down[cube] != 0:
+            return
+        self._set_healthy(pod, +1)
+        if self.log_on:
+            self.log("cube_up", -1, pod.idx, cube, "")
+        pod.free.add(cube)
+        if self.pending:
+            self.try_schedule()
+
+    def _hit(self, job: _JobState, cause: str) -> None:
+        """Interrupt an active job (once per instant); count the cause."""
+        if job.state not in _ACTIVE or job.interrupt_pending:
+            return
+        job.causes[cause] += 1
+        job.interrupt_pending = True
+        if self.log_on:
+            self.log("interrupt", job.idx, -1, -1, cause)
+        job.proc.interrupt(cause)
+
+    # --- scheduling --------------------------------------------------------------------------
+
+    def request(self, job: _JobState) -> None:
+        """Register that `job` needs cubes (idempotent) and try to serve it now."""
+        if job.complete():
+            return
+        if job.grant.triggered:
+            job.grant = self.env.event()
+        if job not in self.pending:
+            self.pending.append(job)
+            self.pending.sort(key=lambda j: (-j.plan.spec.priority, j.idx))
+        self.try_schedule()
+
+    def try_schedule(self) -> None:
+        """Serve waiting jobs in priority order: spares for OCS slices, whole slices otherwise."""
+        for job in list(self.pending):
+            self._fill(job)
+            if job.complete():
+                self.pending.remove(job)
+                if not job.grant.triggered:
+                    job.grant.succeed()
+
+    def _take(self, pod: _PodState, cube: int, job: _JobState, s: int) -> None:
+        pod.free.discard(cube)
+        pod.owner[cube] = job.idx
+        pod.owner_slice[cube] = s
+
+    def _fill(self, job: _JobState) -> None:
+        spec = job.plan.spec
+        for s, sl in enumerate(job.slices):
+            if sl.cubes is not None and sl.missing:
+                pod = self.pods[sl.pod]
+                while sl.missing and pod.free:
+                    spare = placement.spare_for(pod.free)
+                    self._take(pod, spare, job, s)
+                    sl.cubes.append(spare)
+                    sl.missing -= 1
+                    if self.log_on:
+                        self.log("swap", job.idx, pod.idx, spare, f"slice {s}")
+        unplaced = [s for s, sl in enumerate(job.slices) if sl.cubes is None]
+        if not unplaced:
+            return
+        taken: dict[int, set[int]] = {p.idx: set() for p in self.pods}
+        found: list[tuple[int, int, list[int]]] = []
+        for s in unplaced:
+            prev = job.slices[s].pod
+            order = sorted(self.pods, key=lambda p: (p.idx != prev, p.idx))
+            for pod in order:
+                free = pod.free - taken[pod.idx] if taken[pod.idx] else pod.free
+                cubes = placement.place_slice(self.sc.pod, free, spec.slice_cubes, ocs=self.ocs)
+                if cubes is not None:
+                    taken[pod.idx].update(cubes)
+                    found.append((s, pod.idx, cubes))
+                    break
+            else:
+                return  # all or nothing for unplaced slices
+        for s, p, cubes in found:
+            pod = self.pods[p]
+            for c in cubes:
+                self._take(pod, c, job, s)
+            sl = job.slices[s]
+            sl.pod, sl.cubes, sl.missing = p, list(cubes), 0
+            if self.log_on:
+                self.log("place", job.idx, p, -1, f"slice {s}")
+        if self.ocs:
+            job.reconfigure = True
+
+    # --- job state machine -------------------------------------------------------------------
+
+    def _enter(self, job: _JobState, state: int) -> None:
+        job.state = state
+        job.phase_start = self.env.now
+        if self.log_on:
+            self.log("state", job.idx, -1, -1, STATE_NAMES[state])
+
+    def _leave(self, job: _JobState) -> None:
+        """Account the time since the phase began; RUNNING time becomes progress."""
+        state = job.state
+        if state not in _CATEGORY_OF:
+            return
+        dt = self.env.now - job.phase_start
+        job.acc[_CATEGORY_OF[state]] += dt
+        if state == RUNNING:
+            job.progress += dt
+            job.until_ckpt -= dt
+        job.phase_start = self.env.now
+        job.state = -1
+
+    def _commit_async(self, job: _JobState) -> None:
+        if job.pending_ckpt is not None and job.pending_ckpt[0] <= self.env.now + _EPS:
+            job.ckpt = max(job.ckpt, job.pending_ckpt[1])
+            job.pending_ckpt = None
+
+    def _lose(self, job: _JobState) -> None:
+        """Roll back to the last durable state after an interruption."""
+        rec = self.sc.recovery
+        if job.notice_save:
+            keep = job.progress  # drained with a final checkpoint (maintenance notice)
+        elif rec.in_memory_replica:
+            step = job.plan.step_time_s
+            keep = max(job.ckpt, job.progress - job.progress % step)
+        else:
+            self._commit_async(job)
+            keep = job.ckpt
+        lost = job.progress - keep
+        if lost > 0:
+            job.acc[PRODUCTIVE] -= lost
+            job.acc[WASTED] += lost
+        job.progress = keep
+        job.ckpt = keep
+        job.pending_ckpt = None
+        job.until_ckpt = job.plan.interval_s
+
+    def _phases(self, job: _JobState) -> list[tuple[int, float]]:
+        rec = self.sc.recovery
+        phases: list[tuple[int, float]] = []
+        if job.notice_save:
+            phases.append((SAVE, rec.checkpoint_save_s))
+        if job.reconfigure and self.ocs:
+            phases.append((RECONF, rec.ocs_reconfigure_s))
+        phases += [(INIT, rec.tpu_init_s), (STARTUP, rec.program_startup_s)]
+        if job.started:
+            phases.append((RESTORE, rec.replica_restore_s if rec.in_memory_replica
+                           else rec.checkpoint_restore_s))
+        return phases
+
+    def _job(self, job: _JobState):
+        env = self.env
+        rec = self.sc.recovery
+        plan = job.plan
+        if plan.spec.submit_s > 0:
+            yield env.timeout(plan.spec.submit_s)
+        job.window_start = env.now
+        while True:
+            if not job.complete():
+                self._enter(job, WAITING)
+                while not job.complete():
+                    self.request(job)
+                    if job.complete():
+                        break
+                    try:
+                        yield job.grant
+                    except simpy.Interrupt:
+                        job.interrupt_pending = False
+                self._leave(job)
+            try:
+                for state, duration in self._phases(job):
+                    self._enter(job, state)
+                    yield env.timeout(duration)
+                    self._leave(job)
+                    if state == RECONF:
+                        job.reconfigure = False
+                    elif state == SAVE:
+                        job.notice_save = False
+                job.started = True
+                while plan.work_s - job.progress > _EPS:
+                    seg = min(job.until_ckpt, plan.work_s - job.progress)
+                    self._enter(job, RUNNING)
+                    yield env.timeout(seg)
+                    self._leave(job)
+                    if plan.work_s - job.progress <= _EPS:
+                        break
+                    if job.until_ckpt <= _EPS:
+                        self._commit_async(job)
+                        if rec.checkpoint_async:
+                            if rec.checkpoint_async_block_s > 0:
+                                self._enter(job, SAVE)
+                                yield env.timeout(rec.checkpoint_async_block_s)
+                                self._leave(job)
+                            job.pending_ckpt = (env.now + rec.checkpoint_save_s, job.progress)
+                        else:
+                            self._enter(job, SAVE)
+                            yield env.timeout(rec.checkpoint_save_s)
+                            self._leave(job)
+                            job.ckpt = job.progress
+                        job.until_ckpt = plan.interval_s
+                        if self.log_on:
+                            self.log("checkpoint", job.idx, -1, -1, "")
+                job.end_s = env.now
+                self._enter(job, DONE)
+                self._release(job)
+                return
+            except simpy.Interrupt:
+                job.interrupt_pending = False
+                self._leave(job)
+                self._lose(job)
+
+    def _release(self, job: _JobState) -> None:
+        for sl in job.slices:
+            if sl.cubes is None:
+                continue
+            pod = self.pods[sl.pod]
+            for c in sl.cubes:
+                pod.owner[c] = -1
+                pod.owner_slice[c] = -1
+                if pod.down[c] == 0:
+                    pod.free.add(c)
+            sl.cubes = None
+        if self.pending:
+            self.try_schedule()
+
+    # --- failure processes --------------------------------------------------------------------
+
+    def _host(self, pod: _PodState, cube: int, up_for: float):
+        env = self.env
+        ttf, ttr = self.samplers["host"]
+        wait = up_for
+        while True:
+            if wait > 0:
+                yield env.timeout(wait)
+                self.component_down(pod, cube, "host")
+            yield from self._repair(pod, ttr.draw())
+            self.component_up(pod, cube)
+            wait = ttf.draw()
+
+    def _cube(self, pod: _PodState, cube: int, up_for: float):
+        env = self.env
+        ttf, ttr = self.samplers["cube"]
+        wait = up_for
+        while True:
+            if wait > 0:
+                yield env.timeout(wait)
+                self.component_down(pod, cube, "cube")
+            yield from self._repair(pod, ttr.draw())
+            self.component_up(pod, cube)
+            wait = ttf.draw()
+
+    def _repair(self, pod: _PodState, duration: float):
+        if pod.crews is None:
+            yield self.env.timeout(duration)
+            return
+        with pod.crews.request() as req:
+            yield req
+            yield self.env.timeout(duration)
+
+    def _ocs_switch(self, pod: _PodState):
+        ttf = self.samplers["ocs"][0]
+        while True:
+            yield self.env.timeout(ttf.draw())
+            self.n_events += 1
+            if self.log_on:
+                self.log("ocs_fail", -1, pod.idx, -1, "")
+            for job in self.jobs:
+                if any(sl.pod == pod.idx and sl.cubes is not None and len(sl.cubes) + sl.missing > 1
+                       for sl in job.slices) and job.state in _ACTIVE:
+                    job.reconfigure = True
+                    self._hit(job, "ocs")
+
+    def _links(self, pod: _PodState, cube: int):
+        ttf = self.samplers["link"][0]
+        while True:
+            yield self.env.timeout(ttf.draw())
+            self.n_events += 1
+            j = pod.owner[cube]
+            if j >= 0 and self.jobs[j].state in _ACTIVE:
+                if self.log_on:
+                    self.log("link_fail", j, pod.idx, cube, "")
+                self.jobs[j].reconfigure = True
+                self._hit(self.jobs[j], "link")
+
+    def _maintenance(self, pod: _PodState):
+        m = self.sc.maintenance
+        n = self.sc.usable_cubes
+        cube = int(self.rng_init.integers(n))
+        phase = float(self.rng_init.uniform(0, m.cube_interval_s))
+        yield self.env.timeout(phase)
+        while True:
+            self.component_down(pod, cube, "maintenance")
+            self.env.timeout(m.duration_s).callbacks.append(
+                lambda _ev, c=cube: self.component_up(pod, c))
+            cube = (cube + 1) % n
+            yield self.env.timeout(m.cube_interval_s)
+
+    def _job_failures(self, job: _JobState):
+        ttf = self.samplers["job"][0]
+        while job.state != DONE:
+            yield self.env.timeout(ttf.draw())
+            self.n_events += 1
+            self._hit(job, "job")
+
+    # --- run ---------------------------------------------------------------------------------
+
+    def _start_components(self) -> None:
+        sc = self.sc
+        env = self.env
+        hosts_per_cube = sc.pod.chip.hosts_per_cube
+        n = sc.usable_cubes
+        for comp, proc in (("host", self._host), ("cube", self._cube)):
+            f = sc.failure(comp)
+            if f is None:
+                continue
+            per_cube = hosts_per_cube if comp == "host" else 1
+            a_down = f.ttr.mean_s / (f.ttf.mean_s + f.ttr.mean_s) if sc.warm_start else 0.0
+            total = sc.pod_count * n * per_cube
+            down0 = self.rng_init.random(total) < a_down
+            first_up = f.ttf.sample(self.rng_init, total)
+            for i in range(total):
+                p, rest = divmod(i, n * per_cube)
+                pod, cube = self.pods[p], rest // per_cube
+                if down0[i]:
+                    # starts down (steady state): counted as down without a failure event
+                    pod.down[cube] += 1
+                    if pod.down[cube] == 1:
+                        pod.healthy -= 1
+                        pod.free.discard(cube)
+                    env.process(proc(pod, cube, 0.0))
+                else:
+                    env.process(proc(pod, cube, float(first_up[i])))
+        if self.log_on:
+            for pod in self.pods:
+                for cube in range(n):
+                    if pod.down[cube]:
+                        self.log("cube_down", -1, pod.idx, cube, "initial")
+        if sc.failure("ocs") is not None:
+            n_ocs = ocs_count(sc.pod.chip.cube_shape, sc.pod.cubes, sc.pod.ocs_ports, sc.pod.ocs_spare_ports)
+            for pod in self.pods:
+                for _ in range(n_ocs):
+                    env.process(self._ocs_switch(pod))
+        if sc.failure("link") is not None:
+            for pod in self.pods:
+                for cube in range(n):
+                    env.process(self._links(pod, cube))
+        if sc.maintenance is not None:
+            for pod in self.pods:
+                env.process(self._maintenance(pod))
+
+    def run(self) -> ReplicationResult:
+        env = self.env
+        horizon = self.sc.horizon_s
+        self._start_components()
+        for job in self.jobs:
+            job.proc = env.process(self._job(job))
+            if "job" in self.samplers:
+                env.process(self._job_failures(job))
+        env.run(until=horizon)
+        for pod in self.pods:
+            self._set_healthy(pod, 0)
+        jobs = []
+        for job in self.jobs:
+            if job.state in _CATEGORY_OF:
+                self._leave(job)
+            window = (job.end_s if job.end_s is not None else horizon) - job.window_start
+            jobs.append({
+                "job": job.plan.spec.name, "window_s": max(window, 0.0),
+                "end_s": job.end_s, "progress_s": job.progress,
+                **{c: job.acc[i] for i, c in enumerate(CATEGORIES)},
+                **{f"interruptions_{c}": n for c, n in job.causes.items()},
+            })
+        pods = [{"pod": p.idx, "healthy_hist_s": list(p.hist)} for p in self.pods]
+        return ReplicationResult(horizon, jobs, pods, self.events, self.n_events)
+
+
+def run_replication(scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.random.SeedSequence,
+                    *, log: bool = True) -> ReplicationResult:
+    """Simulate one replication of `scenario` with the resolved job `plans`."""
+    return Simulation(scenario, plans, seed, log=log).run()
