@@ -178,7 +178,8 @@ class Simulation:
                 if pod.down[c] == 0:
                     pod.free.add(c)
             sl.cubes = None
-        if cause == "maintenance" and self.sc.maintenance.notice and job.state == RUNNING:
+        notice = self.sc.maintenance is None or self.sc.maintenance.notice
+        if cause == "maintenance" and notice and job.state == RUNNING:
             job.notice_save = True
         self._hit(job, cause)
         self.request(job)
@@ -478,6 +479,18 @@ class Simulation:
             cube = (cube + 1) % n
             yield self.env.timeout(m.cube_interval_s)
 
+    def _inject(self, inj):
+        yield self.env.timeout(inj.at_s)
+        if inj.cause == "job":
+            for job in self.jobs:
+                if job.plan.spec.name == inj.job:
+                    self._hit(job, "job")
+            return
+        pod = self.pods[inj.pod]
+        self.component_down(pod, inj.cube, inj.cause)
+        yield self.env.timeout(inj.duration_s)
+        self.component_up(pod, inj.cube)
+
     def _job_failures(self, job: _JobState):
         ttf = self.samplers["job"][0]
         while job.state != DONE:
@@ -530,6 +543,8 @@ class Simulation:
         if sc.maintenance is not None:
             for pod in self.pods:
                 env.process(self._maintenance(pod))
+        for inj in sc.injections:
+            env.process(self._inject(inj))
 
     def run(self) -> ReplicationResult:
         env = self.env

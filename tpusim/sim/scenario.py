@@ -10,6 +10,9 @@
     [[jobs]]    name, workload, slice, slices, train_tokens | steps, priority, submit_hours,
                 and what-if overrides mfu, step_time_s, tokens_per_step
     [run]       days, seed, replications, warm_start
+    [[inject]]  scripted failures for what-ifs and exact traces: at_hours, cause (host, cube,
+                maintenance: a cube goes down for duration_hours; job: a job-level interruption),
+                pod, cube, job
 
 Every bad value raises a TpusimError that names the file, the key and what to write instead.
 Defaults (documented in docs/simulate.md with their sources) are module constants below.
@@ -69,6 +72,22 @@ class Maintenance:
 
 
 @dataclass(frozen=True)
+class Injection:
+    """A scripted failure: at `at_s`, cube `cube` of pod `pod` goes down for `duration_s`
+    (cause host/cube/maintenance), or job `job` is interrupted (cause job)."""
+
+    at_s: float
+    cause: str
+    pod: int = 0
+    cube: int = 0
+    duration_s: float = 0.0
+    job: str = ""
+
+
+INJECT_CAUSES = ("host", "cube", "maintenance", "job")
+
+
+@dataclass(frozen=True)
 class Recovery:
     ocs_reconfigure_s: float
     tpu_init_s: float
@@ -124,6 +143,7 @@ class Scenario:
     seed: int
     replications: int
     warm_start: bool = True
+    injections: tuple[Injection, ...] = ()
     source: str = field(default="", compare=False)
 
     @property
@@ -162,7 +182,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def scenario_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = None) -> Scenario:
     _unknown_keys(doc, ("name", "pod", "failures", "maintenance", "repair", "recovery", "jobs",
-                        "run", "sources", "assumptions"), where)
+                        "run", "inject", "sources", "assumptions"), where)
     pod_table = doc.get("pod")
     if not isinstance(pod_table, dict):
         raise TpusimError(f"{where}: missing [pod] table (name = \"tpu-v4-4096\", ...)")
@@ -237,6 +257,7 @@ def scenario_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = N
         seed=seed,
         replications=reps,
         warm_start=warm,
+        injections=_injections(doc, where, count, usable, jobs),
         source=where,
     )
 
@@ -396,6 +417,43 @@ def _jobs(doc: dict[str, Any], where: str, pod: Pod) -> tuple[JobSpec, ...]:
                            slices=slices, priority=priority, submit_s=float(submit) * HOUR_S,
                            train_tokens=tokens, steps=steps, mfu=mfu, step_time_s=step,
                            tokens_per_step=tps))
+    return tuple(out)
+
+
+def _injections(doc: dict[str, Any], where: str, pods: int, usable: int,
+                jobs: tuple[JobSpec, ...]) -> tuple[Injection, ...]:
+    items = doc.get("inject", [])
+    if not isinstance(items, list):
+        raise TpusimError(f"{where}: inject must be an array of tables ([[inject]])")
+    names = [j.name for j in jobs]
+    out = []
+    for i, item in enumerate(items):
+        iw = f"{where} [[inject]] #{i + 1}"
+        _require_dict(item, iw)
+        _unknown_keys(item, ("at_hours", "cause", "pod", "cube", "duration_hours", "job"), iw)
+        at = require_key(item, "at_hours", iw, (int, float))
+        if at < 0:
+            raise TpusimError(f"{iw}: at_hours must be >= 0")
+        cause = item.get("cause", "host")
+        if cause not in INJECT_CAUSES:
+            raise TpusimError(f"{iw}: cause must be one of {', '.join(INJECT_CAUSES)}, got {cause!r}")
+        if cause == "job":
+            job = item.get("job", names[0])
+            if job not in names:
+                from tpusim.errors import unknown_name
+
+                raise TpusimError(f"{iw}: {unknown_name('job', str(job), names)}")
+            out.append(Injection(at_s=float(at) * HOUR_S, cause=cause, job=job))
+            continue
+        pod = item.get("pod", 0)
+        cube = require_key(item, "cube", iw, int)
+        if isinstance(pod, bool) or not isinstance(pod, int) or not 0 <= pod < pods:
+            raise TpusimError(f"{iw}: pod must be an index in [0, {pods})")
+        if not 0 <= cube < usable:
+            raise TpusimError(f"{iw}: cube must be an index in [0, {usable})")
+        duration = _number(item, "duration_hours", iw) * HOUR_S
+        out.append(Injection(at_s=float(at) * HOUR_S, cause=cause, pod=pod, cube=cube,
+                             duration_s=duration))
     return tuple(out)
 
 

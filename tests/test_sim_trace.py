@@ -1,0 +1,158 @@
+"""Exact event traces for tiny scenarios: a failure at a known time gives exactly the expected
+badput (hand-computed timelines below; tolerance 1e-6 s), plus accounting invariants."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tpusim.sim import scenario_from_dict, simulate
+from tpusim.sim.engine import CATEGORIES, run_replication
+from tpusim.sim.jobs import plan_jobs
+
+HOUR = 3600.0
+
+
+def tiny(ocs: bool = True, inject=(), spare_cubes=None, **recovery) -> dict:
+    """One 1-cube job of 10 h of work, checkpoints every hour (60 s), restarts 60+60+60 s."""
+    doc = {
+        "name": "tiny",
+        "pod": {"name": "tpu-v4-4096", "ocs": ocs},
+        "recovery": {"ocs_reconfigure_s": 10, "tpu_init_s": 60, "program_startup_s": 60,
+                     "checkpoint_interval_s": 3600, "checkpoint_save_s": 60,
+                     "checkpoint_restore_s": 60, **recovery},
+        "jobs": [{"name": "j", "slice": "4x4x4", "slices": 1, "mfu": 0.5, "step_time_s": 10,
+                  "steps": 3600}],
+        "run": {"days": 3, "seed": 1},
+        "inject": list(inject),
+    }
+    if spare_cubes is not None:
+        doc["pod"]["spare_cubes"] = spare_cubes
+    return doc
+
+
+def run(doc: dict) -> dict:
+    sc = scenario_from_dict(doc, "test")
+    plans = plan_jobs(sc)
+    result = run_replication(sc, plans, np.random.SeedSequence(sc.seed), log=True)
+    return result.jobs[0] | {"events": result.events}
+
+
+def test_no_failure_timeline_is_exact():
+    job = run(tiny())
+    # reconfigure 10 + init 60 + startup 60, then 10 x 3600 s of work with 9 saves between
+    assert job["end_s"] == pytest.approx(130 + 36000 + 9 * 60, abs=1e-6)
+    assert job["productive"] == pytest.approx(36000, abs=1e-6)
+    assert job["checkpoint_save"] == pytest.approx(540, abs=1e-6)
+    assert job["wasted_progress"] == 0
+
+
+def test_cube_failure_with_ocs_spare_costs_exactly_the_expected_badput():
+    # the job's cube (cube 0: lowest free id) fails at 5.5 h; 5 checkpoints done by then
+    # (at 130 + k * 3660 s), the last at 18430 s: 19800 - 18430 = 1370 s of work are lost.
+    job = run(tiny(inject=[{"at_hours": 5.5, "cause": "host", "cube": 0, "duration_hours": 2}]))
+    assert job["wasted_progress"] == pytest.approx(1370, abs=1e-6)
+    assert job["ocs_reconfiguration"] == pytest.approx(20, abs=1e-6)
+    assert job["tpu_initialization"] == pytest.approx(120, abs=1e-6)
+    assert job["program_startup"] == pytest.approx(120, abs=1e-6)
+    assert job["checkpoint_restore"] == pytest.approx(60, abs=1e-6)
+    assert job["checkpoint_save"] == pytest.approx(540, abs=1e-6)
+    assert job["waiting_for_resources"] == 0
+    assert job["end_s"] == pytest.approx(19800 + 190 + 18000 + 4 * 60, abs=1e-6)
+    assert job["interruptions_host"] == 1
+    swaps = [e for e in job["events"] if e[1] == "swap"]
+    assert len(swaps) == 1 and swaps[0][0] == pytest.approx(19800)
+
+
+def test_static_torus_moves_the_slice_without_reconfiguration():
+    job = run(tiny(ocs=False, inject=[{"at_hours": 5.5, "cause": "host", "cube": 0,
+                                       "duration_hours": 2}]))
+    assert job["ocs_reconfiguration"] == 0
+    assert job["wasted_progress"] == pytest.approx(1370 + 10, abs=1e-6)  # no 10 s reconfig at start
+    assert job["end_s"] == pytest.approx(19800 + 180 + 18000 + 4 * 60, abs=1e-6)
+
+
+def test_no_spare_waits_exactly_for_the_repair():
+    job = run(tiny(spare_cubes=0, inject=[{"at_hours": 5.5, "cause": "host", "cube": 0,
+                                           "duration_hours": 2}]))
+    assert job["waiting_for_resources"] == pytest.approx(2 * HOUR, abs=1e-6)
+    assert job["end_s"] == pytest.approx(19800 + 2 * HOUR + 190 + 18000 + 4 * 60, abs=1e-6)
+
+
+def test_maintenance_with_notice_loses_no_progress_but_pays_a_save():
+    job = run(tiny(inject=[{"at_hours": 5.5, "cause": "maintenance", "cube": 0,
+                            "duration_hours": 4}]))
+    assert job["wasted_progress"] == 0
+    assert job["checkpoint_save"] == pytest.approx(600, abs=1e-6)
+    assert job["interruptions_maintenance"] == 1
+
+
+def test_job_failure_restarts_in_place_and_in_memory_replica_loses_under_one_step():
+    base = run(tiny(inject=[{"at_hours": 5.5, "cause": "job"}]))
+    assert base["ocs_reconfiguration"] == pytest.approx(10, abs=1e-6)  # only the first formation
+    assert base["wasted_progress"] == pytest.approx(1370, abs=1e-6)
+    replica = run(tiny(inject=[{"at_hours": 5.5, "cause": "job"}], in_memory_replica=True,
+                       replica_restore_s=5))
+    # running since 18430 s with 18000 s of progress: 18000 + 1370 = 19370 s, 19370 mod 10 = 0
+    assert replica["wasted_progress"] == pytest.approx(0, abs=1e-6)
+    assert replica["checkpoint_restore"] == pytest.approx(5, abs=1e-6)
+
+
+def test_async_checkpoint_is_usable_only_after_its_write():
+    # async: 1 s blocking snapshot, 600 s write. Failure 300 s after the 5th snapshot: that
+    # write is unfinished, so the job rolls back to the 4th checkpoint.
+    doc = tiny(checkpoint_async=True, checkpoint_async_block_s=1, checkpoint_save_s=600,
+               inject=[{"at_hours": (130 + 5 * 3601 + 300) / HOUR, "cause": "job"}])
+    job = run(doc)
+    assert job["wasted_progress"] == pytest.approx(3600 + 300, abs=1e-6)
+
+
+ALL_ON = {
+    "name": "all-on",
+    "pod": {"name": "tpu-v4-4096", "count": 2, "spare_cubes": 6},
+    "failures": {
+        "host": {"availability": 0.99, "mttr_hours": 6, "ttf": "weibull", "ttf_shape": 0.8,
+                 "ttr": "lognormal", "ttr_shape": 0.7},
+        "cube": {"mtbf_hours": 2000, "mttr_hours": 12},
+        "ocs": {"mtbf_hours": 5e4},
+        "link": {"mtbf_hours": 5e6},
+        "job": {"mtbf_hours": 30},
+    },
+    "maintenance": {"cube_interval_hours": 24, "duration_hours": 4, "notice": True},
+    "repair": {"crews": 12},
+    "recovery": {"checkpoint_async": True, "checkpoint_async_block_s": 2},
+    "jobs": [
+        {"name": "big", "slice": "8x8x16", "slices": 2, "mfu": 0.5, "step_time_s": 5,
+         "steps": 100000, "priority": 1},
+        {"name": "small", "slice": "4x8x8", "slices": 1, "mfu": 0.4, "step_time_s": 2},
+    ],
+    "run": {"days": 20, "seed": 3, "replications": 3},
+}
+
+
+def test_time_categories_sum_to_the_window_with_every_component_on():
+    sc = scenario_from_dict(ALL_ON, "test")
+    result = simulate(sc, workers=1)
+    jobs = result.table[result.table["job"] != "*"]
+    total = sum(jobs[f"{c}_s"] for c in CATEGORIES)
+    np.testing.assert_allclose(total, jobs["window_s"], rtol=1e-9, atol=1e-6)
+    assert (jobs[[f"{c}_s" for c in CATEGORIES]] >= -1e-6).all().all()
+    t = result.table
+    np.testing.assert_allclose(
+        t["goodput"], t["scheduling_goodput"] * t["runtime_goodput"] * t["program_goodput"],
+        rtol=1e-9)
+    assert (result.summary["goodput"] > 0.1) and (t["finished"].iloc[1:].any())
+    causes = {c for c, n in result.summary["interruptions"].items() if n > 0}
+    assert {"host", "job", "maintenance"} <= causes
+
+
+def test_same_seed_same_numbers_different_seed_different_numbers():
+    sc = scenario_from_dict(ALL_ON, "test")
+    a = simulate(sc, workers=1).table
+    b = simulate(sc, workers=2).table  # a process pool gives the same numbers
+    assert a.equals(b)
+    c = simulate(scenario_from_dict({**ALL_ON, "run": {**ALL_ON["run"], "seed": 4}}, "t"),
+                 workers=1).table
+    assert not math.isclose(a["goodput"].sum(), c["goodput"].sum(), rel_tol=1e-12)
