@@ -1,0 +1,103 @@
+"""`tpusim estimate`: step time, tokens/s, MFU, HFU and memory of a dense-LLM workload."""
+
+from __future__ import annotations
+
+import typer
+
+from tpusim.cli import app
+from tpusim.cli.render import console, print_json, table
+from tpusim.errors import TpusimError
+from tpusim.units import fmt_bytes, fmt_duration
+
+
+def _per_slice(chips: int | None, slices: int | None, file_slices: int) -> int | None:
+    if chips is None:
+        return None
+    n = slices if slices is not None else file_slices
+    if chips < 1 or chips % n:
+        raise TpusimError(f"--chips {chips} must be a positive multiple of the {n} slices")
+    return chips // n
+
+
+@app.command()
+def estimate(
+    workload: str = typer.Argument(..., help="Workload TOML file, or a shipped name like palm-540b."),
+    chip: str | None = typer.Option(None, "--chip", help="Chip generation (v4, v5p, ...)."),
+    chips: int | None = typer.Option(None, "--chips", help="Total chips (all slices together)."),
+    slice_shape: str | None = typer.Option(None, "--slice", help="Slice shape in chips, e.g. 12x16x16."),
+    slices: int | None = typer.Option(None, "--slices", help="Slices joined over the data-center network."),
+    search_: bool = typer.Option(False, "--search", help="Rank every legal sharding that fits."),
+    top: int = typer.Option(15, "--top", help="Rows shown with --search."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Step time, tokens/s, MFU, HFU, memory per chip and where the time goes."""
+    from tpusim.workloads import load_workload
+    from tpusim.workloads import estimate as run_estimate
+    from tpusim.workloads.search import search
+
+    if slices is not None and slices < 1:
+        raise TpusimError(f"--slices must be >= 1, got {slices}")
+    if top < 1:
+        raise TpusimError(f"--top must be >= 1, got {top}")
+    wl = load_workload(workload)
+    per_slice = _per_slice(chips, slices, wl.system.slices)
+    if search_:
+        result = search(wl, top=top, chip=chip, chips_per_slice=per_slice, slices=slices,
+                        slice_shape=slice_shape)
+        if json_out:
+            print_json(result.to_dict())
+            return
+        _print_search(result)
+        return
+    est = run_estimate(wl, chip=chip, chips_per_slice=per_slice, slices=slices, slice_shape=slice_shape)
+    if json_out:
+        print_json(est.to_dict())
+        return
+    _print_estimate(est)
+
+
+def _print_estimate(est) -> None:
+    par = est.parallelism
+    sharding = (f"data {par['data']} x fsdp {par['fsdp']} x tensor {par['tensor']} x "
+                f"pipeline {par['pipeline']}, microbatches {par['microbatches']}, remat {est.remat}")
+    mapping = ", ".join(f"{k}: {v}" for k, v in est.mapping.items() if v != "-") or "-"
+    fits = "fits" if est.fits_in_hbm else "DOES NOT FIT"
+    rows = [
+        ("system", f"{est.chips} x {est.chip} = {est.slices} slice(s) of {est.slice_shape}"
+                   + (" twisted" if est.twisted else "")),
+        ("sharding", sharding),
+        ("mesh on torus axes", mapping),
+        ("step time", fmt_duration(est.step_time_s)),
+        ("tokens / step", f"{est.tokens_per_step:,}"),
+        ("tokens / s", f"{est.tokens_per_s:,.0f}"),
+        ("MFU", f"{est.mfu:.1%}"),
+        ("HFU", f"{est.hfu:.1%}"),
+        ("parameters", f"{est.params / 1e9:.2f} B"),
+        ("memory per chip", f"{fmt_bytes(est.memory_per_chip_bytes)} of {fmt_bytes(est.hbm_bytes)} HBM: {fits}"),
+    ]
+    out = console()
+    out.print(table(f"{est.workload} on {est.chip}", ["figure", "value"], rows, justify_right_from=2))
+    step = est.step_time_s
+    brows = [(k, fmt_duration(v), f"{v / step:.1%}") for k, v in est.breakdown.items() if v > 0]
+    out.print(table("where the step time goes", ["cause", "time", "share"], brows))
+    mrows = [(k, fmt_bytes(v)) for k, v in est.memory_breakdown.items() if v > 0]
+    out.print(table("memory per chip", ["item", "bytes"], mrows))
+
+
+def _print_search(result) -> None:
+    out = console()
+    if not result.rows:
+        out.print(f"{result.workload}: none of {result.evaluated} shardings fits in HBM on "
+                  f"{result.chips} x {result.chip}")
+        return
+    rows = []
+    for i, r in enumerate(result.rows, 1):
+        rows.append((i, r["data"], r["fsdp"], r["tensor"], r["pipeline"], r["microbatches"], r["remat"],
+                     fmt_duration(r["step_time_s"]), f"{r['tokens_per_s']:,.0f}", f"{r['mfu']:.1%}",
+                     f"{r['hfu']:.1%}", fmt_bytes(r["memory_per_chip_bytes"]), r["loses_by"] or "best"))
+    caption = (f"{result.feasible} of {result.evaluated} candidates fit in HBM; "
+               f"'loses by' = the cause that costs each row the most time against the best")
+    out.print(table(
+        f"{result.workload}: shardings on {result.chips} x {result.chip} ({result.slices} x {result.slice_shape})",
+        ["#", "data", "fsdp", "tensor", "pipe", "mb", "remat", "step", "tokens/s", "MFU", "HFU", "memory",
+         "loses by"], rows, caption=caption))

@@ -1,0 +1,172 @@
+"""`--search`: every legal sharding of a workload on its system, evaluated at once (numpy).
+
+Candidates: tensor t dividing the chips per slice, the heads and d_ff (and kv heads, or
+divided by them); pipeline p dividing the rest and the layers; the rest split between
+in-slice data replicas and fsdp; the global batch divisible by (data x fsdp); microbatches
+dividing the sequences per replica (at least p with a pipeline); every remat policy; every
+placement of the logical axes on the slice's physical axes (the fastest is kept). Candidates
+that do not fit in HBM are dropped; the rest are ranked by tokens/s (= by MFU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from tpusim.hardware import load_chip
+from tpusim.workloads.config import REMATS, Parallelism, Workload, with_overrides
+from tpusim.workloads.efficiency import load_efficiency
+from tpusim.workloads.estimate import (
+    Estimate,
+    comm_params,
+    estimate_one,
+    in_slice_sizes,
+    resolve_slice,
+    step_inputs,
+)
+from tpusim.workloads.flops import REMAT_FRACTIONS, hardware_flops_per_token, model_flops_per_token
+from tpusim.workloads.mapping import mapping_candidates
+from tpusim.workloads.step import BREAKDOWN_KEYS, evaluate
+
+MAX_MICROBATCHES = 64
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ranked feasible shardings (best first) and how many were tried."""
+
+    workload: str
+    chip: str
+    chips: int
+    slices: int
+    slice_shape: str
+    evaluated: int
+    feasible: int
+    rows: list[dict] = field(default_factory=list)
+    best: Estimate | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "workload": self.workload, "chip": self.chip, "chips": self.chips,
+            "slices": self.slices, "slice_shape": self.slice_shape,
+            "evaluated": self.evaluated, "feasible": self.feasible, "rows": self.rows,
+            "best": None if self.best is None else self.best.to_dict(),
+        }
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def shardings(wl: Workload) -> list[tuple[int, int, int, int, int]]:
+    """Every legal (tensor, fsdp, data_in_slice, pipeline, microbatches) of `wl`'s system."""
+    m, s = wl.model, wl.system
+    c, slices, seqs = s.chips_per_slice, s.slices, wl.training.global_batch_seqs
+    out = []
+    for t in _divisors(c):
+        if m.heads % t or m.d_ff % t or (m.kv_heads % t and t % m.kv_heads):
+            continue
+        for p in _divisors(c // t):
+            if m.layers % p:
+                continue
+            for dpi in _divisors(c // (t * p)):
+                f = c // (t * p * dpi)
+                replicas = slices * dpi * f
+                if seqs % replicas:
+                    continue
+                per_replica = seqs // replicas
+                for mb in _divisors(per_replica):
+                    if mb > MAX_MICROBATCHES or (p > 1 and mb < p):
+                        continue
+                    out.append((t, f, dpi, p, mb))
+    return out
+
+
+@lru_cache(maxsize=64)
+def _search_cached(wl: Workload, top: int) -> SearchResult:
+    chip = load_chip(wl.system.chip)
+    spec = resolve_slice(chip, wl.system.chips_per_slice, wl.system.slice_shape, wl.system.twisted)
+    eff = load_efficiency()
+    cands = shardings(wl)
+    slices = wl.system.slices
+    # expand each sharding by its axis placements and by the remat policies
+    rows_cfg, rows_map, maps_all = [], [], []
+    map_index: dict[tuple, tuple[int, int]] = {}
+    for i, (t, f, dpi, p, _mb) in enumerate(cands):
+        key = (t, f, dpi, p)
+        if key not in map_index:
+            par = Parallelism(data=dpi * slices, fsdp=f, tensor=t, pipeline=p)
+            maps = mapping_candidates(spec.shape, spec.wrap, in_slice_sizes(par, slices),
+                                      chip.ici_link_one_way_bytes_per_s, chip.ici_hop_latency_s,
+                                      eff.ici_link_fraction)
+            map_index[key] = (len(maps_all), len(maps))
+            maps_all.extend(maps)
+        start, n = map_index[key]
+        rows_cfg.extend([i] * n)
+        rows_map.extend(range(start, start + n))
+    cfg = np.array(cands, dtype=float).reshape(-1, 5)[rows_cfg]
+    comm_all = comm_params(maps_all, chip, eff.ici_link_fraction)
+    comm = {k: (v[rows_map] if isinstance(v, np.ndarray) else v) for k, v in comm_all.items()}
+    n_rows = len(rows_cfg)
+    remats = list(REMATS)
+    r_dense = np.repeat([REMAT_FRACTIONS[r][0] for r in remats], n_rows)
+    r_attn = np.repeat([REMAT_FRACTIONS[r][1] for r in remats], n_rows)
+    tile = lambda a: np.tile(a, len(remats))  # noqa: E731
+    comm = {k: (tile(v) if isinstance(v, np.ndarray) else v) for k, v in comm.items()}
+    cols = [tile(cfg[:, j]) for j in range(5)]
+    res = evaluate(step_inputs(wl, chip), cols[0], cols[1], cols[2], cols[3], cols[4],
+                   r_dense, r_attn, comm)
+    step = np.broadcast_to(res["step_time_s"], r_dense.shape)
+    mem = np.broadcast_to(res["memory_per_chip_bytes"], r_dense.shape)
+    fits = mem <= chip.hbm_bytes
+    cfg_id = tile(np.array(rows_cfg)) + np.repeat(np.arange(len(remats)) * len(cands), n_rows)
+    # best placement per (sharding, remat): sort by (cfg_id, step) and take the first of each
+    order = np.lexsort((step, cfg_id))
+    first = np.ones(order.size, bool)
+    first[1:] = cfg_id[order][1:] != cfg_id[order][:-1]
+    best_rows = order[first]
+    feasible = best_rows[fits[best_rows]]
+    ranked = feasible[np.argsort(step[feasible], kind="stable")]
+
+    tokens = wl.tokens_per_step
+    peak = wl.system.chips * chip.peak_bf16_flops_per_s
+    mflops = model_flops_per_token(wl.model)
+    breakdown = {k: np.broadcast_to(res[f"breakdown.{k}"], r_dense.shape) for k in BREAKDOWN_KEYS}
+    rows: list[dict] = []
+    base = ranked[0] if ranked.size else None
+    for r in ranked[:top]:
+        remat = remats[int(r) // n_rows]
+        t, f, dpi, p, mb = (int(x) for x in cfg[r % n_rows])
+        tps = tokens / step[r]
+        why = ""
+        if base is not None and r != base:
+            diffs = {k: breakdown[k][r] - breakdown[k][base] for k in BREAKDOWN_KEYS}
+            worst = max(diffs, key=diffs.get)
+            why = f"+{diffs[worst]:.3g} s {worst}"
+        rows.append({
+            "data": dpi * slices, "fsdp": f, "tensor": t, "pipeline": p, "microbatches": mb,
+            "remat": remat, "step_time_s": float(step[r]), "tokens_per_s": float(tps),
+            "mfu": float(mflops * tps / peak),
+            "hfu": float(hardware_flops_per_token(wl.model, remat) * tps / peak),
+            "memory_per_chip_bytes": float(mem[r]), "loses_by": why,
+        })
+    best = None
+    if rows:
+        b = rows[0]
+        par = Parallelism(data=b["data"], fsdp=b["fsdp"], tensor=b["tensor"],
+                          pipeline=b["pipeline"], microbatches=b["microbatches"])
+        best = estimate_one(with_overrides(wl, remat=b["remat"]), par)
+    return SearchResult(workload=wl.name, chip=chip.name, chips=wl.system.chips, slices=slices,
+                        slice_shape="x".join(map(str, spec.shape)), evaluated=int(step.size),
+                        feasible=int(feasible.size), rows=rows, best=best)
+
+
+def search(wl: Workload, *, top: int = 20, chip: str | None = None,
+           chips_per_slice: int | None = None, slices: int | None = None,
+           slice_shape: str | None = None) -> SearchResult:
+    """Rank every legal sharding of `wl` (with overrides) that fits in HBM; best first."""
+    wl2 = with_overrides(wl, chip=chip, chips_per_slice=chips_per_slice, slices=slices,
+                         slice_shape=slice_shape)
+    return _search_cached(wl2, int(top))
