@@ -9,8 +9,10 @@ Formulas (jax-ml/scaling-book `sharding.md`, summarised in reference/hardware.md
 - Several axes at once: the array is split over the axes, which work in parallel, so their
   bandwidths add: T = V (n-1)/n / sum_i W_i (the book's V / (W_ICI n_axes) for equal axes).
 - AllGather and ReduceScatter of a full (gathered) array of V bytes over n shards:
-  T = max(T_latency, V (n-1)/n / W) with T_latency = hop latency x longest path
-  (n/2 hops per ring axis, n-1 per line axis).
+  T = T_latency + V (n-1)/n / W with T_latency = hop latency x longest path (n/2 hops per
+  ring axis, n-1 per line axis). The book writes max(T_latency, V/W) as a bound; the sum
+  (Hockney's alpha-beta model: every ring step pays a hop) is the same in both limits, small
+  messages latency-bound and large ones bandwidth-bound, and grows with the axis size.
 - AllReduce = ReduceScatter + AllGather (2x). AllToAll = AllGather / 4 on a ring
   (the bisection argument: V/4 crosses the cut each way).
 - Across slices (DCN): ring all-reduce of each chip's shard with its counterparts,
@@ -62,15 +64,20 @@ class AxisSet:
         A strided piece (every k-th chip of a physical ring, the contiguous blocks between taken
         by another logical axis) shares each physical link among k interleaved rings: W / k.
         """
-        links = sum((2 if w else 1) / k for n, w, k in zip(self.sizes, self.wraps, self._strides(),
-                                                            strict=True) if n > 1)
+        links = sum(
+            (2 if w else 1) / k
+            for n, w, k in zip(self.sizes, self.wraps, self._strides(), strict=True)
+            if n > 1
+        )
         return links * self.link_one_way_bytes_per_s * self.link_fraction
 
     @property
     def latency_s(self) -> float:
         """Hop latency times the longest path: n/2 hops on a ring, n-1 on a line."""
-        hops = sum((n // 2 if w else n - 1) * k
-                   for n, w, k in zip(self.sizes, self.wraps, self._strides(), strict=True))
+        hops = sum(
+            (n // 2 if w else n - 1) * k
+            for n, w, k in zip(self.sizes, self.wraps, self._strides(), strict=True)
+        )
         return hops * self.hop_latency_s
 
     @property
@@ -87,41 +94,50 @@ def _shard_factor(shards: ArrayLike) -> ArrayLike:
     return np.where(shards > 1, (shards - 1) / np.maximum(shards, 1), 0.0)
 
 
-def all_gather_s(full_bytes: ArrayLike, shards: ArrayLike, bandwidth_bytes_per_s: ArrayLike,
-                 latency_s: ArrayLike = 0.0) -> ArrayLike:
+def all_gather_s(
+    full_bytes: ArrayLike, shards: ArrayLike, bandwidth_bytes_per_s: ArrayLike, latency_s: ArrayLike = 0.0
+) -> ArrayLike:
     """AllGather of an array of `full_bytes` (gathered size) over `shards` chips.
 
-    T = max(latency, V (n-1)/n / W); 0 when n == 1.
+    T = latency + V (n-1)/n / W; 0 when n == 1.
     """
     factor = _shard_factor(shards)
     bw = np.maximum(np.asarray(bandwidth_bytes_per_s, dtype=float), 1e-300)
-    t = np.maximum(np.asarray(latency_s, dtype=float), np.asarray(full_bytes) * factor / bw)
+    t = np.asarray(latency_s, dtype=float) + np.asarray(full_bytes) * factor / bw
     return np.where(factor > 0, t, 0.0)
 
 
-def reduce_scatter_s(full_bytes: ArrayLike, shards: ArrayLike, bandwidth_bytes_per_s: ArrayLike,
-                     latency_s: ArrayLike = 0.0) -> ArrayLike:
+def reduce_scatter_s(
+    full_bytes: ArrayLike, shards: ArrayLike, bandwidth_bytes_per_s: ArrayLike, latency_s: ArrayLike = 0.0
+) -> ArrayLike:
     """ReduceScatter of an unreduced array of `full_bytes`: same cost as AllGather."""
     return all_gather_s(full_bytes, shards, bandwidth_bytes_per_s, latency_s)
 
 
-def all_reduce_s(full_bytes: ArrayLike, shards: ArrayLike, bandwidth_bytes_per_s: ArrayLike,
-                 latency_s: ArrayLike = 0.0) -> ArrayLike:
+def all_reduce_s(
+    full_bytes: ArrayLike, shards: ArrayLike, bandwidth_bytes_per_s: ArrayLike, latency_s: ArrayLike = 0.0
+) -> ArrayLike:
     """AllReduce = ReduceScatter + AllGather."""
     return 2 * all_gather_s(full_bytes, shards, bandwidth_bytes_per_s, latency_s)
 
 
-def all_to_all_s(full_bytes: ArrayLike, shards: ArrayLike, bandwidth_bytes_per_s: ArrayLike,
-                 latency_s: ArrayLike = 0.0) -> ArrayLike:
+def all_to_all_s(
+    full_bytes: ArrayLike, shards: ArrayLike, bandwidth_bytes_per_s: ArrayLike, latency_s: ArrayLike = 0.0
+) -> ArrayLike:
     """AllToAll of an array of `full_bytes` over `shards` chips: AllGather / 4 (bisection)."""
     factor = _shard_factor(shards)
     bw = np.maximum(np.asarray(bandwidth_bytes_per_s, dtype=float), 1e-300)
-    t = np.maximum(np.asarray(latency_s, dtype=float), np.asarray(full_bytes) * factor / (4 * bw))
+    t = np.asarray(latency_s, dtype=float) + np.asarray(full_bytes) * factor / (4 * bw)
     return np.where(factor > 0, t, 0.0)
 
 
-def all_to_all_bisection_s(bytes_per_chip: ArrayLike, chips: int, bisection_links: int,
-                           link_one_way_bytes_per_s: float, link_fraction: float = 1.0) -> ArrayLike:
+def all_to_all_bisection_s(
+    bytes_per_chip: ArrayLike,
+    chips: int,
+    bisection_links: int,
+    link_one_way_bytes_per_s: float,
+    link_fraction: float = 1.0,
+) -> ArrayLike:
     """AllToAll over a whole slice bounded by its bisection (twisted tori have a larger one).
 
     Each chip spreads `bytes_per_chip` evenly; about chips x bytes_per_chip / 4 bytes cross the
@@ -131,16 +147,27 @@ def all_to_all_bisection_s(bytes_per_chip: ArrayLike, chips: int, bisection_link
     return crossing / (bisection_links * link_one_way_bytes_per_s * link_fraction)
 
 
-def point_to_point_s(n_bytes: ArrayLike, link_one_way_bytes_per_s: float, hops: ArrayLike = 1,
-                     hop_latency_s: float = 0.0, links: int = 1, link_fraction: float = 1.0) -> ArrayLike:
+def point_to_point_s(
+    n_bytes: ArrayLike,
+    link_one_way_bytes_per_s: float,
+    hops: ArrayLike = 1,
+    hop_latency_s: float = 0.0,
+    links: int = 1,
+    link_fraction: float = 1.0,
+) -> ArrayLike:
     """Send `n_bytes` to a chip `hops` away over `links` parallel links: bytes / bw + hops x latency."""
     bw = links * link_one_way_bytes_per_s * link_fraction
     return np.asarray(n_bytes, dtype=float) / bw + np.asarray(hops) * hop_latency_s
 
 
-def dcn_all_reduce_s(bytes_per_chip: ArrayLike, slices: ArrayLike, dcn_bytes_per_s_per_chip: float,
-                     pcie_bytes_per_s: float | None = None, dcn_fraction: float = 1.0,
-                     latency_s: float = 0.0) -> ArrayLike:
+def dcn_all_reduce_s(
+    bytes_per_chip: ArrayLike,
+    slices: ArrayLike,
+    dcn_bytes_per_s_per_chip: float,
+    pcie_bytes_per_s: float | None = None,
+    dcn_fraction: float = 1.0,
+    latency_s: float = 0.0,
+) -> ArrayLike:
     """All-reduce of each chip's `bytes_per_chip` with its counterparts in the other slices.
 
     Ring over S slices: every chip sends and receives 2 (S-1)/S x V (for S = 2: one 1:1

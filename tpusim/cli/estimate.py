@@ -31,8 +31,8 @@ def estimate(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Step time, tokens/s, MFU, HFU, memory per chip and where the time goes."""
-    from tpusim.workloads import load_workload
     from tpusim.workloads import estimate as run_estimate
+    from tpusim.workloads import load_workload
     from tpusim.workloads.search import search
 
     if slices is not None and slices < 1:
@@ -42,8 +42,9 @@ def estimate(
     wl = load_workload(workload)
     per_slice = _per_slice(chips, slices, wl.system.slices)
     if search_:
-        result = search(wl, top=top, chip=chip, chips_per_slice=per_slice, slices=slices,
-                        slice_shape=slice_shape)
+        result = search(
+            wl, top=top, chip=chip, chips_per_slice=per_slice, slices=slices, slice_shape=slice_shape
+        )
         if json_out:
             print_json(result.to_dict())
             return
@@ -58,13 +59,18 @@ def estimate(
 
 def _print_estimate(est) -> None:
     par = est.parallelism
-    sharding = (f"data {par['data']} x fsdp {par['fsdp']} x tensor {par['tensor']} x "
-                f"pipeline {par['pipeline']}, microbatches {par['microbatches']}, remat {est.remat}")
+    sharding = (
+        f"data {par['data']} x fsdp {par['fsdp']} x tensor {par['tensor']} x "
+        f"pipeline {par['pipeline']}, microbatches {par['microbatches']}, remat {est.remat}"
+    )
     mapping = ", ".join(f"{k}: {v}" for k, v in est.mapping.items() if v != "-") or "-"
     fits = "fits" if est.fits_in_hbm else "DOES NOT FIT"
     rows = [
-        ("system", f"{est.chips} x {est.chip} = {est.slices} slice(s) of {est.slice_shape}"
-                   + (" twisted" if est.twisted else "")),
+        (
+            "system",
+            f"{est.chips} x {est.chip} = {est.slices} slice(s) of {est.slice_shape}"
+            + (" twisted" if est.twisted else ""),
+        ),
         ("sharding", sharding),
         ("mesh on torus axes", mapping),
         ("step time", fmt_duration(est.step_time_s)),
@@ -73,7 +79,10 @@ def _print_estimate(est) -> None:
         ("MFU", f"{est.mfu:.1%}"),
         ("HFU", f"{est.hfu:.1%}"),
         ("parameters", f"{est.params / 1e9:.2f} B"),
-        ("memory per chip", f"{fmt_bytes(est.memory_per_chip_bytes)} of {fmt_bytes(est.hbm_bytes)} HBM: {fits}"),
+        (
+            "memory per chip",
+            f"{fmt_bytes(est.memory_per_chip_bytes)} of {fmt_bytes(est.hbm_bytes)} HBM: {fits}",
+        ),
     ]
     out = console()
     out.print(table(f"{est.workload} on {est.chip}", ["figure", "value"], rows, justify_right_from=2))
@@ -87,17 +96,54 @@ def _print_estimate(est) -> None:
 def _print_search(result) -> None:
     out = console()
     if not result.rows:
-        out.print(f"{result.workload}: none of {result.evaluated} shardings fits in HBM on "
-                  f"{result.chips} x {result.chip}")
+        out.print(
+            f"{result.workload}: none of {result.evaluated} shardings fits in HBM on "
+            f"{result.chips} x {result.chip}"
+        )
         return
     rows = []
     for i, r in enumerate(result.rows, 1):
-        rows.append((i, r["data"], r["fsdp"], r["tensor"], r["pipeline"], r["microbatches"], r["remat"],
-                     fmt_duration(r["step_time_s"]), f"{r['tokens_per_s']:,.0f}", f"{r['mfu']:.1%}",
-                     f"{r['hfu']:.1%}", fmt_bytes(r["memory_per_chip_bytes"]), r["loses_by"] or "best"))
-    caption = (f"{result.feasible} of {result.evaluated} candidates fit in HBM; "
-               f"'loses by' = the cause that costs each row the most time against the best")
-    out.print(table(
-        f"{result.workload}: shardings on {result.chips} x {result.chip} ({result.slices} x {result.slice_shape})",
-        ["#", "data", "fsdp", "tensor", "pipe", "mb", "remat", "step", "tokens/s", "MFU", "HFU", "memory",
-         "loses by"], rows, caption=caption))
+        rows.append(
+            (
+                i,
+                r["data"],
+                r["fsdp"],
+                r["tensor"],
+                r["pipeline"],
+                r["microbatches"],
+                r["remat"],
+                fmt_duration(r["step_time_s"]),
+                f"{r['tokens_per_s']:,.0f}",
+                f"{r['mfu']:.1%}",
+                f"{r['hfu']:.1%}",
+                fmt_bytes(r["memory_per_chip_bytes"]),
+                r["loses_by"] or "best",
+            )
+        )
+    caption = (
+        f"{result.feasible} of {result.evaluated} candidates fit in HBM; "
+        f"'loses by' = the cause that costs each row the most time against the best"
+    )
+    out.print(
+        table(
+            f"{result.workload}: shardings on {result.chips} x {result.chip} "
+            f"({result.slices} x {result.slice_shape})",
+            [
+                "#",
+                "data",
+                "fsdp",
+                "tensor",
+                "pipe",
+                "mb",
+                "remat",
+                "step",
+                "tokens/s",
+                "MFU",
+                "HFU",
+                "memory",
+                "loses by",
+            ],
+            rows,
+            caption=caption,
+        )
+    )

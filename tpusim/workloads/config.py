@@ -1,13 +1,13 @@
 """Workload TOML -> frozen dataclasses, with every input checked (schema in DESIGN.md).
 
-    [model]        kind = "dense_llm", layers, d_model, heads, head_dim, kv_heads, d_ff, vocab,
-                   seq_len, mlp = "gelu"|"swiglu"; optional block = "serial"|"parallel",
-                   tie_embeddings (true), attention = "flash"|"materialized", position = "rope"|"learned"
-    [training]     global_batch_seqs, remat = none|minimal|full|palm, optimizer = adafactor|adam,
-                   param_dtype = bf16|fp32; optional async_all_gather (true)
-    [system]       chip, chips_per_slice, slices; optional slice_shape, twisted
-    [parallelism]  optional: data, fsdp, tensor, pipeline, microbatches; optional
-                   axes = {tensor = [0], fsdp = [1, 2]} to fix which physical axes each runs over
+[model]        kind = "dense_llm", layers, d_model, heads, head_dim, kv_heads, d_ff, vocab,
+               seq_len, mlp = "gelu"|"swiglu"; optional block = "serial"|"parallel",
+               tie_embeddings (true), attention = "flash"|"materialized", position = "rope"|"learned"
+[training]     global_batch_seqs, remat = none|minimal|full|palm, optimizer = adafactor|adam,
+               param_dtype = bf16|fp32; optional async_all_gather (true)
+[system]       chip, chips_per_slice, slices; optional slice_shape, twisted
+[parallelism]  optional: data, fsdp, tensor, pipeline, microbatches; optional
+               axes = {tensor = [0], fsdp = [1, 2]} to fix which physical axes each runs over
 """
 
 from __future__ import annotations
@@ -138,7 +138,9 @@ def _bool(table: dict, key: str, where: str, default: bool) -> bool:
 def model_from_dict(table: dict[str, Any], where: str) -> Model:
     kind = table.get("kind", "dense_llm")
     if kind != "dense_llm":
-        raise TpusimError(f"{where}: [model] kind {kind!r} is not a dense LLM; this estimator needs kind = \"dense_llm\"")
+        raise TpusimError(
+            f'{where}: [model] kind {kind!r} is not a dense LLM; this estimator needs kind = "dense_llm"'
+        )
     heads = _int(table, "heads", f"{where} [model]")
     model = Model(
         layers=_int(table, "layers", f"{where} [model]"),
@@ -178,7 +180,7 @@ def system_from_dict(table: dict[str, Any], where: str) -> System:
     w = f"{where} [system]"
     shape = table.get("slice_shape")
     if shape is not None and not isinstance(shape, str):
-        raise TpusimError(f"{w}: slice_shape must be a string like \"4x4x8\", got {shape!r}")
+        raise TpusimError(f'{w}: slice_shape must be a string like "4x4x8", got {shape!r}')
     return System(
         chip=require_key(table, "chip", w, str),
         chips_per_slice=_int(table, "chips_per_slice", w),
@@ -198,8 +200,9 @@ def parallelism_from_dict(table: dict[str, Any], where: str) -> Parallelism:
     for name, value in axes_table.items():
         if name not in LOGICAL_AXES:
             raise TpusimError(f"{w}: axes key {name!r} must be one of {', '.join(LOGICAL_AXES)}")
-        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool)
-                                                  and v >= 0 for v in value):
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
+        ):
             raise TpusimError(f"{w}: axes.{name} must be a list of physical axis indices like [0, 1]")
         axes.append((name, tuple(value)))
     return Parallelism(
@@ -218,8 +221,9 @@ def workload_from_dict(doc: dict[str, Any], where: str, name: str) -> Workload:
     training = training_from_dict(require_table(doc, "training", where), where)
     system = system_from_dict(require_table(doc, "system", where), where)
     par = doc.get("parallelism")
-    parallelism = None if par is None else parallelism_from_dict(
-        require_table(doc, "parallelism", where), where)
+    parallelism = (
+        None if par is None else parallelism_from_dict(require_table(doc, "parallelism", where), where)
+    )
     return Workload(name=name, model=model, training=training, system=system, parallelism=parallelism)
 
 
@@ -237,12 +241,22 @@ def load_workload(path_or_name: str | Path) -> Workload:
     return _load_file(path.resolve())
 
 
-def with_overrides(wl: Workload, *, chip: str | None = None, chips_per_slice: int | None = None,
-                   slices: int | None = None, slice_shape: str | None = None,
-                   global_batch_seqs: int | None = None, remat: str | None = None) -> Workload:
+def with_overrides(
+    wl: Workload,
+    *,
+    chip: str | None = None,
+    chips_per_slice: int | None = None,
+    slices: int | None = None,
+    slice_shape: str | None = None,
+    global_batch_seqs: int | None = None,
+    remat: str | None = None,
+) -> Workload:
     """The workload with system/training fields replaced (None keeps the file's value)."""
-    for name, value in (("chips_per_slice", chips_per_slice), ("slices", slices),
-                        ("global_batch_seqs", global_batch_seqs)):
+    for name, value in (
+        ("chips_per_slice", chips_per_slice),
+        ("slices", slices),
+        ("global_batch_seqs", global_batch_seqs),
+    ):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise TpusimError(f"{name} must be a positive integer, got {value!r}")
     if remat is not None and remat not in REMATS:
@@ -255,8 +269,9 @@ def with_overrides(wl: Workload, *, chip: str | None = None, chips_per_slice: in
         chip=chip if chip is not None else system.chip,
         chips_per_slice=chips_per_slice if chips_per_slice is not None else system.chips_per_slice,
         slices=slices if slices is not None else system.slices,
-        slice_shape=slice_shape if slice_shape is not None else (
-            None if (changed_chips or changed_chip) else system.slice_shape),
+        slice_shape=slice_shape
+        if slice_shape is not None
+        else (None if (changed_chips or changed_chip) else system.slice_shape),
     )
     training = wl.training
     if global_batch_seqs is not None:

@@ -6,7 +6,6 @@ HFU counts the rematerialised FLOPs too.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -57,8 +56,7 @@ class Estimate:
         return asdict(self)
 
 
-def resolve_slice(chip: Chip, chips_per_slice: int, slice_shape: str | None,
-                  twisted: bool) -> SliceSpec:
+def resolve_slice(chip: Chip, chips_per_slice: int, slice_shape: str | None, twisted: bool) -> SliceSpec:
     """The slice's shape and wraparound: the given shape, or the most compact legal one."""
     pods = [p for p in _pods_of(chip)]
     if not pods:
@@ -146,13 +144,23 @@ def comm_params(mappings, chip: Chip, link_fraction: float) -> dict[str, np.ndar
 
 
 def in_slice_sizes(par: Parallelism, slices: int) -> tuple[tuple[str, int], ...]:
-    return (("tensor", par.tensor), ("fsdp", par.fsdp), ("data", par.data // slices),
-            ("pipeline", par.pipeline))
+    return (
+        ("tensor", par.tensor),
+        ("fsdp", par.fsdp),
+        ("data", par.data // slices),
+        ("pipeline", par.pipeline),
+    )
 
 
 def step_inputs(wl: Workload, chip: Chip) -> StepInputs:
-    return StepInputs(model=wl.model, training=wl.training, params=param_counts(wl.model),
-                      chip=chip, eff=load_efficiency(), slices=wl.system.slices)
+    return StepInputs(
+        model=wl.model,
+        training=wl.training,
+        params=param_counts(wl.model),
+        chip=chip,
+        eff=load_efficiency(),
+        slices=wl.system.slices,
+    )
 
 
 def estimate_one(wl: Workload, par: Parallelism) -> Estimate:
@@ -162,22 +170,39 @@ def estimate_one(wl: Workload, par: Parallelism) -> Estimate:
     check_parallelism(wl, par, system.chips_per_slice, system.slices)
     spec = resolve_slice(chip, system.chips_per_slice, system.slice_shape, system.twisted)
     eff = load_efficiency()
-    mappings = mapping_candidates(spec.shape, spec.wrap, in_slice_sizes(par, system.slices),
-                                  chip.ici_link_one_way_bytes_per_s, chip.ici_hop_latency_s,
-                                  eff.ici_link_fraction, par.axes)
+    mappings = mapping_candidates(
+        spec.shape,
+        spec.wrap,
+        in_slice_sizes(par, system.slices),
+        chip.ici_link_one_way_bytes_per_s,
+        chip.ici_hop_latency_s,
+        eff.ici_link_fraction,
+        par.axes,
+    )
     comm = comm_params(mappings, chip, eff.ici_link_fraction)
     r_dense, r_attn = REMAT_FRACTIONS[wl.training.remat]
     inp = step_inputs(wl, chip)
-    res = evaluate(inp, par.tensor, par.fsdp, par.data // system.slices, par.pipeline,
-                   par.microbatches, r_dense, r_attn, comm)
+    res = evaluate(
+        inp,
+        par.tensor,
+        par.fsdp,
+        par.data // system.slices,
+        par.pipeline,
+        par.microbatches,
+        r_dense,
+        r_attn,
+        comm,
+    )
     best = int(np.argmin(res["step_time_s"])) if np.ndim(res["step_time_s"]) else 0
-    pick = {k: float(np.broadcast_to(v, np.shape(res["step_time_s"])).reshape(-1)[best])
-            for k, v in res.items()}
+    pick = {
+        k: float(np.broadcast_to(v, np.shape(res["step_time_s"])).reshape(-1)[best]) for k, v in res.items()
+    }
     return _to_estimate(wl, chip, spec, par, mappings[best], pick)
 
 
-def _to_estimate(wl: Workload, chip: Chip, spec: SliceSpec, par: Parallelism, mapping: Mapping,
-                 res: dict[str, float]) -> Estimate:
+def _to_estimate(
+    wl: Workload, chip: Chip, spec: SliceSpec, par: Parallelism, mapping: Mapping, res: dict[str, float]
+) -> Estimate:
     chips = wl.system.chips
     step = res["step_time_s"]
     tokens = wl.tokens_per_step
@@ -187,37 +212,71 @@ def _to_estimate(wl: Workload, chip: Chip, spec: SliceSpec, par: Parallelism, ma
     hflops = hardware_flops_per_token(wl.model, wl.training.remat)
     mem = res["memory_per_chip_bytes"]
     return Estimate(
-        workload=wl.name, chip=chip.name, chips=chips, slices=wl.system.slices,
-        slice_shape=fmt_shape(spec.shape), twisted=spec.twisted,
-        parallelism={"data": par.data, "fsdp": par.fsdp, "tensor": par.tensor,
-                     "pipeline": par.pipeline, "microbatches": par.microbatches},
-        remat=wl.training.remat, mapping=mapping.describe(),
-        step_time_s=step, tokens_per_step=tokens, tokens_per_s=tps,
-        mfu=mflops * tps / peak_total, hfu=hflops * tps / peak_total,
-        model_flops_per_token=mflops, hardware_flops_per_token=hflops,
+        workload=wl.name,
+        chip=chip.name,
+        chips=chips,
+        slices=wl.system.slices,
+        slice_shape=fmt_shape(spec.shape),
+        twisted=spec.twisted,
+        parallelism={
+            "data": par.data,
+            "fsdp": par.fsdp,
+            "tensor": par.tensor,
+            "pipeline": par.pipeline,
+            "microbatches": par.microbatches,
+        },
+        remat=wl.training.remat,
+        mapping=mapping.describe(),
+        step_time_s=step,
+        tokens_per_step=tokens,
+        tokens_per_s=tps,
+        mfu=mflops * tps / peak_total,
+        hfu=hflops * tps / peak_total,
+        model_flops_per_token=mflops,
+        hardware_flops_per_token=hflops,
         params=param_counts(wl.model).total,
-        memory_per_chip_bytes=mem, hbm_bytes=chip.hbm_bytes, fits_in_hbm=bool(mem <= chip.hbm_bytes),
+        memory_per_chip_bytes=mem,
+        hbm_bytes=chip.hbm_bytes,
+        fits_in_hbm=bool(mem <= chip.hbm_bytes),
         breakdown={k: res[f"breakdown.{k}"] for k in BREAKDOWN_KEYS},
         memory_breakdown={k: res[f"memory.{k}"] for k in MEMORY_KEYS},
     )
 
 
-def estimate(wl: Workload, *, chip: str | None = None, chips_per_slice: int | None = None,
-             slices: int | None = None, slice_shape: str | None = None,
-             global_batch_seqs: int | None = None, remat: str | None = None,
-             parallelism: Parallelism | None = None) -> Estimate:
+def estimate(
+    wl: Workload,
+    *,
+    chip: str | None = None,
+    chips_per_slice: int | None = None,
+    slices: int | None = None,
+    slice_shape: str | None = None,
+    global_batch_seqs: int | None = None,
+    remat: str | None = None,
+    parallelism: Parallelism | None = None,
+) -> Estimate:
     """Estimate `wl` (overrides replace the file's values).
 
-    The sharding is `parallelism`, else the file's [parallelism] with data scaled to the slices
-    when only the slice count changed, else the best one found by the search.
+    The sharding is `parallelism`, else the file's [parallelism] (data scaled with the slices
+    when only the slice count changed), else the best one found by the search with the file's
+    remat policy (any policy if none fits with it). Results for the same inputs are cached.
     """
-    wl2 = with_overrides(wl, chip=chip, chips_per_slice=chips_per_slice, slices=slices,
-                         slice_shape=slice_shape, global_batch_seqs=global_batch_seqs, remat=remat)
+    wl2 = with_overrides(
+        wl,
+        chip=chip,
+        chips_per_slice=chips_per_slice,
+        slices=slices,
+        slice_shape=slice_shape,
+        global_batch_seqs=global_batch_seqs,
+        remat=remat,
+    )
     par = parallelism if parallelism is not None else _file_parallelism(wl, wl2)
     if par is None:
         from tpusim.workloads.search import search
 
-        result = search(wl2, top=1)
+        # keep the file's remat policy; try the others only if nothing fits with it
+        result = search(wl2, top=1, remats=(wl2.training.remat,))
+        if not result.rows:
+            result = search(wl2, top=1)
         if not result.rows:
             raise TpusimError(
                 f"no sharding of {wl2.name} fits in {load_chip(wl2.system.chip).name} HBM on "
@@ -232,8 +291,8 @@ def _file_parallelism(wl: Workload, wl2: Workload) -> Parallelism | None:
     if par is None:
         return None
     s1, s2 = wl.system, wl2.system
-    if (s1.chips_per_slice, s1.chip) != (s2.chips_per_slice, s2.chip):
-        return None  # the in-slice sharding was for another slice: search
+    if s1.chips_per_slice != s2.chips_per_slice:
+        return None  # the in-slice sharding was for another slice size: search
     if s1.slices != s2.slices and par.data % s1.slices == 0:
         from dataclasses import replace
 
@@ -245,6 +304,3 @@ def pod_for(chip: Chip):
     """The largest catalog pod of `chip` (slices are cut from it)."""
     pods = _pods_of(chip)
     return max(pods, key=lambda p: p.chips) if pods else find_pod(chip.max_pod_chips, chip.name)
-
-
-__all__ = ["Estimate", "estimate", "estimate_one", "resolve_slice", "check_parallelism", "math"]

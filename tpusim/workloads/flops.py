@@ -63,9 +63,16 @@ def param_counts(model: Model) -> ParamCounts:
     positions = model.seq_len * d if model.position == "learned" else 0
     embedding = table * (1 if model.tie_embeddings else 2) + positions
     lookup = positions + (0 if model.tie_embeddings else table)
-    return ParamCounts(attention_per_layer=attention, mlp_per_layer=mlp, norms_per_layer=norms,
-                       embedding=embedding, final_norm=d, layers=model.layers,
-                       output_projection=table, input_lookup=lookup)
+    return ParamCounts(
+        attention_per_layer=attention,
+        mlp_per_layer=mlp,
+        norms_per_layer=norms,
+        embedding=embedding,
+        final_norm=d,
+        layers=model.layers,
+        output_projection=table,
+        input_lookup=lookup,
+    )
 
 
 def attention_flops_per_token(model: Model) -> float:

@@ -61,8 +61,15 @@ def _factor_vectors(size: int, remaining: tuple[int, ...]) -> list[tuple[int, ..
     return [f for f in product(*options) if math.prod(f) == size]
 
 
-def _axis_set(factors: tuple[int, ...], shape: tuple[int, ...], wrap: tuple[bool, ...],
-              used: tuple[int, ...], link_bw: float, latency_s: float, fraction: float) -> AxisSet:
+def _axis_set(
+    factors: tuple[int, ...],
+    shape: tuple[int, ...],
+    wrap: tuple[bool, ...],
+    used: tuple[int, ...],
+    link_bw: float,
+    latency_s: float,
+    fraction: float,
+) -> AxisSet:
     sizes, wraps, strides, phys = [], [], [], []
     for i, f in enumerate(factors):
         if f == 1:
@@ -83,8 +90,9 @@ def _axis_set(factors: tuple[int, ...], shape: tuple[int, ...], wrap: tuple[bool
     return AxisSet(tuple(sizes), tuple(wraps), link_bw, latency_s, fraction, tuple(strides), tuple(phys))
 
 
-def _fixed_factors(name: str, phys: tuple[int, ...], size: int, shape: tuple[int, ...],
-                   used: list[int]) -> tuple[int, ...]:
+def _fixed_factors(
+    name: str, phys: tuple[int, ...], size: int, shape: tuple[int, ...], used: list[int]
+) -> tuple[int, ...]:
     if any(p >= len(shape) for p in phys) or len(set(phys)) != len(phys):
         raise TpusimError(f"axes.{name} = {list(phys)}: physical axes are 0..{len(shape) - 1}, each once")
     if any(used[p] != 1 for p in phys):
@@ -99,9 +107,15 @@ def _fixed_factors(name: str, phys: tuple[int, ...], size: int, shape: tuple[int
 
 
 @lru_cache(maxsize=4096)
-def mapping_candidates(shape: tuple[int, ...], wrap: tuple[bool, ...], sizes: tuple[tuple[str, int], ...],
-                       link_bw: float, latency_s: float, fraction: float,
-                       fixed: tuple[tuple[str, tuple[int, ...]], ...] = ()) -> tuple[Mapping, ...]:
+def mapping_candidates(
+    shape: tuple[int, ...],
+    wrap: tuple[bool, ...],
+    sizes: tuple[tuple[str, int], ...],
+    link_bw: float,
+    latency_s: float,
+    fraction: float,
+    fixed: tuple[tuple[str, tuple[int, ...]], ...] = (),
+) -> tuple[Mapping, ...]:
     """Every placement of the in-slice logical axes `sizes` ((name, size), ...) on a slice of
     `shape`, logical axes taking their pieces in PRIORITY order (so the first to take part of a
     physical axis gets contiguous blocks). The caller picks the fastest (like a compiler's
@@ -120,8 +134,15 @@ def mapping_candidates(shape: tuple[int, ...], wrap: tuple[bool, ...], sizes: tu
     def place(k: int, used: list[int], chosen: list[tuple[str, AxisSet]]) -> None:
         if k == len(order):
             got = dict(chosen)
-            results.append(Mapping(tuple(
-                (n, got.get(n, AxisSet((), (), link_bw, latency_s, fraction))) for n in PRIORITY if n in want)))
+            results.append(
+                Mapping(
+                    tuple(
+                        (n, got.get(n, AxisSet((), (), link_bw, latency_s, fraction)))
+                        for n in PRIORITY
+                        if n in want
+                    )
+                )
+            )
             return
         name = order[k]
         remaining = tuple(s // u for s, u in zip(shape, used, strict=True))
@@ -141,9 +162,15 @@ def mapping_candidates(shape: tuple[int, ...], wrap: tuple[bool, ...], sizes: tu
         )
     # Like jax's device-mesh builder, give each logical axis whole physical axes when that is
     # possible (no two logical axes then share a link); split axes only when it is not.
-    whole = [m for m in results if all(
-        all(k == 1 for k in a._strides()) and all(p_n == shape[p] for p, p_n in zip(a.physical, a.sizes, strict=True))
-        for _, a in m.axes)]
+    whole = [
+        m
+        for m in results
+        if all(
+            all(k == 1 for k in a._strides())
+            and all(p_n == shape[p] for p, p_n in zip(a.physical, a.sizes, strict=True))
+            for _, a in m.axes
+        )
+    ]
     return tuple(_pareto(whole or results))
 
 
@@ -153,8 +180,7 @@ def _pareto(maps: list[Mapping]) -> list[Mapping]:
     for i, c in enumerate(costs):
         if c in seen:
             continue
-        dominated = any(all(o <= x for o, x in zip(other, c, strict=True)) and other != c
-                        for other in costs)
+        dominated = any(all(o <= x for o, x in zip(other, c, strict=True)) and other != c for other in costs)
         if not dominated:
             keep.append(maps[i])
             seen.add(c)

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from tpusim.errors import TpusimError
 from tpusim.hardware import load_chip
 from tpusim.workloads.config import REMATS, Parallelism, Workload, with_overrides
 from tpusim.workloads.efficiency import load_efficiency
@@ -49,9 +50,14 @@ class SearchResult:
 
     def to_dict(self) -> dict:
         return {
-            "workload": self.workload, "chip": self.chip, "chips": self.chips,
-            "slices": self.slices, "slice_shape": self.slice_shape,
-            "evaluated": self.evaluated, "feasible": self.feasible, "rows": self.rows,
+            "workload": self.workload,
+            "chip": self.chip,
+            "chips": self.chips,
+            "slices": self.slices,
+            "slice_shape": self.slice_shape,
+            "evaluated": self.evaluated,
+            "feasible": self.feasible,
+            "rows": self.rows,
             "best": None if self.best is None else self.best.to_dict(),
         }
 
@@ -85,7 +91,7 @@ def shardings(wl: Workload) -> list[tuple[int, int, int, int, int]]:
 
 
 @lru_cache(maxsize=64)
-def _search_cached(wl: Workload, top: int) -> SearchResult:
+def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchResult:
     chip = load_chip(wl.system.chip)
     spec = resolve_slice(chip, wl.system.chips_per_slice, wl.system.slice_shape, wl.system.twisted)
     eff = load_efficiency()
@@ -98,9 +104,14 @@ def _search_cached(wl: Workload, top: int) -> SearchResult:
         key = (t, f, dpi, p)
         if key not in map_index:
             par = Parallelism(data=dpi * slices, fsdp=f, tensor=t, pipeline=p)
-            maps = mapping_candidates(spec.shape, spec.wrap, in_slice_sizes(par, slices),
-                                      chip.ici_link_one_way_bytes_per_s, chip.ici_hop_latency_s,
-                                      eff.ici_link_fraction)
+            maps = mapping_candidates(
+                spec.shape,
+                spec.wrap,
+                in_slice_sizes(par, slices),
+                chip.ici_link_one_way_bytes_per_s,
+                chip.ici_hop_latency_s,
+                eff.ici_link_fraction,
+            )
             map_index[key] = (len(maps_all), len(maps))
             maps_all.extend(maps)
         start, n = map_index[key]
@@ -110,14 +121,13 @@ def _search_cached(wl: Workload, top: int) -> SearchResult:
     comm_all = comm_params(maps_all, chip, eff.ici_link_fraction)
     comm = {k: (v[rows_map] if isinstance(v, np.ndarray) else v) for k, v in comm_all.items()}
     n_rows = len(rows_cfg)
-    remats = list(REMATS)
+    remats = list(remats)
     r_dense = np.repeat([REMAT_FRACTIONS[r][0] for r in remats], n_rows)
     r_attn = np.repeat([REMAT_FRACTIONS[r][1] for r in remats], n_rows)
     tile = lambda a: np.tile(a, len(remats))  # noqa: E731
     comm = {k: (tile(v) if isinstance(v, np.ndarray) else v) for k, v in comm.items()}
     cols = [tile(cfg[:, j]) for j in range(5)]
-    res = evaluate(step_inputs(wl, chip), cols[0], cols[1], cols[2], cols[3], cols[4],
-                   r_dense, r_attn, comm)
+    res = evaluate(step_inputs(wl, chip), cols[0], cols[1], cols[2], cols[3], cols[4], r_dense, r_attn, comm)
     step = np.broadcast_to(res["step_time_s"], r_dense.shape)
     mem = np.broadcast_to(res["memory_per_chip_bytes"], r_dense.shape)
     fits = mem <= chip.hbm_bytes
@@ -145,28 +155,63 @@ def _search_cached(wl: Workload, top: int) -> SearchResult:
             diffs = {k: breakdown[k][r] - breakdown[k][base] for k in BREAKDOWN_KEYS}
             worst = max(diffs, key=diffs.get)
             why = f"+{diffs[worst]:.3g} s {worst}"
-        rows.append({
-            "data": dpi * slices, "fsdp": f, "tensor": t, "pipeline": p, "microbatches": mb,
-            "remat": remat, "step_time_s": float(step[r]), "tokens_per_s": float(tps),
-            "mfu": float(mflops * tps / peak),
-            "hfu": float(hardware_flops_per_token(wl.model, remat) * tps / peak),
-            "memory_per_chip_bytes": float(mem[r]), "loses_by": why,
-        })
+        rows.append(
+            {
+                "data": dpi * slices,
+                "fsdp": f,
+                "tensor": t,
+                "pipeline": p,
+                "microbatches": mb,
+                "remat": remat,
+                "step_time_s": float(step[r]),
+                "tokens_per_s": float(tps),
+                "mfu": float(mflops * tps / peak),
+                "hfu": float(hardware_flops_per_token(wl.model, remat) * tps / peak),
+                "memory_per_chip_bytes": float(mem[r]),
+                "loses_by": why,
+            }
+        )
     best = None
     if rows:
         b = rows[0]
-        par = Parallelism(data=b["data"], fsdp=b["fsdp"], tensor=b["tensor"],
-                          pipeline=b["pipeline"], microbatches=b["microbatches"])
+        par = Parallelism(
+            data=b["data"],
+            fsdp=b["fsdp"],
+            tensor=b["tensor"],
+            pipeline=b["pipeline"],
+            microbatches=b["microbatches"],
+        )
         best = estimate_one(with_overrides(wl, remat=b["remat"]), par)
-    return SearchResult(workload=wl.name, chip=chip.name, chips=wl.system.chips, slices=slices,
-                        slice_shape="x".join(map(str, spec.shape)), evaluated=int(step.size),
-                        feasible=int(feasible.size), rows=rows, best=best)
+    return SearchResult(
+        workload=wl.name,
+        chip=chip.name,
+        chips=wl.system.chips,
+        slices=slices,
+        slice_shape="x".join(map(str, spec.shape)),
+        evaluated=int(step.size),
+        feasible=int(feasible.size),
+        rows=rows,
+        best=best,
+    )
 
 
-def search(wl: Workload, *, top: int = 20, chip: str | None = None,
-           chips_per_slice: int | None = None, slices: int | None = None,
-           slice_shape: str | None = None) -> SearchResult:
-    """Rank every legal sharding of `wl` (with overrides) that fits in HBM; best first."""
-    wl2 = with_overrides(wl, chip=chip, chips_per_slice=chips_per_slice, slices=slices,
-                         slice_shape=slice_shape)
-    return _search_cached(wl2, int(top))
+def search(
+    wl: Workload,
+    *,
+    top: int = 20,
+    chip: str | None = None,
+    chips_per_slice: int | None = None,
+    slices: int | None = None,
+    slice_shape: str | None = None,
+    remats: tuple[str, ...] = REMATS,
+) -> SearchResult:
+    """Rank every legal sharding of `wl` (with overrides) that fits in HBM; best first.
+
+    `remats` are the remat policies tried (all by default)."""
+    wl2 = with_overrides(
+        wl, chip=chip, chips_per_slice=chips_per_slice, slices=slices, slice_shape=slice_shape
+    )
+    bad = [r for r in remats if r not in REMATS]
+    if bad or not remats:
+        raise TpusimError(f"remat policies must be among {', '.join(REMATS)}, got {list(remats)}")
+    return _search_cached(wl2, int(top), tuple(remats))

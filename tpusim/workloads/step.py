@@ -48,11 +48,26 @@ OPTIMIZER_STATE_BYTES = {"adam": 8, "adafactor": 6}
 MASTER_COPY_BYTES = {"adam": 4, "adafactor": 0}
 
 BREAKDOWN_KEYS = (
-    "compute", "remat", "vector", "optimizer", "tensor_collectives", "fsdp_collectives",
-    "data_collectives", "dcn", "pipeline_sends", "pipeline_bubble",
+    "compute",
+    "remat",
+    "vector",
+    "optimizer",
+    "tensor_collectives",
+    "fsdp_collectives",
+    "data_collectives",
+    "dcn",
+    "pipeline_sends",
+    "pipeline_bubble",
 )
-MEMORY_KEYS = ("params", "gradients", "optimizer_state", "activations", "working_activations",
-               "gathered_weights", "logits")
+MEMORY_KEYS = (
+    "params",
+    "gradients",
+    "optimizer_state",
+    "activations",
+    "working_activations",
+    "gathered_weights",
+    "logits",
+)
 
 
 @dataclass(frozen=True)
@@ -83,8 +98,17 @@ def _matmul_s(m, k, n, peak, hbm):
     return np.maximum(t_compute, t_memory)
 
 
-def evaluate(inp: StepInputs, tensor, fsdp, data_in_slice, pipeline, microbatches,
-             remat_dense, remat_attn, comm: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def evaluate(
+    inp: StepInputs,
+    tensor,
+    fsdp,
+    data_in_slice,
+    pipeline,
+    microbatches,
+    remat_dense,
+    remat_attn,
+    comm: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
     """Breakdown (seconds), step time, and memory (bytes) for each candidate (arrays)."""
     m_, tr, chip, eff = inp.model, inp.training, inp.chip, inp.eff
     _pad.mxu = chip.mxu_dim
@@ -153,40 +177,67 @@ def evaluate(inp: StepInputs, tensor, fsdp, data_in_slice, pipeline, microbatche
 
     # ---- FSDP collectives (overlapped with the layer's own work)
     layer_params_local = inp.params.per_layer / t
-    fs_ag = np.where(f > 1, all_gather_s(COMPUTE_BYTES * layer_params_local, f, comm["fsdp_bw"],
-                                         comm["fsdp_lat"]) + launch, 0.0)
-    fs_rs = np.where(f > 1, all_gather_s(grad_bytes * layer_params_local, f, comm["fsdp_bw"],
-                                         comm["fsdp_lat"]) + launch, 0.0)
+    fs_ag = np.where(
+        f > 1,
+        all_gather_s(COMPUTE_BYTES * layer_params_local, f, comm["fsdp_bw"], comm["fsdp_lat"]) + launch,
+        0.0,
+    )
+    fs_rs = np.where(
+        f > 1,
+        all_gather_s(grad_bytes * layer_params_local, f, comm["fsdp_bw"], comm["fsdp_lat"]) + launch,
+        0.0,
+    )
     fwd_window = dense_f + attn_f + vec_f + tp_one * tp_count_f
-    bwd_window = 2 * (dense_f + attn_f) + remat_layer + (vec_layer - vec_f) + tp_one * (tp_count_b + tp_count_r)
+    bwd_window = (
+        2 * (dense_f + attn_f) + remat_layer + (vec_layer - vec_f) + tp_one * (tp_count_b + tp_count_r)
+    )
     if tr.async_all_gather:
         fs_layer = np.maximum(0.0, fs_ag - fwd_window) + np.maximum(0.0, fs_ag - bwd_window) + fs_rs
     else:  # synchronous all-gathers: each one waits on the critical path
         fs_layer = 2 * fs_ag + fs_rs
     emb_local = inp.params.embedding / t
-    emb_ag = np.where(f > 1, all_gather_s(COMPUTE_BYTES * emb_local, f, comm["fsdp_bw"], comm["fsdp_lat"]), 0.0)
+    emb_ag = np.where(
+        f > 1, all_gather_s(COMPUTE_BYTES * emb_local, f, comm["fsdp_bw"], comm["fsdp_lat"]), 0.0
+    )
     emb_rs = np.where(f > 1, all_gather_s(grad_bytes * emb_local, f, comm["fsdp_bw"], comm["fsdp_lat"]), 0.0)
     fs_emb = (np.maximum(0.0, 2 * emb_ag - 3 * logits_f) if tr.async_all_gather else 2 * emb_ag) + emb_rs
     fs_startup = fs_ag  # the step's first gather has nothing to hide behind
 
     # ---- pipeline sends
     pp_bytes = COMPUTE_BYTES * b_mb * d
-    sends = np.where(p > 1, 2 * point_to_point_s(pp_bytes, comm["pipeline_bw"], 1, chip.ici_hop_latency_s), 0.0)
+    sends = np.where(
+        p > 1, 2 * point_to_point_s(pp_bytes, comm["pipeline_bw"], 1, chip.ici_hop_latency_s), 0.0
+    )
 
-    per_mb_stage = (layers_stage * (compute_layer + remat_layer + vec_layer + tp_layer + fs_layer)
-                    + 3 * logits_f + vec_logits + tp_logits + fs_emb + sends)
+    per_mb_stage = (
+        layers_stage * (compute_layer + remat_layer + vec_layer + tp_layer + fs_layer)
+        + 3 * logits_f
+        + vec_logits
+        + tp_logits
+        + fs_emb
+        + sends
+    )
     bubble = (p - 1) * per_mb_stage
 
     # ---- gradient reduction and optimizer
     n_total = inp.params.total
     n_local = n_total / (f * t * p)  # each data replica holds this shard
-    dp_ar = np.where(dpi > 1, all_reduce_s(grad_bytes * n_local, dpi, comm["data_bw"], comm["data_lat"]) + launch, 0.0)
+    dp_ar = np.where(
+        dpi > 1, all_reduce_s(grad_bytes * n_local, dpi, comm["data_bw"], comm["data_lat"]) + launch, 0.0
+    )
     last_bwd = layers_stage * (2 * (dense_f + attn_f) + remat_layer)
     dp_exposed = np.maximum(0.0, dp_ar - last_bwd)
-    dcn = dcn_all_reduce_s(grad_bytes * n_local / dpi, inp.slices, chip.dcn_bytes_per_s_per_chip,
-                           chip.pcie_bytes_per_s, eff.dcn_fraction, eff.dcn_latency_s)
+    dcn = dcn_all_reduce_s(
+        grad_bytes * n_local / dpi,
+        inp.slices,
+        chip.dcn_bytes_per_s_per_chip,
+        chip.pcie_bytes_per_s,
+        eff.dcn_fraction,
+        eff.dcn_latency_s,
+    )
     opt_state = OPTIMIZER_STATE_BYTES[tr.optimizer] + (
-        MASTER_COPY_BYTES[tr.optimizer] if tr.param_bytes == 2 else 0)
+        MASTER_COPY_BYTES[tr.optimizer] if tr.param_bytes == 2 else 0
+    )
     optimizer = n_local * (2 * tr.param_bytes + grad_bytes + 2 * opt_state) / hbm
 
     breakdown = {
@@ -205,7 +256,9 @@ def evaluate(inp: StepInputs, tensor, fsdp, data_in_slice, pipeline, microbatche
 
     # ---- memory per chip
     dense_saved = COMPUTE_BYTES * (n_norm * d / t + 2 * hq / t + 2 * q * kv_local + (n_in + 1) * ff / t)
-    attn_saved = (COMPUTE_BYTES * heads_local * seq if m_.attention == "materialized" else 0.0) + FP32_BYTES * heads_local
+    attn_saved = (
+        COMPUTE_BYTES * heads_local * seq if m_.attention == "materialized" else 0.0
+    ) + FP32_BYTES * heads_local
     input_saved = COMPUTE_BYTES * d / t
     saved_tok_layer = input_saved + (1 - r_dense) * dense_saved + (1 - r_attn) * attn_saved
     largest_matrix = np.maximum(d * ff / t, d * (hq / t + 2 * q * kv_local))
@@ -217,10 +270,16 @@ def evaluate(inp: StepInputs, tensor, fsdp, data_in_slice, pipeline, microbatche
         "activations": layers_stage * saved_tok_layer * b_mb * in_flight,
         # one layer being recomputed/differentiated: its input plus the larger of its
         # attention part (q, k, v, output; fp32 scores if materialised) and its MLP hidden part
-        "working_activations": (input_saved + np.maximum(
-            COMPUTE_BYTES * (2 * hq / t + 2 * q * kv_local) + attn_saved
-            + (2 * FP32_BYTES * heads_local * seq if m_.attention == "materialized" else 0.0),
-            COMPUTE_BYTES * (n_in + 1) * ff / t)) * b_mb,
+        "working_activations": (
+            input_saved
+            + np.maximum(
+                COMPUTE_BYTES * (2 * hq / t + 2 * q * kv_local)
+                + attn_saved
+                + (2 * FP32_BYTES * heads_local * seq if m_.attention == "materialized" else 0.0),
+                COMPUTE_BYTES * (n_in + 1) * ff / t,
+            )
+        )
+        * b_mb,
         # gathered per weight matrix: the one in use and the one being prefetched (bf16), and
         # the unreduced gradient of one matrix, for the largest matrix of a layer
         "gathered_weights": np.where(f > 1, (2 * COMPUTE_BYTES + grad_bytes) * largest_matrix, 0.0),

@@ -1,0 +1,66 @@
+"""`tpusim estimate` end to end: summary, --json keys (DESIGN.md), --search, bad input."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import assert_clean_error
+
+
+def test_summary(cli):
+    r = cli("estimate", "workloads/palm-540b.toml")
+    assert r.returncode == 0, r.stderr
+    for needle in (
+        "step time",
+        "tokens / s",
+        "MFU",
+        "HFU",
+        "memory per chip",
+        "fits",
+        "tensor_collectives",
+        "12x16x16",
+    ):
+        assert needle in r.stdout
+
+
+def test_json_keys(cli):
+    r = cli("estimate", "palm-540b", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    for key in (
+        "step_time_s",
+        "tokens_per_s",
+        "mfu",
+        "hfu",
+        "memory_per_chip_bytes",
+        "fits_in_hbm",
+        "breakdown",
+        "tokens_per_step",
+        "parallelism",
+    ):
+        assert key in data
+    assert abs(sum(data["breakdown"].values()) - data["step_time_s"]) < 1e-6 * data["step_time_s"]
+
+
+def test_search_table_and_json(cli):
+    r = cli(
+        "estimate", "workloads/palm-62b.toml", "--chip", "v5p", "--chips", "1024", "--search", "--top", "5"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "loses by" in r.stdout and "best" in r.stdout
+    r = cli("estimate", "palm-8b", "--search", "--json", "--top", "3")
+    data = json.loads(r.stdout)
+    assert len(data["rows"]) == 3 and data["best"]["mfu"] == data["rows"][0]["mfu"]
+
+
+def test_overrides(cli):
+    r = cli("estimate", "palm-540b", "--slices", "1", "--json")
+    data = json.loads(r.stdout)
+    assert data["chips"] == 3072 and data["parallelism"]["data"] == 1
+
+
+def test_bad_input(cli):
+    assert_clean_error(cli("estimate", "palm-540b", "--chip", "v9"), "unknown chip")
+    assert_clean_error(cli("estimate", "palm-540b", "--chips", "6145"), "multiple")
+    assert_clean_error(cli("estimate", "no-such-model"), "not found")
+    assert_clean_error(cli("estimate", "palm-540b", "--slice", "5x5x5"), "5x5x5")

@@ -1,0 +1,137 @@
+"""Monotonic sanity of the step model (issue 4): physics that must hold whatever the constants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tpusim.hardware import load_chip
+from tpusim.workloads import Parallelism, estimate, load_workload
+from tpusim.workloads.config import with_overrides
+from tpusim.workloads.efficiency import load_efficiency
+from tpusim.workloads.estimate import comm_params, in_slice_sizes, step_inputs
+from tpusim.workloads.flops import REMAT_FRACTIONS
+from tpusim.workloads.mapping import mapping_candidates
+from tpusim.workloads.step import evaluate
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _chip_file(tmp_path, factor: float) -> str:
+    text = (REPO / "topologies" / "chip-v4.toml").read_text()
+    text = text.replace(
+        "ici_link_one_way_bytes_per_s = 4.5e10", f"ici_link_one_way_bytes_per_s = {4.5e10 * factor}"
+    )
+    path = tmp_path / f"chip-v4-x{factor}.toml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["palm-540b", "maxtext-v4-22b", "gpt3-175b"])
+def test_more_link_bandwidth_never_slows_a_step(tmp_path, name):
+    wl = load_workload(name)
+    base = estimate(wl)
+    par = Parallelism(**{k: v for k, v in base.parallelism.items()})
+    wl = with_overrides(wl, remat=base.remat)
+    times = [
+        estimate(wl, chip=_chip_file(tmp_path, f), parallelism=par).step_time_s for f in (0.5, 1.0, 2.0, 4.0)
+    ]
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(times, times[1:], strict=False))
+    assert times[0] > times[-1]  # links matter for these shardings
+
+
+def _step(wl, par, shape, wrap):
+    chip = load_chip("v4")
+    eff = load_efficiency()
+    maps = mapping_candidates(
+        shape,
+        wrap,
+        in_slice_sizes(par, wl.system.slices),
+        chip.ici_link_one_way_bytes_per_s,
+        chip.ici_hop_latency_s,
+        eff.ici_link_fraction,
+    )
+    r_dense, r_attn = REMAT_FRACTIONS[wl.training.remat]
+    res = evaluate(
+        step_inputs(wl, chip),
+        par.tensor,
+        par.fsdp,
+        par.data // wl.system.slices,
+        par.pipeline,
+        par.microbatches,
+        r_dense,
+        r_attn,
+        comm_params(maps, chip, eff.ici_link_fraction),
+    )
+    return float(np.min(res["step_time_s"]))
+
+
+@pytest.mark.parametrize("tensor,fsdp", [(1, 128), (4, 32), (8, 16), (16, 8)])
+def test_wraparound_never_slower(tensor, fsdp):
+    wl = with_overrides(load_workload("maxtext-v4-22b"), chips_per_slice=128, global_batch_seqs=128)
+    par = Parallelism(data=1, fsdp=fsdp, tensor=tensor)
+    ring = _step(wl, par, (4, 4, 8), (True, True, True))
+    line = _step(wl, par, (4, 4, 8), (False, False, False))
+    assert ring <= line
+
+
+@pytest.mark.parametrize("name", ["maxtext-v4-22b", "palm-540b"])
+def test_more_chips_at_fixed_per_chip_batch_never_raise_mfu(name):
+    # weak scaling: the model-parallel layout of one replica stays, replicas are added inside
+    # the slice (data over ICI) or as more slices (data over DCN), the batch grows with them
+    wl = load_workload(name)
+    base = estimate(wl)
+    seqs_per_replica = wl.training.global_batch_seqs // base.parallelism["data"]
+    par = base.parallelism
+    mfus = []
+    for slices in (1, 2, 4, 8):
+        est = estimate(
+            wl,
+            slices=slices,
+            global_batch_seqs=seqs_per_replica * slices,
+            parallelism=Parallelism(data=slices, fsdp=par["fsdp"], tensor=par["tensor"]),
+        )
+        mfus.append(est.mfu)
+    assert all(b <= a + 1e-12 for a, b in zip(mfus, mfus[1:], strict=False)), mfus
+    if name == "maxtext-v4-22b":  # replicas inside a bigger slice, then across slices
+        mfus = []
+        for chips, slices in ((64, 1), (128, 1), (256, 1), (256, 2)):
+            replicas = chips // 64 * slices
+            est = estimate(
+                wl,
+                chips_per_slice=chips,
+                slices=slices,
+                global_batch_seqs=seqs_per_replica * replicas,
+                parallelism=Parallelism(data=replicas, fsdp=64),
+            )
+            mfus.append(est.mfu)
+        assert all(b <= a + 1e-12 for a, b in zip(mfus, mfus[1:], strict=False)), mfus
+
+
+def test_remat_trades_memory_for_time():
+    wl = load_workload("maxtext-v4-22b")
+    par = Parallelism(fsdp=64)
+    ests = {r: estimate(wl, remat=r, parallelism=par) for r in ("none", "minimal", "palm", "full")}
+    assert ests["none"].step_time_s <= ests["palm"].step_time_s <= ests["full"].step_time_s
+    assert (
+        ests["none"].memory_per_chip_bytes
+        >= ests["palm"].memory_per_chip_bytes
+        >= ests["full"].memory_per_chip_bytes
+    )
+
+
+def test_pipeline_bubble_shrinks_with_microbatches():
+    wl = with_overrides(load_workload("gpt3-175b"), global_batch_seqs=1536)
+    bubbles = []
+    for mb in (4, 8, 16):
+        est = estimate(wl, parallelism=Parallelism(data=1, fsdp=32, tensor=8, pipeline=4, microbatches=mb))
+        bubbles.append(est.breakdown["pipeline_bubble"] / est.step_time_s)
+    assert bubbles[0] > bubbles[1] > bubbles[2] > 0
+
+
+def test_dcn_only_with_several_slices():
+    wl = load_workload("palm-540b")
+    assert estimate(wl).breakdown["dcn"] > 0
+    assert estimate(wl, slices=1, global_batch_seqs=1024).breakdown["dcn"] == 0

@@ -1,0 +1,81 @@
+"""The sharding search: legality of every candidate, ranking, and agreement with estimate()."""
+
+from __future__ import annotations
+
+import pytest
+
+from tpusim.errors import TpusimError
+from tpusim.workloads import Parallelism, estimate, load_workload
+from tpusim.workloads.config import with_overrides
+from tpusim.workloads.estimate import check_parallelism
+from tpusim.workloads.search import search, shardings
+
+
+def test_every_candidate_is_legal():
+    wl = load_workload("palm-540b")
+    cands = shardings(wl)
+    assert (12, 256, 1, 1, 1) in cands  # the PaLM layout
+    for t, f, dpi, p, mb in cands:
+        check_parallelism(
+            wl, Parallelism(data=dpi * 2, fsdp=f, tensor=t, pipeline=p, microbatches=mb), 3072, 2
+        )
+
+
+def test_ranked_and_consistent_with_estimate():
+    wl = load_workload("maxtext-v4-22b")
+    result = search(wl, top=10)
+    assert result.feasible > 0 and len(result.rows) == 10
+    times = [r["step_time_s"] for r in result.rows]
+    assert times == sorted(times)
+    assert all(r["memory_per_chip_bytes"] <= 32 * 2**30 for r in result.rows)
+    assert result.rows[0]["loses_by"] == "" and all(r["loses_by"] for r in result.rows[1:])
+    # the best row re-estimated on its own gives the same step time
+    best = result.rows[0]
+    par = Parallelism(
+        data=best["data"],
+        fsdp=best["fsdp"],
+        tensor=best["tensor"],
+        pipeline=best["pipeline"],
+        microbatches=best["microbatches"],
+    )
+    again = estimate(with_overrides(wl, remat=best["remat"]), parallelism=par)
+    assert again.step_time_s == pytest.approx(best["step_time_s"])
+    assert result.best.step_time_s == pytest.approx(best["step_time_s"])
+
+
+def test_search_beats_or_matches_the_file_layout():
+    wl = load_workload("palm-540b")
+    file_est = estimate(wl)
+    best = search(wl, top=1).rows[0]
+    assert best["step_time_s"] <= file_est.step_time_s * (1 + 1e-9)
+
+
+def test_estimate_without_parallelism_searches():
+    wl = load_workload("gpt3-175b")  # no [parallelism] table
+    est = estimate(wl)
+    assert est.fits_in_hbm and est.remat == wl.training.remat
+    assert (
+        est.parallelism["data"]
+        * est.parallelism["fsdp"]
+        * est.parallelism["tensor"]
+        * est.parallelism["pipeline"]
+        == 1024
+    )
+
+
+def test_other_chip_and_size():
+    est = estimate(load_workload("palm-62b"), chip="v5p", chips_per_slice=1024, slices=1)
+    assert est.chip == "v5p" and est.chips == 1024 and est.fits_in_hbm
+
+
+def test_nothing_fits_is_reported():
+    wl = load_workload("palm-540b")
+    result = search(wl, chips_per_slice=4, slices=1)
+    assert result.rows == [] and result.feasible == 0 and result.evaluated > 0
+    with pytest.raises(TpusimError, match="fits"):
+        estimate(wl, chips_per_slice=4, slices=1)
+
+
+def test_bad_remat_list():
+    with pytest.raises(TpusimError, match="remat"):
+        search(load_workload("palm-8b"), remats=("sometimes",))
