@@ -1,0 +1,79 @@
+"""Benchmark of the dense-LLM performance model (issue 4 targets).
+
+- one `estimate()` after import: target <= 5 ms (median of repeated calls; the first, cold call
+  that fills the mapping cache is reported too);
+- `search()` over every legal sharding of PaLM 540B on 6144 chips (2 x 3072): target <= 2 s
+  (cold: caches cleared before each run).
+
+Usage: python benchmarks/bench_estimate.py [--json FILE] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+from tpusim.workloads import estimate, load_workload
+from tpusim.workloads.mapping import mapping_candidates
+from tpusim.workloads.search import _search_cached, search
+
+TARGETS_S = {"estimate": 5e-3, "search_palm_540b_6144": 2.0}
+
+
+def _clear() -> None:
+    _search_cached.cache_clear()
+    mapping_candidates.cache_clear()
+
+
+def bench(repeat: int) -> list[dict]:
+    rows = []
+    for name in ("palm-540b", "maxtext-v4-22b", "maxtext-v4-52b"):
+        wl = load_workload(name)
+        _clear()
+        t0 = time.perf_counter()
+        estimate(wl)
+        cold = time.perf_counter() - t0
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            estimate(wl)
+            times.append(time.perf_counter() - t0)
+        rows.append({"case": f"estimate {name}", "median_s": statistics.median(times), "cold_s": cold,
+                     "target_s": TARGETS_S["estimate"]})
+    wl = load_workload("palm-540b")
+    times, evaluated = [], 0
+    for _ in range(max(3, repeat // 50)):
+        _clear()
+        t0 = time.perf_counter()
+        result = search(wl, top=20)
+        times.append(time.perf_counter() - t0)
+        evaluated = result.evaluated
+    rows.append({"case": f"search palm-540b 6144 chips ({evaluated} candidates)",
+                 "median_s": statistics.median(times), "cold_s": max(times),
+                 "target_s": TARGETS_S["search_palm_540b_6144"]})
+    for row in rows:
+        row["ok"] = row["median_s"] <= row["target_s"]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", dest="json_file", help="also write the rows as JSON to FILE")
+    parser.add_argument("--repeat", type=int, default=200, help="timed calls per estimate case")
+    args = parser.parse_args(argv)
+    rows = bench(args.repeat)
+    print(f"{'case':<58} {'median':>10} {'cold':>10} {'target':>8}  ok")
+    for r in rows:
+        print(f"{r['case']:<58} {r['median_s'] * 1e3:>8.2f}ms {r['cold_s'] * 1e3:>8.2f}ms "
+              f"{r['target_s'] * 1e3:>6.0f}ms  {'yes' if r['ok'] else 'NO'}")
+    if args.json_file:
+        with open(args.json_file, "w", encoding="utf-8") as fh:
+            json.dump(rows, fh, indent=2)
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
