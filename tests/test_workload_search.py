@@ -7,7 +7,7 @@ import pytest
 from tpusim.errors import TpusimError
 from tpusim.workloads import Parallelism, estimate, load_workload
 from tpusim.workloads.config import with_overrides
-from tpusim.workloads.estimate import check_parallelism
+from tpusim.workloads.estimator import check_parallelism
 from tpusim.workloads.search import search, shardings
 
 

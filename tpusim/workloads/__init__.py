@@ -6,6 +6,6 @@
 """
 
 from tpusim.workloads.config import Parallelism, Workload, load_workload
-from tpusim.workloads.estimate import Estimate, estimate
+from tpusim.workloads.estimator import Estimate, estimate
 
 __all__ = ["Estimate", "Parallelism", "Workload", "estimate", "load_workload"]

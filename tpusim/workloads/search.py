@@ -19,7 +19,7 @@ from tpusim.errors import TpusimError
 from tpusim.hardware import load_chip
 from tpusim.workloads.config import REMATS, Parallelism, Workload, with_overrides
 from tpusim.workloads.efficiency import load_efficiency
-from tpusim.workloads.estimate import (
+from tpusim.workloads.estimator import (
     Estimate,
     comm_params,
     estimate_one,
