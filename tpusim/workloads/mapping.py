@@ -129,59 +129,51 @@ def mapping_candidates(
     fixed_map = dict(fixed)
     order = [n for n in PRIORITY if n in want and want[n] > 1]
     order = [n for n in order if n in fixed_map] + [n for n in order if n not in fixed_map]
-    results: list[Mapping] = []
-
-    def place(k: int, used: list[int], chosen: list[tuple[str, AxisSet]]) -> None:
-        if k == len(order):
-            got = dict(chosen)
-            results.append(
-                Mapping(
-                    tuple(
-                        (n, got.get(n, AxisSet((), (), link_bw, latency_s, fraction)))
-                        for n in PRIORITY
-                        if n in want
-                    )
-                )
-            )
-            return
-        name = order[k]
-        remaining = tuple(s // u for s, u in zip(shape, used, strict=True))
-        if name in fixed_map:
-            options = [_fixed_factors(name, fixed_map[name], want[name], shape, used)]
-        else:
-            options = _factor_vectors(want[name], remaining)
-        for factors in options:
-            axis = _axis_set(factors, shape, wrap, tuple(used), link_bw, latency_s, fraction)
-            place(k + 1, [u * f for u, f in zip(used, factors, strict=True)], chosen + [(name, axis)])
-
-    place(0, [1] * len(shape), [])
-    if not results:
-        raise TpusimError(
-            f"sharding {' x '.join(f'{k} {v}' for k, v in sizes)} cannot be laid out on a "
-            f"{'x'.join(map(str, shape))} slice; choose sizes that divide the slice's sides"
-        )
     # Like jax's device-mesh builder, give each logical axis whole physical axes when that is
     # possible (no two logical axes then share a link); split axes only when it is not.
-    whole = [
-        m
-        for m in results
-        if all(
-            all(k == 1 for k in a._strides())
-            and all(p_n == shape[p] for p, p_n in zip(a.physical, a.sizes, strict=True))
-            for _, a in m.axes
-        )
-    ]
-    return tuple(_pareto(whole or results))
+    for whole_only in (True, False):
+        found: dict[tuple, Mapping] = {}
+        _place(order, want, fixed_map, shape, wrap, link_bw, latency_s, fraction, whole_only,
+               0, [1] * len(shape), [], found)
+        if found:
+            return tuple(_pareto(found))
+    raise TpusimError(
+        f"sharding {' x '.join(f'{k} {v}' for k, v in sizes)} cannot be laid out on a "
+        f"{'x'.join(map(str, shape))} slice; choose sizes that divide the slice's sides"
+    )
 
 
-def _pareto(maps: list[Mapping]) -> list[Mapping]:
-    costs = [tuple(a.seconds_per_byte for _, a in m.axes) for m in maps]
-    keep, seen = [], set()
-    for i, c in enumerate(costs):
-        if c in seen:
-            continue
-        dominated = any(all(o <= x for o, x in zip(other, c, strict=True)) and other != c for other in costs)
+def _place(order, want, fixed_map, shape, wrap, link_bw, latency_s, fraction, whole_only,
+           k: int, used: list[int], chosen: list, found: dict) -> None:
+    """Depth-first placement of the logical axes order[k:], one Mapping per distinct cost."""
+    if k == len(order):
+        got = dict(chosen)
+        empty = AxisSet((), (), link_bw, latency_s, fraction)
+        mapping = Mapping(tuple((n, got.get(n, empty)) for n in PRIORITY if n in want))
+        found.setdefault(tuple(a.seconds_per_byte for _, a in mapping.axes), mapping)
+        return
+    name = order[k]
+    remaining = tuple(s // u for s, u in zip(shape, used, strict=True))
+    if name in fixed_map:
+        options = [_fixed_factors(name, fixed_map[name], want[name], shape, used)]
+    else:
+        options = _factor_vectors(want[name], remaining)
+        if whole_only:
+            options = [f for f in options
+                       if all(x == 1 or (x == shape[i] and used[i] == 1) for i, x in enumerate(f))]
+    for factors in options:
+        axis = _axis_set(factors, shape, wrap, tuple(used), link_bw, latency_s, fraction)
+        _place(order, want, fixed_map, shape, wrap, link_bw, latency_s, fraction, whole_only,
+               k + 1, [u * f for u, f in zip(used, factors, strict=True)], chosen + [(name, axis)], found)
+
+
+def _pareto(found: dict[tuple, Mapping]) -> list[Mapping]:
+    """Drop placements that are no faster on any axis than another one (costs are distinct)."""
+    costs = list(found)
+    keep = []
+    for c in costs:
+        dominated = any(other != c and all(o <= x for o, x in zip(other, c, strict=True))
+                        for other in costs)
         if not dominated:
-            keep.append(maps[i])
-            seen.add(c)
+            keep.append(found[c])
     return keep
