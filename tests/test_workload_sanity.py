@@ -135,3 +135,23 @@ def test_dcn_only_with_several_slices():
     wl = load_workload("palm-540b")
     assert estimate(wl).breakdown["dcn"] > 0
     assert estimate(wl, slices=1, global_batch_seqs=1024).breakdown["dcn"] == 0
+
+
+def test_mxu_padding_costs_efficiency(tmp_path):
+    # d_ff = 24576 fills 128-wide MXU tiles; 24600 pads to 24704 -> lower hardware efficiency
+    text = (REPO / "workloads" / "maxtext-v4-22b.toml").read_text()
+    padded = tmp_path / "padded.toml"
+    padded.write_text(text.replace("d_ff = 24576", "d_ff = 24600"))
+    base = estimate(load_workload("maxtext-v4-22b"))
+    worse = estimate(load_workload(padded))
+    assert worse.hfu < base.hfu
+
+
+def test_memory_scales_with_sharding_and_optimizer():
+    wl = load_workload("maxtext-v4-22b")
+    a = estimate(wl, chips_per_slice=64, parallelism=Parallelism(fsdp=64))
+    b = estimate(wl, chips_per_slice=128, global_batch_seqs=1664, parallelism=Parallelism(fsdp=128))
+    assert b.memory_breakdown["params"] == pytest.approx(a.memory_breakdown["params"] / 2)
+    assert b.memory_breakdown["activations"] == pytest.approx(a.memory_breakdown["activations"])
+    # adam keeps two fp32 moments per parameter: 2x the fp32 weights
+    assert a.memory_breakdown["optimizer_state"] == pytest.approx(2 * a.memory_breakdown["params"])

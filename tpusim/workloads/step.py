@@ -82,18 +82,15 @@ class StepInputs:
     slices: int
 
 
-def _pad(dim):
-    """Fraction of MXU tiles a dimension fills: dim / (ceil(dim / 128) x 128)."""
-    return dim / np.ceil(dim / _pad.mxu) / _pad.mxu
+def _pad(dim, mxu: int):
+    """Fraction of MXU tiles a dimension fills: dim / (ceil(dim / mxu) x mxu)."""
+    return dim / np.ceil(dim / mxu) / mxu
 
 
-_pad.mxu = 128
-
-
-def _matmul_s(m, k, n, peak, hbm):
+def _matmul_s(m, k, n, peak, hbm, mxu: int):
     """Roofline time of [m, k] @ [k, n] in bf16 with MXU padding of k and n."""
     flops = 2.0 * m * k * n
-    t_compute = flops / (peak * _pad(k) * _pad(n))
+    t_compute = flops / (peak * _pad(k, mxu) * _pad(n, mxu))
     t_memory = COMPUTE_BYTES * (m * k + k * n + m * n) / hbm
     return np.maximum(t_compute, t_memory)
 
@@ -111,7 +108,7 @@ def evaluate(
 ) -> dict[str, np.ndarray]:
     """Breakdown (seconds), step time, and memory (bytes) for each candidate (arrays)."""
     m_, tr, chip, eff = inp.model, inp.training, inp.chip, inp.eff
-    _pad.mxu = chip.mxu_dim
+    mxu = chip.mxu_dim
     t = np.asarray(tensor, dtype=float)
     f = np.asarray(fsdp, dtype=float)
     dpi = np.asarray(data_in_slice, dtype=float)
@@ -138,15 +135,15 @@ def evaluate(
     layers_stage = m_.layers / p
 
     # ---- matmuls of one layer, forward, per microbatch
-    t_qkv = _matmul_s(b_mb, d, hq / t + 2 * q * kv_local, peak, hbm)
-    t_out = _matmul_s(b_mb, hq / t, d, peak, hbm)
-    t_mlp_in = _matmul_s(b_mb, d, n_in * ff / t, peak, hbm)
-    t_mlp_out = _matmul_s(b_mb, ff / t, d, peak, hbm)
+    t_qkv = _matmul_s(b_mb, d, hq / t + 2 * q * kv_local, peak, hbm, mxu)
+    t_out = _matmul_s(b_mb, hq / t, d, peak, hbm, mxu)
+    t_mlp_in = _matmul_s(b_mb, d, n_in * ff / t, peak, hbm, mxu)
+    t_mlp_out = _matmul_s(b_mb, ff / t, d, peak, hbm, mxu)
     dense_f = t_qkv + t_out + t_mlp_in + t_mlp_out
     # attention core: QK^T and AV, full T x T per sequence and local head (PaLM's count)
     attn_flops = 4.0 * b_mb * seq * q * heads_local
-    attn_f = attn_flops / (peak * _pad(q) * _pad(seq))
-    logits_f = _matmul_s(b_mb, d, vocab / t, peak, hbm)
+    attn_f = attn_flops / (peak * _pad(q, mxu) * _pad(seq, mxu))
+    logits_f = _matmul_s(b_mb, d, vocab / t, peak, hbm, mxu)
 
     # ---- vector (HBM-bound) work of one layer, forward, per microbatch
     vec_dense_tok = COMPUTE_BYTES * (
