@@ -72,8 +72,15 @@ def test_nothing_fits_is_reported():
     wl = load_workload("palm-540b")
     result = search(wl, chips_per_slice=4, slices=1)
     assert result.rows == [] and result.feasible == 0 and result.evaluated > 0
-    with pytest.raises(TpusimError, match="fits"):
-        estimate(wl, chips_per_slice=4, slices=1)
+    # estimate() reports the sharding closest to fitting, with its memory breakdown
+    est = estimate(wl, chips_per_slice=4, slices=1)
+    assert not est.fits_in_hbm and est.memory_per_chip_bytes > est.hbm_bytes
+    assert est.memory_per_chip_bytes == pytest.approx(result.best.memory_per_chip_bytes)
+
+
+def test_no_legal_sharding_is_an_error():
+    with pytest.raises(TpusimError, match="no legal sharding"):
+        estimate(load_workload("palm-540b"), chips_per_slice=64, slices=1, global_batch_seqs=3)
 
 
 def test_bad_remat_list():

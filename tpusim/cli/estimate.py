@@ -98,8 +98,10 @@ def _print_search(result) -> None:
     if not result.rows:
         out.print(
             f"{result.workload}: none of {result.evaluated} shardings fits in HBM on "
-            f"{result.chips} x {result.chip}"
+            f"{result.chips} x {result.chip}; the closest:"
         )
+        if result.best is not None:
+            _print_estimate(result.best)
         return
     rows = []
     for i, r in enumerate(result.rows, 1):

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from tpusim.errors import TpusimError
-from tpusim.hardware import Chip, find_pod, load_chip
+from tpusim.hardware import Chip, load_chip
 from tpusim.topology.shape import SliceSpec, compact_shape, fmt_shape, slice_spec
 from tpusim.workloads.config import Parallelism, Workload, with_overrides
 from tpusim.workloads.efficiency import load_efficiency
@@ -258,7 +258,8 @@ def estimate(
 
     The sharding is `parallelism`, else the file's [parallelism] (data scaled with the slices
     when only the slice count changed), else the best one found by the search with the file's
-    remat policy (any policy if none fits with it). Results for the same inputs are cached.
+    remat policy (any policy if none fits with it); searches are cached per workload. When no
+    sharding fits in HBM, the one needing the least memory is returned with fits_in_hbm False.
     """
     wl2 = with_overrides(
         wl,
@@ -277,12 +278,12 @@ def estimate(
         result = search(wl2, top=1, remats=(wl2.training.remat,))
         if not result.rows:
             result = search(wl2, top=1)
-        if not result.rows:
+        if result.best is None:
             raise TpusimError(
-                f"no sharding of {wl2.name} fits in {load_chip(wl2.system.chip).name} HBM on "
-                f"{wl2.system.chips} chips; use more chips or a smaller batch"
+                f"{wl2.name} has no legal sharding on {wl2.system.chips} chips; check that the "
+                f"batch ({wl2.training.global_batch_seqs} sequences) divides among the chips"
             )
-        return result.best
+        return result.best  # when nothing fits: the sharding closest to fitting, fits_in_hbm False
     return estimate_one(wl2, par)
 
 
@@ -298,9 +299,3 @@ def _file_parallelism(wl: Workload, wl2: Workload) -> Parallelism | None:
 
         par = replace(par, data=par.data // s1.slices * s2.slices)
     return par
-
-
-def pod_for(chip: Chip):
-    """The largest catalog pod of `chip` (slices are cut from it)."""
-    pods = _pods_of(chip)
-    return max(pods, key=lambda p: p.chips) if pods else find_pod(chip.max_pod_chips, chip.name)

@@ -36,7 +36,8 @@ MAX_MICROBATCHES = 64
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Ranked feasible shardings (best first) and how many were tried."""
+    """Ranked feasible shardings (best first) and how many were tried. `best` is the estimate of
+    the first row, or, when nothing fits, of the sharding needing the least memory."""
 
     workload: str
     chip: str
@@ -172,16 +173,16 @@ def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchRes
             }
         )
     best = None
-    if rows:
-        b = rows[0]
-        par = Parallelism(
-            data=b["data"],
-            fsdp=b["fsdp"],
-            tensor=b["tensor"],
-            pipeline=b["pipeline"],
-            microbatches=b["microbatches"],
-        )
-        best = estimate_one(with_overrides(wl, remat=b["remat"]), par)
+    if ranked.size:
+        pick = int(ranked[0])
+    elif best_rows.size:  # nothing fits: report the sharding closest to fitting
+        pick = int(best_rows[np.argmin(mem[best_rows])])
+    else:
+        pick = None
+    if pick is not None:
+        t, f, dpi, p, mb = (int(x) for x in cfg[pick % n_rows])
+        par = Parallelism(data=dpi * slices, fsdp=f, tensor=t, pipeline=p, microbatches=mb)
+        best = estimate_one(with_overrides(wl, remat=remats[pick // n_rows]), par)
     return SearchResult(
         workload=wl.name,
         chip=chip.name,
