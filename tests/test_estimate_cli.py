@@ -51,6 +51,7 @@ def test_search_table_and_json(cli):
     r = cli("estimate", "palm-8b", "--search", "--json", "--top", "3")
     data = json.loads(r.stdout)
     assert len(data["rows"]) == 3 and data["best"]["mfu"] == data["rows"][0]["mfu"]
+    assert data["step_time_s"] == data["rows"][0]["step_time_s"]  # the best at the top level
 
 
 def test_overrides(cli):

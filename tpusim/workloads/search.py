@@ -50,7 +50,10 @@ class SearchResult:
     best: Estimate | None = None
 
     def to_dict(self) -> dict:
-        return {
+        """The best estimate's keys at the top level (step_time_s, mfu, ... as without --search),
+        plus the ranked `rows`, `best`, `evaluated` and `feasible`."""
+        out = {} if self.best is None else self.best.to_dict()
+        out.update({
             "workload": self.workload,
             "chip": self.chip,
             "chips": self.chips,
@@ -60,7 +63,8 @@ class SearchResult:
             "feasible": self.feasible,
             "rows": self.rows,
             "best": None if self.best is None else self.best.to_dict(),
-        }
+        })
+        return out
 
 
 def _divisors(n: int) -> list[int]:
