@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tpusim.errors import TpusimError
 from tpusim.workloads import Parallelism, estimate, load_workload
@@ -86,3 +88,19 @@ def test_no_legal_sharding_is_an_error():
 def test_bad_remat_list():
     with pytest.raises(TpusimError, match="remat"):
         search(load_workload("palm-8b"), remats=("sometimes",))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_any_legal_sharding_gives_a_consistent_estimate(data):
+    name = data.draw(st.sampled_from(["palm-8b", "maxtext-v4-22b", "gpt3-175b"]))
+    wl = load_workload(name)
+    t, f, dpi, p, mb = data.draw(st.sampled_from(shardings(wl)))
+    remat = data.draw(st.sampled_from(["none", "minimal", "palm", "full"]))
+    par = Parallelism(data=dpi * wl.system.slices, fsdp=f, tensor=t, pipeline=p, microbatches=mb)
+    est = estimate(with_overrides(wl, remat=remat), parallelism=par)
+    assert est.step_time_s > 0 and sum(est.breakdown.values()) == pytest.approx(est.step_time_s)
+    assert all(v >= 0 for v in est.breakdown.values())
+    assert 0 < est.mfu <= est.hfu < 1
+    assert est.memory_per_chip_bytes == pytest.approx(sum(est.memory_breakdown.values()))
+    assert est.fits_in_hbm == (est.memory_per_chip_bytes <= est.hbm_bytes)
