@@ -104,3 +104,14 @@ def test_any_legal_sharding_gives_a_consistent_estimate(data):
     assert 0 < est.mfu <= est.hfu < 1
     assert est.memory_per_chip_bytes == pytest.approx(sum(est.memory_breakdown.values()))
     assert est.fits_in_hbm == (est.memory_per_chip_bytes <= est.hbm_bytes)
+
+
+def test_results_turn_into_dataframes():
+    import pandas as pd
+
+    result = search(load_workload("palm-8b"), top=5)
+    frame = result.to_frame()
+    assert len(frame) == 5 and {"mfu", "step_time_s", "loses_by"} <= set(frame.columns)
+    row = estimate(load_workload("palm-540b")).to_row()
+    assert row["tensor"] == 12 and row["breakdown_dcn_s"] > 0
+    assert pd.DataFrame([row]).shape[0] == 1

@@ -55,6 +55,17 @@ class Estimate:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def to_row(self) -> dict:
+        """One flat row (for a DataFrame): nested dicts become `breakdown_<cause>_s`,
+        `memory_<item>_bytes`, `<axis>` sizes and `mapping_<axis>`."""
+        row = {k: v for k, v in self.to_dict().items()
+               if k not in ("breakdown", "memory_breakdown", "parallelism", "mapping")}
+        row.update(self.parallelism)
+        row.update({f"mapping_{k}": v for k, v in self.mapping.items()})
+        row.update({f"breakdown_{k}_s": v for k, v in self.breakdown.items()})
+        row.update({f"memory_{k}_bytes": v for k, v in self.memory_breakdown.items()})
+        return row
+
 
 def resolve_slice(chip: Chip, chips_per_slice: int, slice_shape: str | None, twisted: bool) -> SliceSpec:
     """The slice's shape and wraparound: the given shape, or the most compact legal one."""

@@ -67,6 +67,13 @@ class SearchResult:
         return out
 
 
+    def to_frame(self):
+        """The ranked rows as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
