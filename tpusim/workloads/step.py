@@ -252,12 +252,18 @@ def evaluate(
     step = sum(breakdown.values())
 
     # ---- memory per chip
-    dense_saved = COMPUTE_BYTES * (n_norm * d / t + 2 * hq / t + 2 * q * kv_local + (n_in + 1) * ff / t)
+    # per token and layer, sharded over tensor: the layer input (always kept), the outputs of the
+    # projection matmuls (kept unless remat recomputes them; JAX's checkpoint_dots policy keeps
+    # exactly these), and the elementwise / attention-core results (kept only without remat)
+    input_saved = COMPUTE_BYTES * d / t
+    dense_saved = COMPUTE_BYTES * (hq / t + 2 * q * kv_local + 2 * d / t + n_in * ff / t)
+    elementwise_saved = COMPUTE_BYTES * (n_norm * d / t + ff / t + hq / t)
     attn_saved = (
         COMPUTE_BYTES * heads_local * seq if m_.attention == "materialized" else 0.0
     ) + FP32_BYTES * heads_local
-    input_saved = COMPUTE_BYTES * d / t
-    saved_tok_layer = input_saved + (1 - r_dense) * dense_saved + (1 - r_attn) * attn_saved
+    saved_tok_layer = (
+        input_saved + (1 - r_dense) * dense_saved + (1 - r_attn) * (elementwise_saved + attn_saved)
+    )
     largest_matrix = np.maximum(d * ff / t, d * (hq / t + 2 * q * kv_local))
     in_flight = np.where(p > 1, np.minimum(p, mb), 1.0)
     memory = {
