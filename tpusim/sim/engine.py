@@ -40,7 +40,7 @@ _CATEGORY_OF = {WAITING: C_WAIT, RECONF: C_RECONF, INIT: C_INIT, STARTUP: C_STAR
                 RESTORE: C_RESTORE, RUNNING: PRODUCTIVE, SAVE: C_SAVE}
 _ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE))
 CAUSES = ("host", "cube", "ocs", "link", "job", "maintenance")
-_EPS = 1e-9
+_EPS = 1e-6  # seconds; below this a remaining duration counts as zero
 
 # Event log columns: (time_s, kind, job, pod, cube, detail)
 EVENT_COLUMNS = ("time_s", "kind", "job", "pod", "cube", "detail")
@@ -281,12 +281,14 @@ class Simulation:
         if self.log_on:
             self.log("state", job.idx, -1, -1, STATE_NAMES[state])
 
-    def _leave(self, job: _JobState) -> None:
-        """Account the time since the phase began; RUNNING time becomes progress."""
+    def _leave(self, job: _JobState, planned: float | None = None) -> None:
+        """Account the time since the phase began (exactly `planned` when the phase ran to its
+        end, so that float rounding of the clock cannot stall progress); RUNNING time becomes
+        progress."""
         state = job.state
         if state not in _CATEGORY_OF:
             return
-        dt = self.env.now - job.phase_start
+        dt = self.env.now - job.phase_start if planned is None else planned
         job.acc[_CATEGORY_OF[state]] += dt
         if state == RUNNING:
             job.progress += dt
@@ -355,7 +357,7 @@ class Simulation:
                 for state, duration in self._phases(job):
                     self._enter(job, state)
                     yield env.timeout(duration)
-                    self._leave(job)
+                    self._leave(job, duration)
                     if state == RECONF:
                         job.reconfigure = False
                     elif state == SAVE:
@@ -365,7 +367,7 @@ class Simulation:
                     seg = min(job.until_ckpt, plan.work_s - job.progress)
                     self._enter(job, RUNNING)
                     yield env.timeout(seg)
-                    self._leave(job)
+                    self._leave(job, seg)
                     if plan.work_s - job.progress <= _EPS:
                         break
                     if job.until_ckpt <= _EPS:
@@ -374,12 +376,12 @@ class Simulation:
                             if rec.checkpoint_async_block_s > 0:
                                 self._enter(job, SAVE)
                                 yield env.timeout(rec.checkpoint_async_block_s)
-                                self._leave(job)
+                                self._leave(job, rec.checkpoint_async_block_s)
                             job.pending_ckpt = (env.now + rec.checkpoint_save_s, job.progress)
                         else:
                             self._enter(job, SAVE)
                             yield env.timeout(rec.checkpoint_save_s)
-                            self._leave(job)
+                            self._leave(job, rec.checkpoint_save_s)
                             job.ckpt = job.progress
                         job.until_ckpt = plan.interval_s
                         if self.log_on:
