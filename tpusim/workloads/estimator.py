@@ -7,6 +7,7 @@ HFU counts the rematerialised FLOPs too.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -67,9 +68,11 @@ class Estimate:
         return row
 
 
+@lru_cache(maxsize=256)
 def resolve_slice(chip: Chip, chips_per_slice: int, slice_shape: str | None, twisted: bool) -> SliceSpec:
-    """The slice's shape and wraparound: the given shape, or the most compact legal one."""
-    pods = [p for p in _pods_of(chip)]
+    """The slice's shape and wraparound: the given shape, or the most compact legal one, cut
+    from the chip's largest catalog pod."""
+    pods = _pods_of(chip)
     if not pods:
         raise TpusimError(f"no catalog pod of chip {chip.name}; add a pod TOML to topologies/")
     pod = max(pods, key=lambda p: p.chips)
