@@ -57,6 +57,11 @@ class ReplicationResult:
     n_events: int = 0
 
 
+def _hole(value: int) -> int:
+    """A slice position whose cube failed is stored as -2 - failed_cube (and back)."""
+    return -2 - value
+
+
 class _Slice:
     __slots__ = ("cubes", "missing", "pod")
 
@@ -167,8 +172,8 @@ class Simulation:
         sl = job.slices[pod.owner_slice[cube]]
         pod.owner[cube] = -1
         pod.owner_slice[cube] = -1
-        if self.ocs:
-            sl.cubes.remove(cube)
+        if self.ocs:  # the position stays; a spare will take it (planner's re-forming rule)
+            sl.cubes[sl.cubes.index(cube)] = _hole(cube)
             sl.missing += 1
             job.reconfigure = True
         else:  # a static slice is lost whole; its healthy cubes go back to the pool
@@ -238,13 +243,22 @@ class Simulation:
         for s, sl in enumerate(job.slices):
             if sl.cubes is not None and sl.missing:
                 pod = self.pods[sl.pod]
-                while sl.missing and pod.free:
+                for pos, c in enumerate(sl.cubes):
+                    if c >= 0:
+                        continue
                     spare = placement.spare_for(pod.free)
+                    if spare is None:
+                        break
+                    failed = _hole(c)
                     self._take(pod, spare, job, s)
-                    sl.cubes.append(spare)
-                    sl.missing -= 1
                     if self.log_on:
-                        self.log("swap", job.idx, pod.idx, spare, f"slice {s}")
+                        changed = placement.swap_cross_connects(
+                            self.sc.pod, spec.slice_cubes, [_hole(x) if x < 0 else x for x in sl.cubes],
+                            failed, spare)
+                        self.log("swap", job.idx, pod.idx, spare,
+                                 f"slice {s}: cube {failed} -> {spare}, {changed} cross-connects changed")
+                    sl.cubes[pos] = spare
+                    sl.missing -= 1
         unplaced = [s for s, sl in enumerate(job.slices) if sl.cubes is None]
         if not unplaced:
             return
@@ -401,6 +415,8 @@ class Simulation:
                 continue
             pod = self.pods[sl.pod]
             for c in sl.cubes:
+                if c < 0:
+                    continue
                 pod.owner[c] = -1
                 pod.owner_slice[c] = -1
                 if pod.down[c] == 0:
@@ -451,7 +467,7 @@ class Simulation:
             if self.log_on:
                 self.log("ocs_fail", -1, pod.idx, -1, "")
             for job in self.jobs:
-                if any(sl.pod == pod.idx and sl.cubes is not None and len(sl.cubes) + sl.missing > 1
+                if any(sl.pod == pod.idx and sl.cubes is not None and len(sl.cubes) > 1
                        for sl in job.slices) and job.state in _ACTIVE:
                     job.reconfigure = True
                     self._hit(job, "ocs")

@@ -36,6 +36,25 @@ def place_slice(pod: Pod, free: set[int], slice_cubes: tuple[int, ...], *, ocs: 
     return [int(c) for c in np.asarray(found[0]).ravel()]
 
 
+_SWAP_CONNECTS: dict[tuple, int] = {}
+
+
+def swap_cross_connects(pod: Pod, slice_cubes: tuple[int, ...], cubes: list[int], failed: int,
+                        spare: int) -> int:
+    """Cross-connects changed when `spare` takes `failed`'s position in a slice (removed +
+    added), from the planner's `reform_slice`. The planner guarantees every spare changes the
+    same number, so it is computed once per (pod, slice shape) and cached: ~8 ms per call would
+    otherwise dominate a replication."""
+    key = (pod.name, tuple(slice_cubes))
+    if key not in _SWAP_CONNECTS:
+        from tpusim.planner import reform_slice
+
+        grid = np.asarray(cubes, dtype=np.int64).reshape(slice_cubes)
+        _new, removed, added = reform_slice(pod, grid, failed, [spare])
+        _SWAP_CONNECTS[key] = len(removed) + len(added)
+    return _SWAP_CONNECTS[key]
+
+
 def spare_for(free: set[int]) -> int | None:
     """The spare cube that replaces a failed cube of an OCS slice: the lowest free id
     (deterministic). Only the failed cube's position moves (the planner's re-forming rule)."""
