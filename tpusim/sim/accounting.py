@@ -41,6 +41,7 @@ def job_rows(result: ReplicationResult, plans: tuple[JobPlan, ...], replication:
             row[f"interruptions_{c}"] = raw[f"interruptions_{c}"]
         row["interruptions"] = sum(raw[f"interruptions_{c}"] for c in CAUSES)
         finished = raw["end_s"] is not None
+        row["started"] = raw["started"]
         row["finished"] = finished
         row["time_to_train_s"] = raw["end_s"] - plan.spec.submit_s if finished else math.nan
         row["tokens_trained"] = (raw["progress_s"] * plan.tokens_per_s
@@ -74,6 +75,7 @@ def replication_row(rows: list[dict]) -> dict:
     for c in CAUSES:
         out[f"interruptions_{c}"] = sum(r[f"interruptions_{c}"] for r in rows)
     out["interruptions"] = sum(r["interruptions"] for r in rows)
+    out["started"] = all(r["started"] for r in rows)
     out["finished"] = all(r["finished"] for r in rows)
     out["time_to_train_s"] = max(r["time_to_train_s"] for r in rows) if out["finished"] else math.nan
     return out
@@ -83,7 +85,7 @@ def _mean_ci(values: np.ndarray) -> dict[str, float]:
     values = values[~np.isnan(values)]
     if values.size == 0:
         return {"mean": math.nan, "ci95": math.nan}
-    half = 1.96 * values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else math.nan
+    half = float(1.96 * values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else math.nan
     return {"mean": float(values.mean()), "ci95": half}
 
 
@@ -117,6 +119,7 @@ def summarize(table, *, scenario: str = "", seed: int | None = None) -> dict:
                                  ("goodput", "scheduling_goodput", "runtime_goodput", "program_goodput")}
         entry["badput"] = {c: float(part[f"{c}_s"].mean()) for c in BADPUT}
         entry["interruptions"] = float(part["interruptions"].mean())
+        entry["never_started_fraction"] = float(1.0 - part["started"].astype(float).mean())
         entry["time_to_train_s"] = _quantiles(part["time_to_train_s"].to_numpy(dtype=float))
         tokens = part["tokens_trained"].to_numpy(dtype=float)
         entry["tokens_trained"] = float(np.nanmean(tokens)) if np.isfinite(tokens).any() else None

@@ -582,7 +582,7 @@ class Simulation:
             window = (job.end_s if job.end_s is not None else horizon) - job.window_start
             jobs.append({
                 "job": job.plan.spec.name, "window_s": max(window, 0.0),
-                "end_s": job.end_s, "progress_s": job.progress,
+                "end_s": job.end_s, "progress_s": job.progress, "started": job.started,
                 **{c: job.acc[i] for i, c in enumerate(CATEGORIES)},
                 **{f"interruptions_{c}": n for c, n in job.causes.items()},
             })

@@ -104,7 +104,7 @@ def _typed(frame):
     for col in frame.columns:
         if col in ("job", "kind", "detail"):
             frame[col] = frame[col].astype(str)
-        elif col == "finished":
+        elif col in ("finished", "started"):
             frame[col] = frame[col].astype(bool)
         elif col in ("replication", "pod", "cube"):
             frame[col] = frame[col].astype("int64")

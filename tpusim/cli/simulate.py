@@ -1,0 +1,107 @@
+"""`tpusim simulate`: a discrete-event run of a scenario (failures, repairs, OCS, checkpoints)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import typer
+
+from tpusim.cli import app
+from tpusim.cli.render import console, print_json, table
+from tpusim.units import HOUR_S, fmt_duration
+
+
+@app.command()
+def simulate(
+    scenario: str = typer.Argument(..., help="Scenario TOML (or a name in scenarios/)."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed (default: [run] seed)."),
+    replications: int | None = typer.Option(None, "--replications", "-n", help="Replications."),
+    days: float | None = typer.Option(None, "--days", help="Simulated wall-clock days."),
+    workers: int | None = typer.Option(None, "--workers", help="Processes (default: CPUs)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Event log (1 replication) or replication table: .parquet or .csv."),
+    chart: Path | None = typer.Option(
+        None, "--chart", help="Timeline of replication 0: .png, .svg or .pdf."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Goodput over days to months: failures, repairs, OCS reconfiguration, checkpoints, restarts."""
+    from tpusim.errors import TpusimError
+    from tpusim.sim import load_scenario, with_overrides
+    from tpusim.sim import simulate as run
+
+    if chart is not None and chart.suffix not in (".png", ".svg", ".pdf"):
+        raise TpusimError(f"--chart {str(chart)!r}: use a .png, .svg or .pdf file name")
+    if workers is not None and workers < 1:
+        raise TpusimError(f"--workers must be >= 1, got {workers}")
+    sc = with_overrides(load_scenario(scenario), days=days, seed=seed, replications=replications)
+    bar = None
+    if sc.replications > 1 and sys.stderr.isatty() and not json_out:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sc.replications, unit="rep", file=sys.stderr, leave=False)
+    try:
+        result = run(sc, workers=workers, with_events=chart is not None, out=out,
+                     on_rows=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    if chart is not None:
+        from tpusim.charts.timeline import timeline_chart
+
+        timeline_chart(result.events, result.scenario, result.first, chart)
+    if json_out:
+        print_json(result.summary)
+        return
+    _render(result, out, chart)
+
+
+def _pct(x: float) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def _ci(x: float) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"± {100 * x:.1f}"
+
+
+def _render(result, out: Path | None, chart: Path | None) -> None:
+    s = result.summary
+    sc = result.scenario
+    con = console()
+    pods = f"{sc.pod_count} x {sc.pod.name}" if sc.pod_count > 1 else sc.pod.name
+    head = (f"{sc.name}: {s['replications']} replication(s), seed {sc.seed}, {sc.days:g} days, "
+            f"{pods} ({'OCS' if sc.ocs else 'static torus'}, {sc.usable_cubes} cubes per pod in use)")
+    rows = [(k.replace("_", " "), _pct(s[k]), _ci(s[f"{k}_ci95"]))
+            for k in ("goodput", "scheduling_goodput", "runtime_goodput", "program_goodput")]
+    con.print(table(head, ["goodput", "mean", "95% CI (points)"], rows))
+    window = s["productive_s"] + sum(s["badput"].values())
+    time_rows = [("productive", f"{s['productive_s'] / HOUR_S:.1f}", _pct(s["productive_s"] / window))]
+    time_rows += [(k.replace("_", " "), f"{v / HOUR_S:.1f}", _pct(v / window))
+                  for k, v in s["badput"].items()]
+    con.print(table("Where the time went (job-hours, mean over replications)",
+                    ["category", "hours", "share"], time_rows))
+    causes = [(c, f"{n:g}") for c, n in s["interruptions"].items() if n > 0 or c == "total"]
+    con.print(table("Interruptions (mean per replication)", ["cause", "count"], causes))
+    job_rows = []
+    notes = []
+    for plan in result.plans:
+        j = s["jobs"][plan.spec.name]
+        ttt = j["time_to_train_s"]
+        t50 = fmt_duration(ttt["p50"]) if ttt["p50"] is not None else "-"
+        job_rows.append((plan.spec.name, plan.chips, f"{plan.mfu:.3f}",
+                         fmt_duration(plan.interval_s) if math.isfinite(plan.interval_s) else "-",
+                         _pct(j["goodput"]), _pct(j["scheduling_goodput"]), _pct(j["runtime_goodput"]),
+                         f"{j['interruptions']:g}", t50, _pct(ttt["finished_fraction"])))
+        if j["never_started_fraction"] > 0:
+            kind = "an OCS set of" if sc.ocs else "a contiguous healthy box of"
+            notes.append(
+                f"job {plan.spec.name!r} never got its slices in {_pct(j['never_started_fraction'])} "
+                f"of replications: it needs {plan.spec.slices} x {kind} {plan.spec.cubes_per_slice} "
+                f"free healthy cubes at once")
+    con.print(table("Jobs", ["job", "chips", "MFU", "ckpt interval", "goodput", "sched", "runtime",
+                             "interrupts", "time to train p50", "finished"], job_rows,
+                    caption="\n".join(notes) if notes else None))
+    for path, what in ((out, "table" if s["replications"] > 1 else "event log"), (chart, "timeline")):
+        if path is not None:
+            con.print(f"wrote {what} to {path}")
