@@ -1,0 +1,132 @@
+"""Sweeps: grid expansion, overrides, streaming output, resume after an interrupt, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import assert_clean_error
+
+from tpusim.errors import TpusimError
+from tpusim.sweep import (
+    RowWriter,
+    SweepSpec,
+    apply_overrides,
+    load_sweep,
+    point_id,
+    points,
+    read_rows,
+    run_sweep,
+    to_frame,
+)
+
+
+def _estimate_sweep(tmp_path: Path, grid: str) -> Path:
+    path = tmp_path / "sweep.toml"
+    path.write_text(f'[sweep]\nkind = "estimate"\nbase = "workloads/palm-8b.toml"\n[grid]\n{grid}\n')
+    return path
+
+
+def test_points_and_ids(tmp_path):
+    spec = load_sweep(_estimate_sweep(tmp_path, "chips_per_slice = [64, 128]\nremat = ['full', 'none']"))
+    assert spec.size == 4
+    grid = points(spec)
+    assert grid[0] == {"chips_per_slice": 64, "remat": "full"}
+    assert grid[1] == {"chips_per_slice": 64, "remat": "none"}
+    assert point_id({"a": 1, "b": 2}) == point_id({"b": 2, "a": 1})
+    assert len({point_id(p) for p in grid}) == 4
+
+
+def test_apply_overrides_is_a_copy():
+    doc = {"training": {"global_batch_seqs": 512}}
+    new = apply_overrides(doc, {"training.global_batch_seqs": 256, "chip": "v4", "run.seed": 3})
+    assert new["training"]["global_batch_seqs"] == 256 and new["run"]["seed"] == 3
+    assert doc["training"]["global_batch_seqs"] == 512
+    with pytest.raises(TpusimError, match="is a value"):
+        apply_overrides(doc, {"training.global_batch_seqs.x": 1})
+
+
+def test_estimate_sweep_rows_follow_the_model(tmp_path):
+    spec = load_sweep(_estimate_sweep(tmp_path, '"training.global_batch_seqs" = [256, 512]'))
+    out = tmp_path / "out.jsonl"
+    result = run_sweep(spec, out)
+    assert (result.ran_points, result.errors) == (2, 0)
+    rows = read_rows(out)
+    assert [r["training.global_batch_seqs"] for r in rows] == [256, 512]
+    # the override reached the model: twice the batch, twice the tokens per step
+    assert rows[1]["tokens_per_step"] == 2 * rows[0]["tokens_per_step"]
+
+
+def test_resume_after_interrupt_runs_only_missing_points(tmp_path):
+    spec = load_sweep(_estimate_sweep(tmp_path, "global_batch_seqs = [128, 256, 512]"))
+    out = tmp_path / "out.csv"
+    calls = []
+    with pytest.raises(KeyboardInterrupt):
+        def stop_after_first(done, total):
+            calls.append(done)
+            raise KeyboardInterrupt
+        run_sweep(spec, out, progress=stop_after_first)
+    assert len(read_rows(out)) == 1  # the finished point was written before the interrupt
+    with pytest.raises(TpusimError, match="--resume"):
+        run_sweep(spec, out)
+    result = run_sweep(spec, out, resume=True)
+    assert (result.skipped_points, result.ran_points) == (1, 2)
+    frame = to_frame(out)
+    assert sorted(frame["global_batch_seqs"]) == [128, 256, 512]
+    assert frame["point_id"].is_unique
+
+
+def test_bad_point_becomes_error_row(tmp_path):
+    spec = load_sweep(_estimate_sweep(tmp_path, "chip = ['v4', 'v9']"))
+    out = tmp_path / "out.jsonl"
+    result = run_sweep(spec, out)
+    assert result.errors == 1
+    rows = read_rows(out)
+    assert "unknown chip 'v9'" in rows[1]["error"]
+
+
+def test_unknown_grid_key_is_reported(tmp_path):
+    spec = load_sweep(_estimate_sweep(tmp_path, "chipz = ['v4']"))
+    result = run_sweep(spec, tmp_path / "o.jsonl")
+    assert result.errors == 1
+    assert "unknown grid key(s) chipz" in read_rows(tmp_path / "o.jsonl")[0]["error"]
+
+
+def test_process_pool_gives_same_rows(tmp_path):
+    spec = load_sweep(_estimate_sweep(tmp_path, "global_batch_seqs = [256, 512]"))
+    run_sweep(spec, tmp_path / "one.jsonl")
+    run_sweep(spec, tmp_path / "two.jsonl", workers=2)
+    one = sorted(read_rows(tmp_path / "one.jsonl"), key=lambda r: r["point_id"])
+    two = sorted(read_rows(tmp_path / "two.jsonl"), key=lambda r: r["point_id"])
+    assert [r["step_time_s"] for r in one] == [r["step_time_s"] for r in two]
+
+
+def test_row_writer_rejects_unknown_suffix(tmp_path):
+    with pytest.raises(TpusimError, match=".csv or .jsonl"):
+        RowWriter(tmp_path / "x.txt")
+
+
+def test_spec_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[sweep]\nkind = "fly"\n[grid]\nx = [1]\n')
+    with pytest.raises(TpusimError, match="kind must be one of"):
+        load_sweep(bad)
+    bad.write_text('[sweep]\nkind = "estimate"\nbase = "workloads/palm-8b.toml"\n[grid]\nx = 3\n')
+    with pytest.raises(TpusimError, match="non-empty array"):
+        load_sweep(bad)
+    assert isinstance(load_sweep(_estimate_sweep(tmp_path, "x = [1]")), SweepSpec)
+
+
+def test_cli_sweep_and_errors(cli, tmp_path):
+    sweep = _estimate_sweep(tmp_path, "global_batch_seqs = [256, 512]")
+    out = tmp_path / "runs" / "r.csv"
+    first = cli("sweep", str(sweep), "--out", str(out), "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["ran_points"] == 2
+    assert_clean_error(cli("sweep", str(sweep), "--out", str(out)), "--resume")
+    again = json.loads(cli("sweep", str(sweep), "--out", str(out), "--resume", "--json").stdout)
+    assert again["skipped_points"] == 2 and again["ran_points"] == 0
+    assert_clean_error(cli("sweep", str(sweep)), "no output file")
+    assert_clean_error(cli("sweep", str(sweep), "--out", str(tmp_path / "x.csv"), "--backend", "mpi"),
+                       "unknown backend")

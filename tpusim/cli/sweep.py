@@ -1,0 +1,66 @@
+"""`tpusim sweep`: run a grid of estimate / plan / simulate points, streaming rows to a file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from tpusim.cli import app
+from tpusim.cli.render import console, print_json, table
+from tpusim.errors import TpusimError
+
+
+@app.command()
+def sweep(
+    sweep_file: Path = typer.Argument(..., help="Sweep TOML ([sweep] kind/base/out, [grid])."),
+    backend: str = typer.Option("local", "--backend", help="local (process pool) or ray."),
+    out: Path | None = typer.Option(None, "--out", help="Results .csv or .jsonl (default: [sweep] out)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip points already in --out and append."),
+    workers: int = typer.Option(1, "--workers", help="Parallel worker processes."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Run every point of a parameter grid; rows are written as they finish, so --resume continues."""
+    from tpusim.sweep import load_sweep, run_sweep, to_frame
+
+    spec = load_sweep(sweep_file)
+    target = out or spec.out
+    if target is None:
+        raise TpusimError(f"{sweep_file}: no output file; pass --out runs/NAME.csv or set [sweep] out")
+    show_bar = sys.stderr.isatty() and not json_out
+    if show_bar:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=console().__class__(stderr=True)) as bar:
+            task = bar.add_task(f"sweep {spec.name}", total=spec.size)
+            result = run_sweep(spec, target, backend=backend, workers=workers, resume=resume,
+                               progress=lambda done, total: bar.update(task, completed=done, total=total))
+    else:
+        result = run_sweep(spec, target, backend=backend, workers=workers, resume=resume)
+    summary = {"sweep": spec.name, "kind": spec.kind, "out": str(result.out),
+               "total_points": result.total_points, "ran_points": result.ran_points,
+               "skipped_points": result.skipped_points, "errors": result.errors}
+    if json_out:
+        print_json(summary)
+        return
+    out_console = console()
+    out_console.print(
+        f"sweep {spec.name}: {result.ran_points} point(s) run, {result.skipped_points} already done, "
+        f"{result.errors} with errors -> {result.out}"
+    )
+    frame = to_frame(result.out)
+    shown = [c for c in frame.columns if c in spec.grid] + [
+        c for c in ("mfu", "step_time_s", "tokens_per_s", "fits_in_hbm", "slice_chips",
+                    "p_schedulable_ocs", "goodput_ocs", "goodput", "runtime_goodput", "error")
+        if c in frame.columns]
+    head = frame[shown].head(20)
+    out_console.print(table(f"first {len(head)} of {len(frame)} rows", shown,
+                            [[_fmt(v) for v in row] for row in head.itertuples(index=False)]))
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,335 @@
+"""Scenario sweeps: a grid of parameters, each point run by one library function, results
+streamed to a file as they finish so an interrupted sweep resumes where it stopped.
+
+A sweep TOML names what to run and the grid:
+
+    [sweep]
+    kind = "estimate"                    # estimate | plan | simulate
+    base = "workloads/palm-540b.toml"    # the workload or scenario file (not for plan)
+    out = "runs/palm-sweep.csv"          # optional; --out overrides
+
+    [grid]                               # every combination, in this order
+    chips_per_slice = [1024, 2048, 3072] # an argument of the runner, or
+    "training.global_batch_seqs" = [1024, 2048]   # a dotted key replacing a value of the base file
+
+Each point gets a stable `point_id` (a hash of its parameters), so `--resume` skips the points
+already in the output file. Runners return rows (flat dicts); every row carries the point's
+parameters. Library code never prints: progress goes through a callback.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tpusim.data import load_toml, require_key, require_table, resolve_path
+from tpusim.errors import TpusimError
+
+KINDS = ("estimate", "plan", "simulate")
+OUT_SUFFIXES = (".csv", ".jsonl")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed sweep file."""
+
+    name: str
+    kind: str
+    base: Path | None  # workload or scenario file the grid modifies
+    grid: dict[str, list]  # parameter -> values, in file order
+    out: Path | None
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for values in self.grid.values():
+            n *= len(values)
+        return n
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Read and check a sweep TOML file (see the module docstring)."""
+    path = Path(path)
+    where = str(path)
+    doc = load_toml(path)
+    table = require_table(doc, "sweep", where)
+    kind = require_key(table, "kind", where, str)
+    if kind not in KINDS:
+        raise TpusimError(f"{where}: [sweep] kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    base = None
+    if kind != "plan":
+        base_ref = require_key(table, "base", where, str)
+        folder = "workloads" if kind == "estimate" else "scenarios"
+        base = resolve_path(base_ref, relative_to=path.parent, folder=folder)
+    grid = require_table(doc, "grid", where)
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise TpusimError(f"{where}: [grid] {key} must be a non-empty array of values, e.g. [1, 2]")
+    out = table.get("out")
+    if out is not None and not isinstance(out, str):
+        raise TpusimError(f"{where}: [sweep] out must be a file name")
+    return SweepSpec(name=path.stem, kind=kind, base=base, grid=dict(grid),
+                     out=Path(out) if out else None)
+
+
+def point_id(params: dict[str, Any]) -> str:
+    """A stable 12-hex-digit id of a parameter set (same parameters, same id, any order)."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Every combination of the grid, the last key varying fastest."""
+    keys = list(spec.grid)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*spec.grid.values())]
+
+
+def apply_overrides(doc: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of `doc` with each dotted key ('training.global_batch_seqs') set to its value.
+    Keys without a dot are left to the runner."""
+    out = copy.deepcopy(doc)
+    for key, value in params.items():
+        if "." not in key:
+            continue
+        *tables, leaf = key.split(".")
+        node = out
+        for name in tables:
+            child = node.setdefault(name, {})
+            if not isinstance(child, dict):
+                raise TpusimError(f"sweep key {key!r}: {name!r} is a value, not a table")
+            node = child
+        node[leaf] = value
+    return out
+
+
+# --- runners: (spec, params) -> rows ---------------------------------------------------------
+
+def _split(params: dict[str, Any], allowed: tuple[str, ...], kind: str) -> dict[str, Any]:
+    plain = {k: v for k, v in params.items() if "." not in k}
+    unknown = sorted(set(plain) - set(allowed))
+    if unknown:
+        raise TpusimError(
+            f"sweep {kind}: unknown grid key(s) {', '.join(unknown)}; use {', '.join(allowed)} "
+            f"or a dotted key of the base file such as 'training.global_batch_seqs'"
+        )
+    return plain
+
+
+def run_estimate_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """One `tpusim estimate` of the base workload with the point's overrides."""
+    from tpusim.workloads.config import workload_from_dict
+    from tpusim.workloads.estimator import estimate
+
+    kwargs = _split(params, ("chip", "chips_per_slice", "slices", "slice_shape",
+                             "global_batch_seqs", "remat"), "estimate")
+    doc = apply_overrides(load_toml(spec.base), params)
+    workload = workload_from_dict(doc, str(spec.base), spec.base.stem)
+    return [estimate(workload, **kwargs).to_row()]
+
+
+RUNNERS: dict[str, Callable[[SweepSpec, dict[str, Any]], list[dict[str, Any]]]] = {
+    "estimate": run_estimate_point,
+}
+
+
+def register_runner(kind: str, runner: Callable[[SweepSpec, dict[str, Any]], list[dict[str, Any]]]) -> None:
+    """Add or replace the runner for a sweep kind."""
+    RUNNERS[kind] = runner
+
+
+def run_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run one point; every row starts with the point id and its parameters. An input error at a
+    point becomes a row with an `error` column rather than stopping the sweep."""
+    _load_runners()
+    if spec.kind not in RUNNERS:
+        raise TpusimError(f"sweep kind {spec.kind!r} is not available in this build")
+    head = {"point_id": point_id(params), **params}
+    try:
+        rows = RUNNERS[spec.kind](spec, params)
+    except TpusimError as exc:
+        return [{**head, "error": str(exc)}]
+    return [{**head, **row} for row in rows]
+
+
+def _load_runners() -> None:
+    """Import the modules that register the plan and simulate runners, where present."""
+    for module in ("tpusim.planner.sweep", "tpusim.sim.sweep"):
+        try:
+            __import__(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+# --- result files -----------------------------------------------------------------------------
+
+def check_out_path(out: Path) -> Path:
+    if out.suffix not in OUT_SUFFIXES:
+        raise TpusimError(f"sweep output {str(out)!r} must end in {' or '.join(OUT_SUFFIXES)}")
+    return out
+
+
+def done_ids(out: Path) -> set[str]:
+    """Point ids already in an output file (empty if the file does not exist)."""
+    if not out.exists():
+        return set()
+    return {str(row.get("point_id")) for row in read_rows(out)}
+
+
+def read_rows(out: Path) -> list[dict[str, Any]]:
+    """The rows of a sweep output file (CSV values come back as strings)."""
+    if out.suffix == ".jsonl":
+        rows = []
+        with out.open() as fh:
+            for line in fh:
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError:  # a line cut by an interrupt: that point reruns
+                        continue
+        return rows
+    with out.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+class RowWriter:
+    """Appends rows to a CSV or JSONL file, flushing after each one, so a crash or Ctrl-C loses
+    nothing already finished. A CSV keeps the columns of its first row (header)."""
+
+    def __init__(self, out: Path):
+        self.out = check_out_path(out)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self._fields: list[str] | None = None
+        if self.out.suffix == ".csv" and self.out.exists() and self.out.stat().st_size:
+            with self.out.open(newline="") as fh:
+                self._fields = next(csv.reader(fh), None)
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        with self.out.open("a", newline="") as fh:
+            if self.out.suffix == ".jsonl":
+                for row in rows:
+                    fh.write(json.dumps(row, default=_jsonable) + "\n")
+            else:
+                if self._fields is None:
+                    self._fields = _columns(rows)
+                    csv.writer(fh).writerow(self._fields)
+                writer = csv.DictWriter(fh, fieldnames=self._fields, extrasaction="ignore")
+                for row in rows:
+                    writer.writerow({k: _cell(v) for k, v in row.items()})
+            fh.flush()
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    cols: list[str] = []
+    for row in rows:
+        cols.extend(k for k in row if k not in cols)
+    if "error" not in cols:
+        cols.append("error")
+    return cols
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, dict | list | tuple) else value
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+# --- execution --------------------------------------------------------------------------------
+
+def _run_local(spec: SweepSpec, todo: list[dict[str, Any]], workers: int) -> Iterator[list[dict]]:
+    if workers <= 1:
+        for params in todo:
+            yield run_point(spec, params)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run_point, spec, params) for params in todo]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _run_ray(spec: SweepSpec, todo: list[dict[str, Any]], workers: int) -> Iterator[list[dict]]:
+    try:
+        import ray
+    except ModuleNotFoundError:
+        raise TpusimError("--backend ray needs Ray: pip install 'tpusim[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(run_point)
+        pending = [remote.remote(spec, params) for params in todo]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+    finally:
+        if started:
+            ray.shutdown()
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    out: Path
+    total_points: int
+    skipped_points: int  # already in the output file (--resume)
+    ran_points: int
+    errors: int
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out: Path,
+    *,
+    backend: str = "local",
+    workers: int = 1,
+    resume: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepRun:
+    """Run every point of `spec` not already in `out` (with resume) and append its rows to `out`.
+
+    Without `resume`, an existing non-empty `out` is an error (nothing is overwritten).
+    `progress(done, total)` is called after each point.
+    """
+    check_out_path(out)
+    if backend not in ("local", "ray"):
+        raise TpusimError(f"unknown backend {backend!r}; use local or ray")
+    if workers < 1:
+        raise TpusimError(f"workers must be >= 1, got {workers}")
+    if out.exists() and out.stat().st_size and not resume:
+        raise TpusimError(f"{out} already exists; pass --resume to continue it or choose another --out")
+    all_points = points(spec)
+    done = done_ids(out) if resume else set()
+    todo = [p for p in all_points if point_id(p) not in done]
+    writer = RowWriter(out)
+    runner = _run_local if backend == "local" else _run_ray
+    errors = 0
+    finished = 0
+    for rows in runner(spec, todo, workers):
+        writer.write(rows)
+        errors += sum(1 for r in rows if r.get("error"))
+        finished += 1
+        if progress is not None:
+            progress(finished, len(todo))
+    return SweepRun(out=out, total_points=len(all_points), skipped_points=len(all_points) - len(todo),
+                    ran_points=finished, errors=errors)
+
+
+def to_frame(out: str | Path):
+    """A sweep output file as a pandas DataFrame (for notebooks)."""
+    import pandas as pd
+
+    out = Path(out)
+    if out.suffix == ".csv":
+        return pd.read_csv(out)
+    return pd.DataFrame(read_rows(out))
