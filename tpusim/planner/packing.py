@@ -15,6 +15,8 @@ exceeds floor(healthy cubes / box cubes).
 
 from __future__ import annotations
 
+import math
+
 from tpusim.planner.bounds import colorings
 from tpusim.planner.boxes import Placements
 
@@ -27,7 +29,7 @@ def healthy_placements(pl: Placements, healthy: int) -> list[int]:
 
 
 def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
-                candidates: list[int] | None = None, node_budget: int = 400) -> list[int]:
+                candidates: list[int] | None = None, node_budget: int = 40) -> list[int]:
     """Placement indices of a maximum set of disjoint, all-healthy boxes (at most `need` boxes
     if given: then the search stops as soon as `need` are found).
 
@@ -59,13 +61,14 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
     n = pl.n_cubes
 
     nodes = [0]
+    budget = [node_budget]
 
     def feasible(alive: list[int], t: int) -> bool:
         # alive: placements inside the free cubes; free = the cubes they cover
         if t == 0:
             return True
         nodes[0] += 1
-        if nodes[0] > node_budget:
+        if nodes[0] > budget[0]:
             raise _BudgetExceeded
         free = 0
         for i in alive:
@@ -104,7 +107,45 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
                 return chosen[::-1]
         return [candidates[0]]
     except _BudgetExceeded:
-        return _milp_packing(pl, candidates, need)
+        pass
+    # Hard pattern: the LP relaxation bounds the packing; search for that many boxes again.
+    lp_value, order, whole = _lp_relaxation(pl, candidates)
+    t = min(bound, int(math.floor(lp_value + 1e-6)))
+    if t <= 1:
+        return [candidates[0]]
+    # LP-guided: keep the boxes the relaxation takes whole, search the rest, best-liked first
+    fixed = whole[:t]
+    used = 0
+    for i in fixed:
+        used |= masks[i]
+    rest = [i for i in order if not masks[i] & used]
+    budget[0] = 8 * node_budget
+    for start, pool in ((fixed, rest), ([], order)):
+        nodes[0] = 0
+        chosen.clear()
+        try:
+            if feasible(pool, t - len(start)):
+                return list(start) + chosen[::-1]
+        except _BudgetExceeded:
+            pass
+    return _milp_packing(pl, candidates, need)
+
+
+def _lp_relaxation(pl: Placements, candidates: list[int]) -> tuple[float, list[int], list[int]]:
+    """The LP relaxation (each cube used at most once, boxes fractional in [0, 1]): its value
+    (an upper bound on the packing), the candidates sorted by LP weight (largest first), and
+    the candidates the LP takes whole (weight 1)."""
+    import numpy as np
+    from scipy.optimize import linprog
+
+    a = pl.matrix[candidates].T.astype(np.float64)
+    res = linprog(-np.ones(len(candidates)), A_ub=a, b_ub=np.ones(a.shape[0]), bounds=(0, 1),
+                  method="highs-ds")
+    if res.status != 0:  # pragma: no cover - the LP is always feasible and bounded
+        return float(len(candidates)), list(candidates), []
+    order = [candidates[i] for i in np.argsort(-res.x, kind="stable")]
+    whole = [candidates[i] for i in np.flatnonzero(res.x > 1 - 1e-7)]
+    return float(-res.fun), order, whole
 
 
 class _BudgetExceeded(Exception):

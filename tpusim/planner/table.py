@@ -1,0 +1,210 @@
+"""The plan: for each slice size, schedulability and goodput with OCS and on a static torus.
+
+`plan(pod, host_availability, ...)` returns a PlanResult whose `to_dict()` is the
+`tpusim plan --json` contract (DESIGN.md): {"pod", "cube_availability", "rows": [{"slice_chips",
+"slice_cubes", "shape", "p_schedulable_ocs", "p_schedulable_static", "goodput_ocs",
+"goodput_static", ...}]}, plus "target" and "assignment" when asked for.
+
+Default slice sizes (in cubes): the powers of two, three quarters of the pod and the whole pod,
+each kept when the generation has a legal slice of that many chips (its most compact shape,
+tpusim.topology.shape.compact_shape). For TPU v4 that is 64, 128, ..., 2048, 3072, 4096 chips.
+
+goodput = E[max number of disjoint formable slices] x slice chips / pod chips.
+
+Invariants (tested): rows are sorted by size; static <= OCS for p_schedulable and goodput (up
+to the Monte Carlo interval); the whole-pod row is p_cube^cubes in both models; a one-cube
+slice has goodput = p_cube with OCS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from tpusim.errors import TpusimError, require_probability
+from tpusim.planner import availability as av
+from tpusim.planner.static import static_estimates
+from tpusim.topology.ocs import ocs_count
+from tpusim.topology.shape import check_slice_shape, compact_shape, fmt_shape, legal_shapes
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One slice size: both models side by side (static with its 95% interval)."""
+
+    slice_chips: int
+    slice_cubes: int
+    shape: str  # in chips, AxBxC
+    cube_shape: tuple[int, ...]  # the same slice in cubes
+    n_slices: int
+    p_schedulable_ocs: float
+    p_schedulable_static: float
+    goodput_ocs: float
+    goodput_static: float
+    p_schedulable_static_lo: float
+    p_schedulable_static_hi: float
+    goodput_static_lo: float
+    goodput_static_hi: float
+    spare_cubes_for_target: int | None = None  # OCS spares to reach --target (None: unreachable)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["cube_shape"] = list(self.cube_shape)
+        return out
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    pod: dict
+    host_availability: float
+    cube_availability: float
+    rows: tuple[PlanRow, ...]
+    static_method: str
+    static_patterns: int
+    seed: int | None
+    model: dict = field(default_factory=dict)
+    target: dict | None = None
+    assignment: dict | None = None
+
+    def to_dict(self) -> dict:
+        out = {
+            "pod": self.pod,
+            "host_availability": self.host_availability,
+            "cube_availability": self.cube_availability,
+            "rows": [r.to_dict() for r in self.rows],
+            "static_method": self.static_method,
+            "static_patterns": self.static_patterns,
+            "seed": self.seed,
+            "model": self.model,
+        }
+        if self.target is not None:
+            out["target"] = self.target
+        if self.assignment is not None:
+            out["assignment"] = self.assignment
+        return out
+
+    def frame(self):
+        """The rows as a pandas DataFrame (pandas imported here, lazily)."""
+        import pandas as pd
+
+        return pd.DataFrame([r.to_dict() for r in self.rows])
+
+
+def require_cube_pod(pod) -> tuple[int, ...]:
+    """The pod's cube grid; a TpusimError for pods that are not built of cubes."""
+    if pod.cube_grid is None or pod.chip.hosts_per_cube is None:
+        raise TpusimError(
+            f"pod {pod.name} ({pod.chip.name}) is not built of cubes; plan needs a cube pod: "
+            f"--chips 4096 (v4), 8960 (v5p) or 9216 (v7)"
+        )
+    return pod.cube_grid
+
+
+def cube_shape_of(pod, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A whole-cube slice shape in chips -> the same slice in cubes (TpusimError otherwise)."""
+    side = pod.chip.cube_shape
+    if any(s % c for s, c in zip(shape, side, strict=True)):
+        near = tuple(max(c, s // c * c) for s, c in zip(shape, side, strict=True))
+        raise TpusimError(
+            f"slice {fmt_shape(shape)} is not made of whole {fmt_shape(side)} cubes; the planner "
+            f"works in cubes, e.g. {fmt_shape(near)}"
+        )
+    return tuple(s // c for s, c in zip(shape, side, strict=True))
+
+
+def default_slice_shapes(pod) -> list[tuple[int, ...]]:
+    """The default rows' shapes in chips (see the module docstring), smallest first."""
+    grid = require_cube_pod(pod)
+    n = math.prod(grid)
+    per_cube = pod.chip.chips_per_cube
+    legal = {math.prod(s) for s in legal_shapes(pod.chip, pod.shape)}
+    sizes = {2 ** i for i in range(n.bit_length()) if 2 ** i <= n}
+    if n % 4 == 0:
+        sizes.add(3 * n // 4)
+    sizes.add(n)
+    out = []
+    for cubes in sorted(sizes):
+        chips = cubes * per_cube
+        if chips in legal:
+            out.append(compact_shape(pod.chip, pod.shape, chips))
+    return out
+
+
+def pod_info(pod) -> dict:
+    return {
+        "name": pod.name, "chip": pod.chip.name, "shape": fmt_shape(pod.shape), "chips": pod.chips,
+        "hosts": pod.hosts, "cubes": pod.cubes, "cube_grid": list(pod.cube_grid),
+        "hosts_per_cube": pod.chip.hosts_per_cube, "ocs": pod.ocs,
+    }
+
+
+def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | None = None,
+         n_slices: int = 1, target: float | None = None, samples: int = 2000, seed: int = 0,
+         p_chip: float = 1.0, p_ocs: float = 1.0, domain_cubes: int = 1,
+         p_domain: float = 1.0) -> PlanResult:
+    """Schedulability and goodput per slice size, with OCS (closed form) and on a static torus
+    (exact packing per failure pattern, averaged exactly or by `samples` seeded Monte Carlo
+    patterns). `slice_shape` (chips) restricts the rows to one slice and `n_slices` asks for
+    that many disjoint slices at once; `target` adds the largest slice schedulable with at
+    least that probability and the spare cubes each row needs to reach it with OCS."""
+    grid = require_cube_pod(pod)
+    p_host = require_probability("plan", "availability", host_availability)
+    if isinstance(n_slices, bool) or not isinstance(n_slices, int) or n_slices < 1:
+        raise TpusimError(f"--slices must be a whole number >= 1, got {n_slices!r}")
+    if target is not None:
+        target = require_probability("plan", "target", target)
+    p_ocs = require_probability("plan", "OCS availability", p_ocs)
+    n = math.prod(grid)
+    chip = pod.chip
+    p_cube = av.cube_availability(p_host, chip.hosts_per_cube, p_chip=p_chip,
+                                  chips_per_cube=chip.chips_per_cube if p_chip < 1 else 0)
+    if slice_shape is None:
+        shapes = default_slice_shapes(pod)
+    else:
+        shapes = [check_slice_shape(chip, pod.shape, slice_shape)]
+    cube_shapes = [cube_shape_of(pod, s) for s in shapes]
+    if n_slices > 1 and any(n_slices * math.prod(c) > n for c in cube_shapes):
+        raise TpusimError(f"{n_slices} slices of {fmt_shape(shapes[0])} need more cubes than the pod's {n}")
+    if domain_cubes == 1 and p_domain == 1.0:
+        pmf = av.healthy_pmf(n, p_cube)
+    else:
+        pmf = av.healthy_pmf_correlated(n, p_cube, domain_cubes, p_domain)
+    n_ocs = ocs_count(chip.cube_shape, n, pod.ocs_ports, pod.ocs_spare_ports) if pod.ocs else 0
+    ocs_up = p_ocs ** n_ocs
+    static = static_estimates(grid, cube_shapes, p_cube, n_slices=n_slices, samples=samples,
+                              seed=seed, domain_cubes=domain_cubes, p_domain=p_domain)
+    rows = []
+    for shape, cshape, est in zip(shapes, cube_shapes, static, strict=True):
+        k = math.prod(cshape)
+        p_ocs_row = ocs_up * math.fsum(pmf[k * n_slices:])
+        good_ocs = ocs_up * av.expected_ocs_slices(pmf, k) * k / n
+        spares = None
+        if target is not None and domain_cubes == 1 and p_domain == 1.0:
+            spares = av.spares_for_target(k * n_slices, p_cube, target / ocs_up, n) \
+                if target <= ocs_up else None
+        rows.append(PlanRow(
+            slice_chips=math.prod(shape), slice_cubes=k, shape=fmt_shape(shape), cube_shape=cshape,
+            n_slices=n_slices, p_schedulable_ocs=min(1.0, p_ocs_row),
+            p_schedulable_static=est.p_schedulable, goodput_ocs=good_ocs,
+            goodput_static=est.goodput, p_schedulable_static_lo=est.p_schedulable_lo,
+            p_schedulable_static_hi=est.p_schedulable_hi, goodput_static_lo=est.goodput_lo,
+            goodput_static_hi=est.goodput_hi, spare_cubes_for_target=spares,
+        ))
+    target_info = None
+    if target is not None:
+        ok_ocs = [r.slice_chips for r in rows if r.p_schedulable_ocs >= target]
+        ok_static = [r.slice_chips for r in rows if r.p_schedulable_static >= target]
+        target_info = {"target": target,
+                       "largest_slice_chips_ocs": max(ok_ocs) if ok_ocs else None,
+                       "largest_slice_chips_static": max(ok_static) if ok_static else None}
+    model = {
+        "p_cube": "p_host ^ hosts_per_cube" + (" x p_chip ^ chips_per_cube" if p_chip < 1 else ""),
+        "ocs": "P(at least n_slices x slice cubes healthy) x p_ocs ^ OCS count",
+        "static": "exact max packing of contiguous boxes of cubes on the pod's cube torus",
+        "ocs_count": n_ocs, "p_ocs": p_ocs, "p_chip": p_chip,
+        "domain_cubes": domain_cubes, "p_domain": p_domain,
+    }
+    return PlanResult(pod=pod_info(pod), host_availability=p_host, cube_availability=p_cube,
+                      rows=tuple(rows), static_method=static[0].method if static else "none",
+                      static_patterns=static[0].patterns if static else 0,
+                      seed=static[0].seed if static else None, model=model, target=target_info)
