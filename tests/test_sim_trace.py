@@ -156,3 +156,41 @@ def test_same_seed_same_numbers_different_seed_different_numbers():
     c = simulate(scenario_from_dict({**ALL_ON, "run": {**ALL_ON["run"], "seed": 4}}, "t"),
                  workers=1).table
     assert not math.isclose(a["goodput"].sum(), c["goodput"].sum(), rel_tol=1e-12)
+
+
+def test_repair_crews_behave_like_a_simpy_resource():
+    import simpy
+
+    from tpusim.sim.engine import Crews
+
+    rng = np.random.default_rng(0)
+    arrivals = np.cumsum(rng.exponential(1.0, 300))
+    holds = rng.exponential(3.0, 300)
+
+    def finish_times(kind: str) -> list[tuple[int, float]]:
+        env = simpy.Environment()
+        done: list[tuple[int, float]] = []
+        res = simpy.Resource(env, 2) if kind == "simpy" else Crews(env, 2)
+
+        def user(i: int):
+            yield env.timeout(arrivals[i])
+            if kind == "simpy":
+                with res.request() as req:
+                    yield req
+                    yield env.timeout(holds[i])
+            else:
+                wait = res.acquire()
+                if wait is not None:
+                    yield wait
+                yield env.timeout(holds[i])
+                res.release()
+            done.append((i, env.now))
+
+        for i in range(arrivals.size):
+            env.process(user(i))
+        env.run()
+        return done
+
+    reference = finish_times("simpy")
+    assert finish_times("crews") == reference
+    assert max(t - arrivals[i] - holds[i] for i, t in reference) > 10  # crews did queue

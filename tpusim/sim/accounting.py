@@ -132,7 +132,8 @@ def events_frame(result: ReplicationResult, plans: tuple[JobPlan, ...]):
     """The event log as a DataFrame: time_s, kind, job (name or ''), pod, cube, detail."""
     import pandas as pd
 
-    frame = pd.DataFrame(result.events, columns=list(EVENT_COLUMNS))
+    # recovery phases are logged when they end, with their start times: sort (stable)
+    frame = pd.DataFrame(sorted(result.events, key=lambda e: e[0]), columns=list(EVENT_COLUMNS))
     names = {i: p.spec.name for i, p in enumerate(plans)}
     frame["job"] = frame["job"].map(lambda j: names.get(j, ""))
     return frame

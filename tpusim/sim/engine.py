@@ -1,8 +1,9 @@
 """The discrete-event engine: one replication of a scenario with SimPy.
 
 Processes (plain generator functions):
-- `_host`: fails (ttf), waits for a repair crew (a simpy.Resource per pod, if crews are
-  limited), is repaired (ttr). A cube is usable only while all its hosts are up.
+- `_host`: fails (ttf), waits for a repair crew (`Crews`, a first-come-first-served counting
+  resource per pod with the semantics of simpy.Resource, if crews are limited), is repaired
+  (ttr). A cube is usable only while all its hosts are up.
 - `_cube`: correlated whole-cube failures (rack, power domain), repaired like hosts.
 - `_ocs_switch`, `_links`: optical failures; the OCS routes around them after a
   reconfiguration, so the job restarts but keeps its cubes.
@@ -18,6 +19,7 @@ when a slice must be placed or re-formed. Time accounting per job sums exactly t
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,15 +32,17 @@ from tpusim.sim.scenario import Scenario
 from tpusim.topology.ocs import ocs_count, optical_links_per_cube
 
 # Job states; each maps to one accounting category.
-PENDING, WAITING, RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, DONE = range(9)
+PENDING, WAITING, RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, DONE, RECOVERING, CYCLE = range(11)
 STATE_NAMES = ("pending", "waiting", "reconfiguring", "initializing", "starting", "restoring",
-               "running", "saving", "done")
+               "running", "saving", "done", "recovering", "running")
+# RECOVERING (reconfigure + init + start-up + restore) and CYCLE (compute to the next
+# checkpoint + its blocking save) each run as one timeout, split in closed form when cut short.
 CATEGORIES = ("productive", "wasted_progress", "waiting_for_resources", "ocs_reconfiguration",
               "tpu_initialization", "program_startup", "checkpoint_restore", "checkpoint_save")
 PRODUCTIVE, WASTED, C_WAIT, C_RECONF, C_INIT, C_STARTUP, C_RESTORE, C_SAVE = range(8)
 _CATEGORY_OF = {WAITING: C_WAIT, RECONF: C_RECONF, INIT: C_INIT, STARTUP: C_STARTUP,
                 RESTORE: C_RESTORE, RUNNING: PRODUCTIVE, SAVE: C_SAVE}
-_ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE))
+_ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, RECOVERING, CYCLE))
 CAUSES = ("host", "cube", "ocs", "link", "job", "maintenance")
 _EPS = 1e-6  # seconds; below this a remaining duration counts as zero
 
@@ -54,7 +58,8 @@ class ReplicationResult:
     jobs: list[dict]
     pods: list[dict]
     events: list[tuple] = field(default_factory=list)
-    n_events: int = 0
+    n_events: int = 0  # component events (failures, repairs, maintenance, injections)
+    simpy_events: int = 0  # every event SimPy scheduled (timeouts, interrupts, process steps)
 
 
 def _hole(value: int) -> int:
@@ -63,18 +68,48 @@ def _hole(value: int) -> int:
 
 
 class _Slice:
-    __slots__ = ("cubes", "missing", "pod")
+    __slots__ = ("cubes", "holes", "missing", "pod")
 
     def __init__(self) -> None:
         self.pod = -1
         self.cubes: list[int] | None = None  # None: not placed
-        self.missing = 0  # OCS: positions whose cube failed and await a spare
+        self.holes: list[int] = []  # OCS: positions whose cube failed and await a spare
+        self.missing = 0  # len(holes)
+
+
+class Crews:
+    """Repair crews of one pod: a FIFO counting resource, semantically simpy.Resource(capacity)
+    (tested against it), but a free crew is taken without scheduling an event, which halves
+    the cost of a repair in long runs."""
+
+    __slots__ = ("busy", "capacity", "env", "queue")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.busy = 0
+        self.queue: deque[simpy.Event] = deque()
+
+    def acquire(self) -> simpy.Event | None:
+        """None if a crew was free (and is now taken), else an event that fires when one is."""
+        if self.busy < self.capacity:
+            self.busy += 1
+            return None
+        event = self.env.event()
+        self.queue.append(event)
+        return event
+
+    def release(self) -> None:
+        if self.queue:
+            self.queue.popleft().succeed()  # the crew goes straight to the next in line
+        else:
+            self.busy -= 1
 
 
 class _PodState:
     __slots__ = ("crews", "down", "free", "healthy", "hist", "idx", "last_t", "owner", "owner_slice")
 
-    def __init__(self, idx: int, n_usable: int, crews: simpy.Resource | None) -> None:
+    def __init__(self, idx: int, n_usable: int, crews: Crews | None) -> None:
         self.idx = idx
         self.down = [0] * n_usable
         self.owner = [-1] * n_usable
@@ -103,13 +138,15 @@ class _JobState:
         self.reconfigure = False
         self.notice_save = False
         self.interrupt_pending = False
+        self.phases: list[tuple[int, float]] = []
+        self.seg = 0.0  # compute seconds of the current CYCLE
         self.grant = env.event()
         self.window_start = plan.spec.submit_s
         self.end_s: float | None = None
         self.proc: simpy.Process | None = None
 
     def complete(self) -> bool:
-        return all(s.cubes is not None and not s.missing for s in self.slices)
+        return all(not (s.cubes is None or s.missing) for s in self.slices)
 
 
 class Simulation:
@@ -139,7 +176,7 @@ class Simulation:
             self.samplers[comp] = (Sampler(ttf, rng), Sampler(f.ttr, rng) if f.ttr else None)
         crews = scenario.repair_crews
         self.pods = [_PodState(p, scenario.usable_cubes,
-                               simpy.Resource(self.env, crews) if crews else None)
+                               Crews(self.env, crews) if crews else None)
                      for p in range(scenario.pod_count)]
         self.jobs = [_JobState(i, plan, self.env) for i, plan in enumerate(plans)]
         self.pending: list[_JobState] = []
@@ -173,7 +210,9 @@ class Simulation:
         pod.owner[cube] = -1
         pod.owner_slice[cube] = -1
         if self.ocs:  # the position stays; a spare will take it (planner's re-forming rule)
-            sl.cubes[sl.cubes.index(cube)] = _hole(cube)
+            pos = sl.cubes.index(cube)
+            sl.cubes[pos] = _hole(cube)
+            sl.holes.append(pos)
             sl.missing += 1
             job.reconfigure = True
         else:  # a static slice is lost whole; its healthy cubes go back to the pool
@@ -184,7 +223,7 @@ class Simulation:
                     pod.free.add(c)
             sl.cubes = None
         notice = self.sc.maintenance is None or self.sc.maintenance.notice
-        if cause == "maintenance" and notice and job.state == RUNNING:
+        if cause == "maintenance" and notice and job.state == CYCLE:
             job.notice_save = True
         self._hit(job, cause)
         self.request(job)
@@ -219,6 +258,12 @@ class Simulation:
             return
         if job.grant.triggered:
             job.grant = self.env.event()
+        if not self.pending:  # nobody ahead in the queue: serve directly
+            self._fill(job)
+            if job.complete():
+                if job.state == WAITING:
+                    job.grant.succeed()
+                return
         if job not in self.pending:
             self.pending.append(job)
             self.pending.sort(key=lambda j: (-j.plan.spec.priority, j.idx))
@@ -230,7 +275,7 @@ class Simulation:
             self._fill(job)
             if job.complete():
                 self.pending.remove(job)
-                if not job.grant.triggered:
+                if job.state == WAITING and not job.grant.triggered:
                     job.grant.succeed()
 
     def _take(self, pod: _PodState, cube: int, job: _JobState, s: int) -> None:
@@ -243,13 +288,12 @@ class Simulation:
         for s, sl in enumerate(job.slices):
             if sl.cubes is not None and sl.missing:
                 pod = self.pods[sl.pod]
-                for pos, c in enumerate(sl.cubes):
-                    if c >= 0:
-                        continue
+                while sl.holes:
                     spare = placement.spare_for(pod.free)
                     if spare is None:
                         break
-                    failed = _hole(c)
+                    pos = sl.holes.pop()
+                    failed = _hole(sl.cubes[pos])
                     self._take(pod, spare, job, s)
                     if self.log_on:
                         changed = placement.swap_cross_connects(
@@ -281,7 +325,7 @@ class Simulation:
             for c in cubes:
                 self._take(pod, c, job, s)
             sl = job.slices[s]
-            sl.pod, sl.cubes, sl.missing = p, list(cubes), 0
+            sl.pod, sl.cubes, sl.missing, sl.holes = p, list(cubes), 0, []
             if self.log_on:
                 self.log("place", job.idx, p, -1, f"slice {s}")
         if self.ocs:
@@ -300,15 +344,52 @@ class Simulation:
         end, so that float rounding of the clock cannot stall progress); RUNNING time becomes
         progress."""
         state = job.state
+        dt = self.env.now - job.phase_start if planned is None else planned
+        if state == RECOVERING:
+            self._split_recovery(job, dt)
+            job.state = -1
+            return
+        if state == CYCLE:
+            run = min(dt, job.seg)
+            job.acc[PRODUCTIVE] += run
+            job.progress += run
+            job.until_ckpt -= run
+            if dt > job.seg:
+                job.acc[C_SAVE] += dt - job.seg
+                if self.log_on:
+                    self.events.append((job.phase_start + job.seg, "state", job.idx, -1, -1, "saving"))
+            job.state = -1
+            return
         if state not in _CATEGORY_OF:
             return
-        dt = self.env.now - job.phase_start if planned is None else planned
         job.acc[_CATEGORY_OF[state]] += dt
         if state == RUNNING:
             job.progress += dt
             job.until_ckpt -= dt
         job.phase_start = self.env.now
         job.state = -1
+
+    def _split_recovery(self, job: _JobState, elapsed: float) -> None:
+        """The recovery phases ran back to back as one timeout; give each its share of
+        `elapsed` in order (closed form), log the ones that began, and clear the flags of the
+        ones that finished (a reconfiguration cut short must be redone)."""
+        t = job.phase_start
+        remaining = elapsed
+        for state, duration in job.phases:
+            if remaining < 0 or (remaining <= 0 and duration > 0):
+                break
+            if self.log_on:
+                self.events.append((t, "state", job.idx, -1, -1, STATE_NAMES[state]))
+            used = min(duration, remaining)
+            job.acc[_CATEGORY_OF[state]] += used
+            remaining -= used
+            t += used
+            if used < duration:
+                break
+            if state == RECONF:
+                job.reconfigure = False
+            elif state == SAVE:
+                job.notice_save = False
 
     def _commit_async(self, job: _JobState) -> None:
         if job.pending_ckpt is not None and job.pending_ckpt[0] <= self.env.now + _EPS:
@@ -368,38 +449,34 @@ class Simulation:
                         job.interrupt_pending = False
                 self._leave(job)
             try:
-                for state, duration in self._phases(job):
-                    self._enter(job, state)
-                    yield env.timeout(duration)
-                    self._leave(job, duration)
-                    if state == RECONF:
-                        job.reconfigure = False
-                    elif state == SAVE:
-                        job.notice_save = False
+                # reconfigure, initialise, start, restore: one timeout, split in closed form
+                job.phases = self._phases(job)
+                total = sum(d for _, d in job.phases)
+                job.state = RECOVERING
+                job.phase_start = env.now
+                yield env.timeout(total)
+                self._leave(job, total)
                 job.started = True
                 while plan.work_s - job.progress > _EPS:
                     seg = min(job.until_ckpt, plan.work_s - job.progress)
-                    self._enter(job, RUNNING)
-                    yield env.timeout(seg)
-                    self._leave(job, seg)
-                    if plan.work_s - job.progress <= _EPS:
+                    last = plan.work_s - job.progress - seg <= _EPS
+                    block = 0.0 if last else (rec.checkpoint_async_block_s if rec.checkpoint_async
+                                              else rec.checkpoint_save_s)
+                    job.seg = seg
+                    self._enter(job, CYCLE)
+                    yield env.timeout(seg + block)
+                    self._leave(job, seg + block)
+                    if last:
                         break
-                    if job.until_ckpt <= _EPS:
-                        self._commit_async(job)
-                        if rec.checkpoint_async:
-                            if rec.checkpoint_async_block_s > 0:
-                                self._enter(job, SAVE)
-                                yield env.timeout(rec.checkpoint_async_block_s)
-                                self._leave(job, rec.checkpoint_async_block_s)
-                            job.pending_ckpt = (env.now + rec.checkpoint_save_s, job.progress)
-                        else:
-                            self._enter(job, SAVE)
-                            yield env.timeout(rec.checkpoint_save_s)
-                            self._leave(job, rec.checkpoint_save_s)
-                            job.ckpt = job.progress
-                        job.until_ckpt = plan.interval_s
-                        if self.log_on:
-                            self.log("checkpoint", job.idx, -1, -1, "")
+                    job.progress = min(job.progress, plan.work_s)
+                    self._commit_async(job)
+                    if rec.checkpoint_async:  # usable once the background write is done
+                        job.pending_ckpt = (env.now + rec.checkpoint_save_s, job.progress)
+                    else:
+                        job.ckpt = job.progress
+                    job.until_ckpt = plan.interval_s
+                    if self.log_on:
+                        self.log("checkpoint", job.idx, -1, -1, "")
                 job.end_s = env.now
                 self._enter(job, DONE)
                 self._release(job)
@@ -421,7 +498,7 @@ class Simulation:
                 pod.owner_slice[c] = -1
                 if pod.down[c] == 0:
                     pod.free.add(c)
-            sl.cubes = None
+            sl.cubes, sl.holes, sl.missing = None, [], 0
         if self.pending:
             self.try_schedule()
 
@@ -435,7 +512,14 @@ class Simulation:
             if wait > 0:
                 yield env.timeout(wait)
                 self.component_down(pod, cube, "host")
-            yield from self._repair(pod, ttr.draw())
+            if pod.crews is None:
+                yield env.timeout(ttr.draw())
+            else:
+                wait_crew = pod.crews.acquire()
+                if wait_crew is not None:
+                    yield wait_crew
+                yield env.timeout(ttr.draw())
+                pod.crews.release()
             self.component_up(pod, cube)
             wait = ttf.draw()
 
@@ -455,9 +539,11 @@ class Simulation:
         if pod.crews is None:
             yield self.env.timeout(duration)
             return
-        with pod.crews.request() as req:
-            yield req
-            yield self.env.timeout(duration)
+        wait_crew = pod.crews.acquire()
+        if wait_crew is not None:
+            yield wait_crew
+        yield self.env.timeout(duration)
+        pod.crews.release()
 
     def _ocs_switch(self, pod: _PodState):
         ttf = self.samplers["ocs"][0]
@@ -577,7 +663,7 @@ class Simulation:
             self._set_healthy(pod, 0)
         jobs = []
         for job in self.jobs:
-            if job.state in _CATEGORY_OF:
+            if job.state in _ACTIVE or job.state == WAITING:
                 self._leave(job)
             window = (job.end_s if job.end_s is not None else horizon) - job.window_start
             jobs.append({
@@ -587,7 +673,9 @@ class Simulation:
                 **{f"interruptions_{c}": n for c, n in job.causes.items()},
             })
         pods = [{"pod": p.idx, "healthy_hist_s": list(p.hist)} for p in self.pods]
-        return ReplicationResult(horizon, jobs, pods, self.events, self.n_events)
+        scheduled = getattr(env, "_eid", None)  # SimPy's event counter (private; for benchmarks)
+        simpy_events = next(scheduled) if scheduled is not None else 0
+        return ReplicationResult(horizon, jobs, pods, self.events, self.n_events, simpy_events)
 
 
 def run_replication(scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.random.SeedSequence,
