@@ -105,3 +105,71 @@ def reform_slice(pod, cube_grid: np.ndarray, failed_cube: int, healthy_spares: l
     after = cross_connects(pod, new, twisted=twisted)
     removed, added = changed_connects(before, after)
     return new, removed, added
+
+
+def cubes_of_hosts(pod, hosts: list[int]) -> list[int]:
+    """The cubes that hold the given host ids (host ids as in tpusim.topology.groups.host_ids)."""
+    from tpusim.topology.groups import cube_of_host
+
+    _grid_of(pod)
+    table = cube_of_host(pod.shape, pod.chip.host_shape, pod.chip.cube_shape)
+    bad = [h for h in hosts if not 0 <= int(h) < table.size]
+    if bad:
+        raise TpusimError(f"host ids {bad} out of range; pod {pod.name} has hosts 0..{table.size - 1}")
+    return sorted({int(table[int(h)]) for h in hosts})
+
+
+def healthy_grid(pod, faulty_cubes: list[int]) -> np.ndarray:
+    """Bool array over the cube grid: False at the faulty cubes (ids checked)."""
+    grid = _grid_of(pod)
+    n = math.prod(grid)
+    bad = [c for c in faulty_cubes if not 0 <= int(c) < n]
+    if bad:
+        raise TpusimError(f"cube ids {bad} out of range; pod {pod.name} has cubes 0..{n - 1}")
+    healthy = np.ones(n, dtype=bool)
+    healthy[[int(c) for c in faulty_cubes]] = False
+    return healthy.reshape(grid)
+
+
+def _connect_dict(cc: CrossConnect) -> dict:
+    return {"ocs": list(cc.ocs), "port_a": cc.port_a, "port_b": cc.port_b,
+            "cube_from": cc.cube_from, "cube_to": cc.cube_to}
+
+
+def _slice_dict(pod, cubes: np.ndarray, *, with_connects: bool) -> dict:
+    grid = _grid_of(pod)
+    out = {"cubes": cubes.tolist(),
+           "cube_coords": [list(map(int, np.unravel_index(int(c), grid))) for c in cubes.ravel()]}
+    if with_connects:
+        connects = cross_connects(pod, cubes)
+        out["cross_connect_count"] = len(connects)
+        out["cross_connects"] = [_connect_dict(c) for c in connects]
+    return out
+
+
+def assignment(pod, faulty_cubes: list[int], slice_cube_shape: tuple[int, ...], n_slices: int,
+               *, then_fail: int | None = None) -> dict:
+    """A concrete plan for `n_slices` slices given the faulty cubes: the cubes of each slice
+    (nested lists in slice axis order, and their coordinates on the cube grid), with OCS the
+    cross-connects to set, on a static torus the boxes if any exist; with `then_fail`, the
+    re-formed first OCS slice after that cube fails (only its position moves, to a spare)."""
+    healthy = healthy_grid(pod, faulty_cubes)
+    out: dict = {"faulty_cubes": sorted(int(c) for c in faulty_cubes),
+                 "slice_cube_shape": list(slice_cube_shape), "n_slices": n_slices}
+    ocs_slices = place_slices(pod, healthy, slice_cube_shape, n_slices, ocs=True) if pod.ocs else None
+    static_slices = place_slices(pod, healthy, slice_cube_shape, n_slices, ocs=False)
+    out["ocs"] = None if ocs_slices is None else [
+        _slice_dict(pod, s, with_connects=True) for s in ocs_slices]
+    out["static"] = None if static_slices is None else [
+        _slice_dict(pod, s, with_connects=False) for s in static_slices]
+    if then_fail is not None:
+        if ocs_slices is None:
+            raise TpusimError("--then-fail needs an OCS assignment, and none was possible")
+        first = ocs_slices[0]
+        used = {int(c) for s in ocs_slices for c in s.ravel()}
+        spares = [int(c) for c in np.flatnonzero(healthy.ravel()) if int(c) not in used]
+        new, removed, added = reform_slice(pod, first, int(then_fail), spares)
+        out["reform"] = {"failed_cube": int(then_fail), "spare_cube": int(new[new != first][0]),
+                         "cubes": new.tolist(), "removed": [_connect_dict(c) for c in removed],
+                         "added": [_connect_dict(c) for c in added]}
+    return out

@@ -46,7 +46,7 @@ def cube_availability(p_host: float, hosts_per_cube: int, *, p_chip: float = 1.0
     p_host^hosts_per_cube x p_chip^chips_per_cube x p_link^links_per_cube x p_rack.
     Tested: 0.990/0.995/0.999 with 16 hosts give 0.8515/0.9229/0.9841 (reference 1.6).
     """
-    p_host = _prob("p_host", p_host)
+    p_host = _prob("p_host", p_host, allow_zero=False)
     hosts = _count("hosts_per_cube", hosts_per_cube)
     if hosts == 0:
         raise TpusimError("hosts_per_cube must be >= 1; the pod has no cubes")

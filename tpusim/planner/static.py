@@ -122,18 +122,23 @@ def _wilson(p: float, n: int) -> tuple[float, float]:
 
 
 def estimate_from_counts(shape: tuple[int, ...], n_slices: int, counts: np.ndarray, n_cubes: int,
-                         weights: np.ndarray | None, seed: int | None) -> StaticEstimate:
-    """Turn per-pattern box counts into p_schedulable and goodput (exact if weights given)."""
+                         weights: np.ndarray | None, seed: int | None, *,
+                         goodput: bool = True) -> StaticEstimate:
+    """Turn per-pattern box counts into p_schedulable and goodput (exact if weights given;
+    goodput fields are NaN when goodput=False, i.e. counts were capped at n_slices)."""
     k = math.prod(shape)
     sched = counts >= n_slices
     frac = counts * k / n_cubes
+    nan = math.nan
     if weights is not None:
         p = float(np.dot(weights, sched))
-        g = float(np.dot(weights, frac))
+        g = float(np.dot(weights, frac)) if goodput else nan
         return StaticEstimate(shape, n_slices, p, p, p, g, g, g, "exact", len(counts), None)
     m = len(counts)
     p = float(sched.mean())
     lo, hi = _wilson(p, m)
+    if not goodput:
+        return StaticEstimate(shape, n_slices, p, lo, hi, nan, nan, nan, "monte-carlo", m, seed)
     g = float(frac.mean())
     half = Z95 * float(frac.std(ddof=1)) / math.sqrt(m) if m > 1 else 1.0
     return StaticEstimate(shape, n_slices, p, lo, hi, g, max(0.0, g - half), min(1.0, g + half),
@@ -143,10 +148,11 @@ def estimate_from_counts(shape: tuple[int, ...], n_slices: int, counts: np.ndarr
 def static_estimates(grid: tuple[int, ...], shapes: list[tuple[int, ...]], p_cube: float, *,
                      n_slices: int = 1, samples: int = 10_000, seed: int = 0,
                      exact_limit: int = EXACT_LIMIT, domain_cubes: int = 1,
-                     p_domain: float = 1.0) -> list[StaticEstimate]:
+                     p_domain: float = 1.0, goodput: bool = True) -> list[StaticEstimate]:
     """Static-torus estimates for several slice shapes (in cubes) on one cube grid, all from
     the same failure patterns: exact enumeration if 2^cubes <= exact_limit and failures are
-    independent, else `samples` Monte Carlo patterns from default_rng(seed)."""
+    independent, else `samples` Monte Carlo patterns from default_rng(seed). goodput=False
+    skips the packing search (only "do n_slices fit?" is answered; much faster)."""
     n = math.prod(grid)
     p_cube = require_probability("static model", "p_cube", p_cube, allow_zero=True)
     exact = (1 << n) <= exact_limit and domain_cubes == 1 and p_domain == 1.0
@@ -160,19 +166,22 @@ def static_estimates(grid: tuple[int, ...], shapes: list[tuple[int, ...]], p_cub
     for shape in shapes:
         shape = check_cube_shape(grid, tuple(shape))
         pl = box_placements(tuple(grid), shape)
-        counts = max_boxes(pl, patterns)
-        out.append(estimate_from_counts(shape, n_slices, counts, n, weights, None if exact else seed))
+        counts = max_boxes(pl, patterns, cap=None if goodput else n_slices)
+        out.append(estimate_from_counts(shape, n_slices, counts, n, weights, None if exact else seed,
+                                        goodput=goodput))
     return out
 
 
 def p_schedulable_static(pod, slice_cube_shape: tuple[int, ...], p_cube: float, *,
                          n_slices: int = 1, samples: int = 10_000, seed: int = 0,
-                         exact_limit: int = EXACT_LIMIT) -> StaticEstimate:
+                         exact_limit: int = EXACT_LIMIT, goodput: bool = False) -> StaticEstimate:
     """Probability that `n_slices` disjoint boxes of `slice_cube_shape` cubes fit on healthy
     cubes of the pod's static cube torus (exact or Monte Carlo with a 95% interval; see
-    StaticEstimate). The simulator's long runs must converge to `.p_schedulable`."""
+    StaticEstimate). The simulator's long runs must converge to `.p_schedulable`. Goodput
+    fields are NaN unless goodput=True (which runs the full packing search)."""
     grid = pod.cube_grid if hasattr(pod, "cube_grid") else tuple(pod)
     if grid is None:
         raise TpusimError(f"pod {pod.name} is not built of cubes; the static cube model needs cubes")
     return static_estimates(tuple(grid), [tuple(slice_cube_shape)], p_cube, n_slices=n_slices,
-                            samples=samples, seed=seed, exact_limit=exact_limit)[0]
+                            samples=samples, seed=seed, exact_limit=exact_limit,
+                            goodput=goodput)[0]

@@ -19,10 +19,11 @@ slice has goodput = p_cube with OCS.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from tpusim.errors import TpusimError, require_probability
 from tpusim.planner import availability as av
+from tpusim.planner.assign import assignment
 from tpusim.planner.static import static_estimates
 from tpusim.topology.ocs import ocs_count
 from tpusim.topology.shape import check_slice_shape, compact_shape, fmt_shape, legal_shapes
@@ -141,12 +142,15 @@ def pod_info(pod) -> dict:
 def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | None = None,
          n_slices: int = 1, target: float | None = None, samples: int = 2000, seed: int = 0,
          p_chip: float = 1.0, p_ocs: float = 1.0, domain_cubes: int = 1,
-         p_domain: float = 1.0) -> PlanResult:
+         p_domain: float = 1.0, faulty_cubes: list[int] | None = None,
+         then_fail: int | None = None) -> PlanResult:
     """Schedulability and goodput per slice size, with OCS (closed form) and on a static torus
     (exact packing per failure pattern, averaged exactly or by `samples` seeded Monte Carlo
     patterns). `slice_shape` (chips) restricts the rows to one slice and `n_slices` asks for
     that many disjoint slices at once; `target` adds the largest slice schedulable with at
-    least that probability and the spare cubes each row needs to reach it with OCS."""
+    least that probability and the spare cubes each row needs to reach it with OCS;
+    `faulty_cubes` adds a concrete assignment (the requested slice, else the largest row that
+    the healthy cubes can hold with OCS) and `then_fail` re-forms it after that cube fails."""
     grid = require_cube_pod(pod)
     p_host = require_probability("plan", "availability", host_availability)
     if isinstance(n_slices, bool) or not isinstance(n_slices, int) or n_slices < 1:
@@ -182,6 +186,13 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
         if target is not None and domain_cubes == 1 and p_domain == 1.0:
             spares = av.spares_for_target(k * n_slices, p_cube, target / ocs_up, n) \
                 if target <= ocs_up else None
+        if k == 1 or k * n_slices == n:
+            # one-cube boxes or the whole pod: the static torus has exactly the OCS choices
+            p_static = math.fsum(pmf[k * n_slices:])
+            g_static = av.expected_ocs_slices(pmf, k) * k / n
+            est = replace(est, p_schedulable=p_static, p_schedulable_lo=p_static,
+                          p_schedulable_hi=p_static, goodput=g_static, goodput_lo=g_static,
+                          goodput_hi=g_static, method="exact")
         rows.append(PlanRow(
             slice_chips=math.prod(shape), slice_cubes=k, shape=fmt_shape(shape), cube_shape=cshape,
             n_slices=n_slices, p_schedulable_ocs=min(1.0, p_ocs_row),
@@ -204,7 +215,20 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
         "ocs_count": n_ocs, "p_ocs": p_ocs, "p_chip": p_chip,
         "domain_cubes": domain_cubes, "p_domain": p_domain,
     }
+    plan_of_cubes = None
+    if faulty_cubes is not None or then_fail is not None:
+        faulty = list(faulty_cubes or [])
+        healthy_count = n - len(set(faulty))
+        if slice_shape is None:
+            fits = [c for c in cube_shapes if math.prod(c) <= healthy_count]
+            if not fits:
+                raise TpusimError("no slice fits in the healthy cubes; every cube is faulty")
+            chosen = fits[-1]
+        else:
+            chosen = cube_shapes[0]
+        plan_of_cubes = assignment(pod, faulty, chosen, n_slices, then_fail=then_fail)
     return PlanResult(pod=pod_info(pod), host_availability=p_host, cube_availability=p_cube,
                       rows=tuple(rows), static_method=static[0].method if static else "none",
                       static_patterns=static[0].patterns if static else 0,
-                      seed=static[0].seed if static else None, model=model, target=target_info)
+                      seed=static[0].seed if static else None, model=model, target=target_info,
+                      assignment=plan_of_cubes)

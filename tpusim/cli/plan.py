@@ -1,0 +1,194 @@
+"""`tpusim plan`: which slice sizes a pod can schedule, with OCS and on a static torus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tpusim.cli import app
+from tpusim.errors import TpusimError
+
+
+def _int_list(text: str | None, what: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x != ""]
+    except ValueError:
+        raise TpusimError(
+            f"cannot read {what} {text!r}; write whole numbers separated by commas, e.g. 3,17,42"
+        ) from None
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def _prob(x: float) -> str:
+    if x >= 0.9995 and x < 1:
+        return f"{x:.4f}"
+    return f"{x:.3f}"
+
+
+@app.command()
+def plan(
+    chips: int = typer.Option(4096, "--chips", help="Pod size in chips (4096: v4, 8960: v5p, 9216: v7)."),
+    availability: float = typer.Option(
+        0.995, "--availability",
+        help="Host availability in (0, 1], e.g. 0.995.",
+    ),
+    generation: str | None = typer.Option(
+        None, "--generation",
+        help="Chip generation when --chips is ambiguous.",
+    ),
+    pod_name: str | None = typer.Option(
+        None, "--pod",
+        help="Pod name or pod TOML file (instead of --chips).",
+    ),
+    target: float | None = typer.Option(
+        None, "--target",
+        help="Schedulability target, e.g. 0.99: largest slice and spare cubes.",
+    ),
+    slice_shape: str | None = typer.Option(
+        None, "--slice",
+        help="One slice shape in chips, e.g. 8x16x24 (default: all sizes).",
+    ),
+    slices: int = typer.Option(1, "--slices", help="Disjoint slices of --slice wanted at once."),
+    faulty_cubes: str | None = typer.Option(
+        None, "--faulty-cubes",
+        help="Faulty cube ids, e.g. 3,17,42: a concrete assignment.",
+    ),
+    faulty_hosts: str | None = typer.Option(
+        None, "--faulty-hosts",
+        help="Faulty host ids; their cubes count as faulty.",
+    ),
+    then_fail: int | None = typer.Option(
+        None, "--then-fail",
+        help="Then this cube fails: re-form the first slice around it.",
+    ),
+    samples: int = typer.Option(1000, "--samples", help="Monte Carlo failure patterns for the static model."),
+    seed: int = typer.Option(0, "--seed", help="Random seed for the static model's patterns."),
+    chip_availability: float = typer.Option(
+        1.0, "--chip-availability",
+        help="Per-chip availability (1 = chips fail only with hosts).",
+    ),
+    ocs_availability: float = typer.Option(
+        1.0, "--ocs-availability",
+        help="Per-OCS availability (every cube slice uses every OCS).",
+    ),
+    domain_cubes: int = typer.Option(
+        1, "--domain-cubes",
+        help="Cubes per correlated failure domain (rack row, power).",
+    ),
+    domain_availability: float = typer.Option(
+        1.0, "--domain-availability",
+        help="Availability of each failure domain.",
+    ),
+    chart: Path | None = typer.Option(
+        None, "--chart",
+        help="Write goodput vs slice size to FILE (.png, .svg, .pdf).",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    csv_out: bool = typer.Option(False, "--csv", help="Rows as CSV."),
+) -> None:
+    """Slice sizes a pod can count on: P(schedulable) and goodput, with OCS and on a static torus."""
+    from tpusim.hardware import find_pod, load_pod
+    from tpusim.planner.assign import cubes_of_hosts
+    from tpusim.planner.table import plan as make_plan
+
+    if chart is not None and chart.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise TpusimError(f"--chart {chart}: use a .png, .svg or .pdf file name")
+    if samples < 1:
+        raise TpusimError(f"--samples must be >= 1, got {samples}")
+    pod = load_pod(pod_name) if pod_name else find_pod(chips, generation)
+    faulty = _int_list(faulty_cubes, "--faulty-cubes")
+    hosts = _int_list(faulty_hosts, "--faulty-hosts")
+    if hosts:
+        faulty = sorted(set(faulty or []) | set(cubes_of_hosts(pod, hosts)))
+    result = make_plan(pod, availability, slice_shape=slice_shape, n_slices=slices, target=target,
+                       samples=samples, seed=seed, p_chip=chip_availability, p_ocs=ocs_availability,
+                       domain_cubes=domain_cubes, p_domain=domain_availability,
+                       faulty_cubes=faulty, then_fail=then_fail)
+    if chart is not None:
+        from tpusim.charts.plan import plan_chart
+
+        plan_chart(pod, availability, chart, samples=min(samples, 1000), seed=seed,
+                   slice_shape=slice_shape)
+    if json_out:
+        from tpusim.cli.render import print_json
+
+        print_json(result.to_dict())
+        return
+    if csv_out:
+        from tpusim.cli.render import print_csv
+
+        print_csv([{**r.to_dict(), "cube_shape": "x".join(map(str, r.cube_shape))} for r in result.rows])
+        return
+    _print_readable(result, chart)
+
+
+def _print_readable(result, chart: Path | None) -> None:
+    from tpusim.cli.render import console, table
+
+    pod = result.pod
+    out = console()
+    title = (f"{pod['name']} ({pod['chip']}, {pod['shape']} chips, {pod['cubes']} cubes of "
+             f"{pod['hosts_per_cube']} hosts): host availability {_pct(result.host_availability)} "
+             f"-> p_cube {result.cube_availability:.4f}")
+    with_target = any(r.spare_cubes_for_target is not None for r in result.rows) or result.target
+    columns = ["slice chips", "shape", "cubes", "P(sched) OCS", "P(sched) static",
+               "goodput OCS", "goodput static"]
+    if with_target:
+        columns.append("OCS spares for target")
+    rows = []
+    for r in result.rows:
+        static_p = _prob(r.p_schedulable_static)
+        static_g = f"{r.goodput_static:.3f}"
+        if result.static_method != "exact":
+            static_p += f" [{r.p_schedulable_static_lo:.3f}, {r.p_schedulable_static_hi:.3f}]"
+            static_g += f" ±{(r.goodput_static_hi - r.goodput_static_lo) / 2:.3f}"
+        row = [r.slice_chips if r.n_slices == 1 else f"{r.n_slices} x {r.slice_chips}", r.shape,
+               r.slice_cubes, _prob(r.p_schedulable_ocs), static_p, f"{r.goodput_ocs:.3f}", static_g]
+        if with_target:
+            row.append("-" if r.spare_cubes_for_target is None else r.spare_cubes_for_target)
+        rows.append(row)
+    if result.static_method == "exact":
+        how = "static: exact enumeration of every failure pattern"
+    else:
+        how = (f"static: exact packing on {result.static_patterns} Monte Carlo failure patterns "
+               f"(seed {result.seed}), 95% intervals")
+    caption = ("P(sched): at least one slice (or --slices of them) can be formed. goodput: expected "
+               "fraction of the pod's chips that slices of this size keep busy. OCS: any healthy "
+               "cubes; static: contiguous boxes of cubes on the pod torus.\n" + how)
+    out.print(table(title, columns, rows, caption=caption, justify_right_from=2))
+    if result.target:
+        t = result.target
+        ocs = t["largest_slice_chips_ocs"] or "none"
+        static = t["largest_slice_chips_static"] or "none"
+        out.print(f"target {t['target']}: largest slice with OCS {ocs} chips, static {static} chips")
+    if result.assignment:
+        _print_assignment(out, result.assignment)
+    if chart is not None:
+        out.print(f"chart written to {chart}")
+
+
+def _print_assignment(out, a: dict) -> None:
+    out.print(f"assignment: {a['n_slices']} slice(s) of {'x'.join(map(str, a['slice_cube_shape']))} cubes; "
+              f"faulty cubes {a['faulty_cubes'] or 'none'}")
+    if a["ocs"] is None:
+        out.print("  OCS: not enough healthy cubes")
+    else:
+        for i, s in enumerate(a["ocs"]):
+            out.print(f"  OCS slice {i}: cubes (slice axis order) {s['cubes']}; "
+                      f"{s['cross_connect_count']} cross-connects")
+    if a["static"] is None:
+        out.print("  static torus: no contiguous placement exists")
+    else:
+        for i, s in enumerate(a["static"]):
+            out.print(f"  static slice {i}: cubes {s['cubes']}")
+    if "reform" in a:
+        r = a["reform"]
+        out.print(f"  cube {r['failed_cube']} fails: replace it with spare cube {r['spare_cube']}; "
+                  f"{len(r['removed'])} cross-connects removed, {len(r['added'])} added; "
+                  f"every other cube keeps its position")
