@@ -78,3 +78,6 @@ def test_palm_with_ocs_loses_far_less_than_static():
     assert ocs.summary["time_to_train_s"]["finished_fraction"] == 1.0
     assert lost_s(static.summary) > 5 * lost_s(ocs.summary)
     assert static.summary["badput"]["waiting_for_resources"] > lost_s(ocs.summary)
+    # the static job waits although most cubes are healthy and free: fragmentation, not shortage
+    waiting = static.summary["badput"]["waiting_for_resources"]
+    assert static.summary["waiting_fragmented_s"] > 0.9 * waiting

@@ -194,3 +194,12 @@ def test_repair_crews_behave_like_a_simpy_resource():
     reference = finish_times("simpy")
     assert finish_times("crews") == reference
     assert max(t - arrivals[i] - holds[i] for i, t in reference) > 10  # crews did queue
+
+
+def test_event_logging_does_not_change_the_numbers():
+    sc = scenario_from_dict({**ALL_ON, "run": {**ALL_ON["run"], "replications": 1}}, "test")
+    plans = plan_jobs(sc)
+    quiet = run_replication(sc, plans, np.random.SeedSequence(9), log=False)
+    logged = run_replication(sc, plans, np.random.SeedSequence(9), log=True)
+    assert quiet.jobs == logged.jobs and quiet.pods == logged.pods
+    assert len(logged.events) > 100 and not quiet.events

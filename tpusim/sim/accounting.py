@@ -40,6 +40,7 @@ def job_rows(result: ReplicationResult, plans: tuple[JobPlan, ...], replication:
         for c in CAUSES:
             row[f"interruptions_{c}"] = raw[f"interruptions_{c}"]
         row["interruptions"] = sum(raw[f"interruptions_{c}"] for c in CAUSES)
+        row["waiting_fragmented_s"] = raw["waiting_fragmented_s"]
         finished = raw["end_s"] is not None
         row["started"] = raw["started"]
         row["finished"] = finished
@@ -75,6 +76,7 @@ def replication_row(rows: list[dict]) -> dict:
     for c in CAUSES:
         out[f"interruptions_{c}"] = sum(r[f"interruptions_{c}"] for r in rows)
     out["interruptions"] = sum(r["interruptions"] for r in rows)
+    out["waiting_fragmented_s"] = sum(r["waiting_fragmented_s"] for r in rows)
     out["started"] = all(r["started"] for r in rows)
     out["finished"] = all(r["finished"] for r in rows)
     out["time_to_train_s"] = max(r["time_to_train_s"] for r in rows) if out["finished"] else math.nan
@@ -110,6 +112,8 @@ def summarize(table, *, scenario: str = "", seed: int | None = None) -> dict:
         out[f"{key}_ci95"] = stats["ci95"]
     out["badput"] = {c: float(whole[f"{c}_s"].mean()) for c in BADPUT}
     out["productive_s"] = float(whole["productive_s"].mean())
+    # part of waiting_for_resources during which enough free healthy cubes existed in total
+    out["waiting_fragmented_s"] = float(whole["waiting_fragmented_s"].mean())
     out["interruptions"] = {c: float(whole[f"interruptions_{c}"].mean()) for c in CAUSES}
     out["interruptions"]["total"] = float(whole["interruptions"].mean())
     out["time_to_train_s"] = _quantiles(whole["time_to_train_s"].to_numpy(dtype=float))
@@ -119,6 +123,7 @@ def summarize(table, *, scenario: str = "", seed: int | None = None) -> dict:
                                  ("goodput", "scheduling_goodput", "runtime_goodput", "program_goodput")}
         entry["badput"] = {c: float(part[f"{c}_s"].mean()) for c in BADPUT}
         entry["interruptions"] = float(part["interruptions"].mean())
+        entry["waiting_fragmented_s"] = float(part["waiting_fragmented_s"].mean())
         entry["never_started_fraction"] = float(1.0 - part["started"].astype(float).mean())
         entry["time_to_train_s"] = _quantiles(part["time_to_train_s"].to_numpy(dtype=float))
         tokens = part["tokens_trained"].to_numpy(dtype=float)

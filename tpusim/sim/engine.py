@@ -140,6 +140,8 @@ class _JobState:
         self.interrupt_pending = False
         self.phases: list[tuple[int, float]] = []
         self.seg = 0.0  # compute seconds of the current CYCLE
+        self.frag_since: float | None = None
+        self.frag_wait = 0.0
         self.grant = env.event()
         self.window_start = plan.spec.submit_s
         self.end_s: float | None = None
@@ -204,6 +206,9 @@ class Simulation:
         j = pod.owner[cube]
         if j < 0:
             pod.free.discard(cube)
+            for waiting in self.pending:
+                if waiting.frag_since is not None:
+                    self._frag_check(waiting)
             return
         job = self.jobs[j]
         sl = job.slices[pod.owner_slice[cube]]
@@ -260,6 +265,7 @@ class Simulation:
             job.grant = self.env.event()
         if not self.pending:  # nobody ahead in the queue: serve directly
             self._fill(job)
+            self._frag_check(job)
             if job.complete():
                 if job.state == WAITING:
                     job.grant.succeed()
@@ -273,10 +279,27 @@ class Simulation:
         """Serve waiting jobs in priority order: spares for OCS slices, whole slices otherwise."""
         for job in list(self.pending):
             self._fill(job)
+            self._frag_check(job)
             if job.complete():
                 self.pending.remove(job)
                 if job.state == WAITING and not job.grant.triggered:
                     job.grant.succeed()
+
+    def _frag_check(self, job: _JobState) -> None:
+        """Fragmentation: time a job waits although the free healthy cubes of all pods would
+        be enough (no contiguous box on a static torus, or spares stranded in another pod)."""
+        if job.complete():
+            fragmented = False
+        else:
+            per_slice = job.plan.spec.cubes_per_slice
+            need = sum(per_slice if sl.cubes is None else sl.missing for sl in job.slices)
+            fragmented = sum(len(p.free) for p in self.pods) >= need
+        now = self.env.now
+        if fragmented and job.frag_since is None:
+            job.frag_since = now
+        elif not fragmented and job.frag_since is not None:
+            job.frag_wait += now - job.frag_since
+            job.frag_since = None
 
     def _take(self, pod: _PodState, cube: int, job: _JobState, s: int) -> None:
         pod.free.discard(cube)
@@ -665,10 +688,13 @@ class Simulation:
         for job in self.jobs:
             if job.state in _ACTIVE or job.state == WAITING:
                 self._leave(job)
+            if job.frag_since is not None:
+                job.frag_wait += horizon - job.frag_since
             window = (job.end_s if job.end_s is not None else horizon) - job.window_start
             jobs.append({
                 "job": job.plan.spec.name, "window_s": max(window, 0.0),
                 "end_s": job.end_s, "progress_s": job.progress, "started": job.started,
+                "waiting_fragmented_s": job.frag_wait,
                 **{c: job.acc[i] for i, c in enumerate(CATEGORIES)},
                 **{f"interruptions_{c}": n for c, n in job.causes.items()},
             })

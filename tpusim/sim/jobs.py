@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tpusim.errors import TpusimError
 from tpusim.sim.analytic import daly_interval
@@ -112,19 +113,24 @@ def _plan(scenario: Scenario, spec: JobSpec) -> JobPlan:
 
 
 def _estimate(scenario: Scenario, spec: JobSpec):
+    return _estimate_cached(spec.workload, scenario.pod.chip.name, math.prod(spec.slice_shape),
+                            spec.slices, spec.name)
+
+
+@lru_cache(maxsize=256)
+def _estimate_cached(workload: str, chip: str, chips_per_slice: int, slices: int, job: str):
+    """One estimate per (workload, chip, slice size, slices); jobs that share them share it."""
     try:
         from tpusim.workloads import estimate, load_workload
     except ImportError:
         raise TpusimError(
-            f"job {spec.name!r}: the estimate model (tpusim.workloads) is not installed; "
+            f"job {job!r}: the estimate model (tpusim.workloads) is not installed; "
             "give mfu and step_time_s in the [[jobs]] table"
         ) from None
-    wl = load_workload(spec.workload)
-    est = estimate(wl, chip=scenario.pod.chip.name, chips_per_slice=math.prod(spec.slice_shape),
-                   slices=spec.slices)
+    est = estimate(load_workload(workload), chip=chip, chips_per_slice=chips_per_slice, slices=slices)
     if not getattr(est, "fits_in_hbm", True):
         raise TpusimError(
-            f"job {spec.name!r}: workload {spec.workload!r} does not fit in HBM on "
-            f"{math.prod(spec.slice_shape)}-chip slices; run `tpusim estimate` for the breakdown"
+            f"job {job!r}: workload {workload!r} does not fit in HBM on {chips_per_slice}-chip "
+            f"slices; run `tpusim estimate` for the breakdown"
         )
     return est
