@@ -61,7 +61,7 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
     n = pl.n_cubes
 
     nodes = [0]
-    budget = [node_budget]
+    budget = [node_budget + 2 * bound]  # a straight dive to `bound` boxes takes bound nodes
 
     def feasible(alive: list[int], t: int) -> bool:
         # alive: placements inside the free cubes; free = the cubes they cover
@@ -119,7 +119,7 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
     for i in fixed:
         used |= masks[i]
     rest = [i for i in order if not masks[i] & used]
-    budget[0] = 8 * node_budget
+    budget[0] = 8 * node_budget + 2 * t
     for start, pool in ((fixed, rest), ([], order)):
         nodes[0] = 0
         chosen.clear()

@@ -1,0 +1,99 @@
+"""`tpusim plan` end to end: the JSON contract (DESIGN.md), CSV, table, chart files, concrete
+assignments, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from conftest import assert_clean_error, run_cli
+
+ROW_KEYS = {"slice_chips", "slice_cubes", "shape", "p_schedulable_ocs", "p_schedulable_static",
+            "goodput_ocs", "goodput_static"}
+
+
+def test_json_contract():
+    r = run_cli("plan", "--chips", "4096", "--availability", "0.995", "--samples", "60", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert {"pod", "cube_availability", "rows"} <= set(data)
+    assert data["pod"]["name"] == "tpu-v4-4096" and data["pod"]["cubes"] == 64
+    assert data["cube_availability"] == pytest.approx(0.9229, abs=5e-5)
+    assert [row["slice_chips"] for row in data["rows"]] == [64, 128, 256, 512, 1024, 2048, 3072, 4096]
+    for row in data["rows"]:
+        assert set(row) >= ROW_KEYS
+        for key in ("p_schedulable_ocs", "p_schedulable_static", "goodput_ocs", "goodput_static"):
+            assert 0 <= row[key] <= 1
+    assert "assignment" not in data
+
+
+def test_readable_table_states_pod_and_p_cube():
+    r = run_cli("plan", "--chips", "4096", "--availability", "0.99", "--samples", "40", "--target", "0.98")
+    assert r.returncode == 0, r.stderr
+    assert "tpu-v4-4096" in r.stdout and "p_cube 0.8515" in r.stdout
+    assert "12x16x16" in r.stdout and "static" in r.stdout and "OCS" in r.stdout
+    assert "target 0.98: largest slice with OCS 3072 chips" in r.stdout
+
+
+def test_csv_rows():
+    r = run_cli("plan", "--availability", "0.999", "--samples", "30", "--csv")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert len(rows) == 8 and set(rows[0]) >= ROW_KEYS
+
+
+def test_faulty_cubes_assignment_and_reform():
+    r = run_cli("plan", "--availability", "0.995", "--samples", "20", "--slice", "8x8x16", "--slices", "2",
+                "--faulty-cubes", "3,17,42", "--then-fail", "0", "--json")
+    assert r.returncode == 0, r.stderr
+    a = json.loads(r.stdout)["assignment"]
+    assert a["faulty_cubes"] == [3, 17, 42] and a["n_slices"] == 2
+    used = [c for s in a["ocs"] for c in json.dumps(s["cubes"]).replace("[", "").replace("]", "").split(",")]
+    ids = [int(c) for c in used]
+    assert len(ids) == 32 and len(set(ids)) == 32 and not {3, 17, 42} & set(ids)
+    assert a["ocs"][0]["cross_connect_count"] == 16 * 48
+    assert a["reform"]["failed_cube"] == 0 and a["reform"]["spare_cube"] not in ids
+    assert len(a["reform"]["removed"]) == len(a["reform"]["added"]) > 0
+
+
+def test_faulty_hosts_map_to_cubes():
+    r = run_cli("plan", "--samples", "20", "--slice", "4x4x4", "--faulty-hosts", "0,16", "--json")
+    assert r.returncode == 0, r.stderr
+    a = json.loads(r.stdout)["assignment"]
+    assert len(a["faulty_cubes"]) >= 1
+    assert all(0 <= c < 64 for c in a["faulty_cubes"])
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_chart_file(tmp_path, suffix):
+    out = tmp_path / f"goodput{suffix}"
+    r = run_cli("plan", "--availability", "0.995", "--samples", "20", "--chart", str(out), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert out.exists() and out.stat().st_size > 1000
+
+
+def test_ironwood_and_v5p_pods():
+    for chips, cubes in (("9216", 144), ("8960", 140)):
+        r = run_cli("plan", "--chips", chips, "--availability", "0.999", "--samples", "10", "--json")
+        assert r.returncode == 0, r.stderr
+        data = json.loads(r.stdout)
+        assert data["pod"]["cubes"] == cubes
+        assert data["rows"][-1]["slice_cubes"] == cubes
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    (("--chips", "4000"), ("4000", "known pods")),
+    (("--availability", "1.5"), ("availability",)),
+    (("--availability", "0"), ("availability",)),
+    (("--generation", "v9"), ("v9",)),
+    (("--chips", "256", "--generation", "v5e"), ("cubes",)),
+    (("--slice", "4x4x6"), ("4x4x6",)),
+    (("--slice", "2x2x2"), ("whole",)),
+    (("--faulty-cubes", "3,x"), ("faulty-cubes",)),
+    (("--faulty-cubes", "99"), ("99",)),
+    (("--chart", "out.txt"), (".png",)),
+])
+def test_errors_are_one_line(args, needles):
+    assert_clean_error(run_cli("plan", "--samples", "5", *args), *needles)
