@@ -125,7 +125,7 @@ ALL_ON = {
     "recovery": {"checkpoint_async": True, "checkpoint_async_block_s": 2},
     "jobs": [
         {"name": "big", "slice": "8x8x16", "slices": 2, "mfu": 0.5, "step_time_s": 5,
-         "steps": 100000, "priority": 1},
+         "steps": 100000, "priority": 1, "elastic": True},
         {"name": "small", "slice": "4x8x8", "slices": 1, "mfu": 0.4, "step_time_s": 2},
     ],
     "run": {"days": 20, "seed": 3, "replications": 3},
@@ -203,3 +203,22 @@ def test_event_logging_does_not_change_the_numbers():
     logged = run_replication(sc, plans, np.random.SeedSequence(9), log=True)
     assert quiet.jobs == logged.jobs and quiet.pods == logged.pods
     assert len(logged.events) > 100 and not quiet.events
+
+
+def test_elastic_job_continues_on_one_slice_then_regrows_exactly():
+    # 2 data-parallel 1-cube slices, no spare. Cube 0 fails at 5.5 h for 2 h: the job keeps
+    # its progress (the other slice holds the state), re-shards (start-up 60 s) and runs at half
+    # rate; when the cube is back it re-forms (10 + 60 + 60 s, 10 s restore from the peer).
+    doc = tiny(spare_cubes=0, inject=[{"at_hours": 5.5, "cause": "host", "cube": 0,
+                                       "duration_hours": 2}])
+    doc["jobs"][0] |= {"slices": 2, "elastic": True}
+    job = run(doc)
+    assert job["wasted_progress"] == pytest.approx(0, abs=1e-6)
+    # 19860 s .. 27000 s at half rate: 3570 s of progress, 3570 s waiting for the lost slice
+    assert job["waiting_for_resources"] == pytest.approx(3570, abs=1e-6)
+    assert job["program_startup"] == pytest.approx(180, abs=1e-6)
+    assert job["checkpoint_restore"] == pytest.approx(10, abs=1e-6)
+    assert job["checkpoint_save"] == pytest.approx(480, abs=1e-6)
+    assert job["end_s"] == pytest.approx(40380, abs=1e-6)
+    total = sum(job[c] for c in CATEGORIES)
+    assert total == pytest.approx(job["window_s"], abs=1e-6)

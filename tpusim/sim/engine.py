@@ -140,12 +140,28 @@ class _JobState:
         self.interrupt_pending = False
         self.phases: list[tuple[int, float]] = []
         self.seg = 0.0  # compute seconds of the current CYCLE
+        self.rate = 1.0  # fraction of the slices running (elastic jobs run degraded)
+        self.shrink = False  # elastic: continue on fewer slices (re-shard only)
+        self.degraded = False  # elastic: running on fewer slices than asked for
+        self.running_slices = plan.spec.slices
+        self.grow = False  # elastic: re-form at full size (peers hand over the state)
+        self.in_memory = False  # the restart point is in a peer's memory, not on storage
         self.frag_since: float | None = None
         self.frag_wait = 0.0
         self.grant = env.event()
         self.window_start = plan.spec.submit_s
         self.end_s: float | None = None
         self.proc: simpy.Process | None = None
+
+    def complete_slices(self) -> int:
+        return sum(1 for s in self.slices if s.cubes is not None and not s.missing)
+
+    def runnable(self) -> bool:
+        """All slices formed; or, for an elastic job that has run, at least min_slices."""
+        spec = self.plan.spec
+        if spec.elastic and self.started:
+            return self.complete_slices() >= spec.min_slices
+        return self.complete()
 
     def complete(self) -> bool:
         return all(not (s.cubes is None or s.missing) for s in self.slices)
@@ -267,8 +283,7 @@ class Simulation:
             self._fill(job)
             self._frag_check(job)
             if job.complete():
-                if job.state == WAITING:
-                    job.grant.succeed()
+                self._granted(job)
                 return
         if job not in self.pending:
             self.pending.append(job)
@@ -282,8 +297,19 @@ class Simulation:
             self._frag_check(job)
             if job.complete():
                 self.pending.remove(job)
-                if job.state == WAITING and not job.grant.triggered:
-                    job.grant.succeed()
+                self._granted(job)
+
+    def _granted(self, job: _JobState) -> None:
+        """All slices are formed: wake a waiting job, or re-form a degraded elastic one."""
+        if job.state == WAITING:
+            if not job.grant.triggered:
+                job.grant.succeed()
+        elif job.degraded and job.state in _ACTIVE and not job.interrupt_pending:
+            job.grow = True
+            job.interrupt_pending = True
+            if self.log_on:
+                self.log("interrupt", job.idx, -1, -1, "grow")
+            job.proc.interrupt("grow")
 
     def _frag_check(self, job: _JobState) -> None:
         """Fragmentation: time a job waits although the free healthy cubes of all pods would
@@ -373,14 +399,18 @@ class Simulation:
             job.state = -1
             return
         if state == CYCLE:
-            run = min(dt, job.seg)
+            # compute at `rate` (fraction of slices up; the missing share waits for resources)
+            run_time = job.seg / job.rate
+            run = job.seg if planned is not None else min(dt, run_time) * job.rate
             job.acc[PRODUCTIVE] += run
+            if job.rate < 1.0:
+                job.acc[C_WAIT] += min(dt, run_time) * (1.0 - job.rate)
             job.progress += run
             job.until_ckpt -= run
-            if dt > job.seg:
-                job.acc[C_SAVE] += dt - job.seg
+            if dt > run_time:
+                job.acc[C_SAVE] += dt - run_time
                 if self.log_on:
-                    self.events.append((job.phase_start + job.seg, "state", job.idx, -1, -1, "saving"))
+                    self.events.append((job.phase_start + run_time, "state", job.idx, -1, -1, "saving"))
             job.state = -1
             return
         if state not in _CATEGORY_OF:
@@ -419,14 +449,19 @@ class Simulation:
             job.ckpt = max(job.ckpt, job.pending_ckpt[1])
             job.pending_ckpt = None
 
-    def _lose(self, job: _JobState) -> None:
-        """Roll back to the last durable state after an interruption."""
+    def _lose(self, job: _JobState, cause: str) -> None:
+        """Roll back to the last durable state after an interruption. In memory (an in-memory
+        replica, or the surviving data-parallel slices of an elastic job) only the current
+        partial step is lost."""
         rec = self.sc.recovery
+        spec = job.plan.spec
+        elastic_alive = spec.elastic and job.started and cause != "job" and job.complete_slices() >= 1
         if job.notice_save:
             keep = job.progress  # drained with a final checkpoint (maintenance notice)
-        elif rec.in_memory_replica:
+        elif rec.in_memory_replica or elastic_alive or cause == "grow":
             step = job.plan.step_time_s
             keep = max(job.ckpt, job.progress - job.progress % step)
+            job.in_memory = True
         else:
             self._commit_async(job)
             keep = job.ckpt
@@ -444,11 +479,13 @@ class Simulation:
         phases: list[tuple[int, float]] = []
         if job.notice_save:
             phases.append((SAVE, rec.checkpoint_save_s))
+        if job.shrink and not job.grow:  # elastic: the surviving slices re-shard and go on
+            return phases + [(STARTUP, rec.program_startup_s)]
         if job.reconfigure and self.ocs:
             phases.append((RECONF, rec.ocs_reconfigure_s))
         phases += [(INIT, rec.tpu_init_s), (STARTUP, rec.program_startup_s)]
         if job.started:
-            phases.append((RESTORE, rec.replica_restore_s if rec.in_memory_replica
+            phases.append((RESTORE, rec.replica_restore_s if (rec.in_memory_replica or job.in_memory)
                            else rec.checkpoint_restore_s))
         return phases
 
@@ -460,17 +497,19 @@ class Simulation:
             yield env.timeout(plan.spec.submit_s)
         job.window_start = env.now
         while True:
-            if not job.complete():
+            if not job.runnable():
                 self._enter(job, WAITING)
-                while not job.complete():
+                while not job.runnable():
                     self.request(job)
-                    if job.complete():
+                    if job.runnable():
                         break
                     try:
                         yield job.grant
                     except simpy.Interrupt:
                         job.interrupt_pending = False
                 self._leave(job)
+            elif not job.complete():
+                self.request(job)  # elastic, degraded: keep asking for the missing slices
             try:
                 # reconfigure, initialise, start, restore: one timeout, split in closed form
                 job.phases = self._phases(job)
@@ -480,15 +519,19 @@ class Simulation:
                 yield env.timeout(total)
                 self._leave(job, total)
                 job.started = True
+                job.degraded = job.shrink
+                job.running_slices = job.complete_slices()
+                job.shrink = job.grow = job.in_memory = False
                 while plan.work_s - job.progress > _EPS:
                     seg = min(job.until_ckpt, plan.work_s - job.progress)
                     last = plan.work_s - job.progress - seg <= _EPS
                     block = 0.0 if last else (rec.checkpoint_async_block_s if rec.checkpoint_async
                                               else rec.checkpoint_save_s)
+                    job.rate = job.running_slices / plan.spec.slices
                     job.seg = seg
                     self._enter(job, CYCLE)
-                    yield env.timeout(seg + block)
-                    self._leave(job, seg + block)
+                    yield env.timeout(seg / job.rate + block)
+                    self._leave(job, seg / job.rate + block)
                     if last:
                         break
                     job.progress = min(job.progress, plan.work_s)
@@ -504,10 +547,12 @@ class Simulation:
                 self._enter(job, DONE)
                 self._release(job)
                 return
-            except simpy.Interrupt:
+            except simpy.Interrupt as interrupt:
                 job.interrupt_pending = False
                 self._leave(job)
-                self._lose(job)
+                self._lose(job, interrupt.cause)
+                if job.plan.spec.elastic and not job.grow and not job.complete() and job.runnable():
+                    job.shrink = True
 
     def _release(self, job: _JobState) -> None:
         for sl in job.slices:

@@ -8,7 +8,7 @@
                 or seconds), checkpoint_save_s, checkpoint_async, checkpoint_async_block_s,
                 checkpoint_restore_s, in_memory_replica, replica_restore_s
     [[jobs]]    name, workload, slice, slices, train_tokens | steps, priority, submit_hours,
-                and what-if overrides mfu, step_time_s, tokens_per_step
+                elastic, min_slices, and what-if overrides mfu, step_time_s, tokens_per_step
     [run]       days, seed, replications, warm_start
     [[inject]]  scripted failures for what-ifs and exact traces: at_hours, cause (host, cube,
                 maintenance: a cube goes down for duration_hours; job: a job-level interruption),
@@ -114,6 +114,8 @@ class JobSpec:
     submit_s: float = 0.0
     train_tokens: float | None = None
     steps: int | None = None
+    elastic: bool = False  # continue on fewer data-parallel slices (>= min_slices) after a loss
+    min_slices: int = 1
     mfu: float | None = None  # overrides (what-if); absent = from `tpusim estimate`
     step_time_s: float | None = None
     tokens_per_step: float | None = None
@@ -378,7 +380,8 @@ def _jobs(doc: dict[str, Any], where: str, pod: Pod) -> tuple[JobSpec, ...]:
         jw = f"{where} [[jobs]] #{i + 1}"
         _require_dict(job, jw)
         _unknown_keys(job, ("name", "workload", "slice", "slices", "train_tokens", "steps", "priority",
-                            "submit_hours", "mfu", "step_time_s", "tokens_per_step"), jw)
+                            "submit_hours", "mfu", "step_time_s", "tokens_per_step", "elastic",
+                            "min_slices"), jw)
         name = str(job.get("name", f"job{i}"))
         if name in names:
             raise TpusimError(f"{jw}: duplicate job name {name!r}")
@@ -413,8 +416,16 @@ def _jobs(doc: dict[str, Any], where: str, pod: Pod) -> tuple[JobSpec, ...]:
             raise TpusimError(f"{jw}: give a workload, or both mfu and step_time_s")
         if tokens is not None and workload is None and tps is None:
             raise TpusimError(f"{jw}: train_tokens needs a workload or tokens_per_step")
+        elastic = job.get("elastic", False)
+        if not isinstance(elastic, bool):
+            raise TpusimError(f"{jw}: elastic must be true or false")
+        min_slices = _positive_int(job.get("min_slices", 1), jw, "min_slices")
+        if elastic and not 1 <= min_slices < slices:
+            raise TpusimError(
+                f"{jw}: an elastic job needs 1 <= min_slices < slices ({slices}); got {min_slices}")
         out.append(JobSpec(name=name, workload=workload, slice_shape=shape, slice_cubes=cubes,
                            slices=slices, priority=priority, submit_s=float(submit) * HOUR_S,
+                           elastic=elastic, min_slices=min_slices,
                            train_tokens=tokens, steps=steps, mfu=mfu, step_time_s=step,
                            tokens_per_step=tps))
     return tuple(out)
