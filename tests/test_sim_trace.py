@@ -116,6 +116,7 @@ ALL_ON = {
         "host": {"availability": 0.99, "mttr_hours": 6, "ttf": "weibull", "ttf_shape": 0.8,
                  "ttr": "lognormal", "ttr_shape": 0.7},
         "cube": {"mtbf_hours": 2000, "mttr_hours": 12},
+        "chip": {"mtbf_hours": 2e5, "mttr_hours": 4},
         "ocs": {"mtbf_hours": 5e4},
         "link": {"mtbf_hours": 5e6},
         "job": {"mtbf_hours": 30},
@@ -145,7 +146,7 @@ def test_time_categories_sum_to_the_window_with_every_component_on():
         rtol=1e-9)
     assert (result.summary["goodput"] > 0.1) and (t["finished"].iloc[1:].any())
     causes = {c for c, n in result.summary["interruptions"].items() if n > 0}
-    assert {"host", "job", "maintenance"} <= causes
+    assert {"host", "chip", "job", "maintenance"} <= causes
 
 
 def test_same_seed_same_numbers_different_seed_different_numbers():

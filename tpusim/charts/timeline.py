@@ -89,8 +89,8 @@ def timeline_chart(events, scenario, first, path: str | Path) -> Path:
     for pod in range(scenario.pod_count):
         times, counts = healthy_steps(events, pod, scenario.usable_cubes, horizon)
         ax2.step([t / DAY_S for t in times], counts, where="post", label=f"pod {pod}", linewidth=0.9)
-    need = max(j.cubes_per_slice for j in scenario.jobs)
-    ax2.axhline(need, color="gray", linestyle=":", linewidth=0.8, label="cubes per slice")
+    need = sum(j.cubes for j in scenario.jobs) / scenario.pod_count
+    ax2.axhline(need, color="gray", linestyle=":", linewidth=0.8, label="cubes the jobs need")
     ax2.set_ylabel("healthy cubes")
     ax2.set_xlabel("time (days)")
     ax2.set_xlim(0, horizon / DAY_S)

@@ -36,17 +36,20 @@ def simulate(
     if workers is not None and workers < 1:
         raise TpusimError(f"--workers must be >= 1, got {workers}")
     sc = with_overrides(load_scenario(scenario), days=days, seed=seed, replications=replications)
-    bar = None
-    if sc.replications > 1 and sys.stderr.isatty() and not json_out:
-        from tqdm import tqdm
+    progress = None
+    if sc.replications > 1 and sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        bar = tqdm(total=sc.replications, unit="rep", file=sys.stderr, leave=False)
-    try:
-        result = run(sc, workers=workers, with_events=chart is not None, out=out,
-                     on_rows=bar.update if bar is not None else None)
-    finally:
-        if bar is not None:
-            bar.close()
+        progress = Progress("replications", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            console=Console(file=sys.stderr), transient=True)
+    if progress is None:
+        result = run(sc, workers=workers, with_events=chart is not None, out=out)
+    else:
+        with progress:
+            task = progress.add_task("simulate", total=sc.replications)
+            result = run(sc, workers=workers, with_events=chart is not None, out=out,
+                         on_rows=lambda k: progress.advance(task, k))
     if chart is not None:
         from tpusim.charts.timeline import timeline_chart
 
@@ -70,19 +73,23 @@ def _render(result, out: Path | None, chart: Path | None) -> None:
     sc = result.scenario
     con = console()
     pods = f"{sc.pod_count} x {sc.pod.name}" if sc.pod_count > 1 else sc.pod.name
-    head = (f"{sc.name}: {s['replications']} replication(s), seed {sc.seed}, {sc.days:g} days, "
-            f"{pods} ({'OCS' if sc.ocs else 'static torus'}, {sc.usable_cubes} cubes per pod in use)")
+    con.print(f"[bold]{sc.name}[/bold]: {s['replications']} replication(s), seed {sc.seed}, "
+              f"{sc.days:g} days, {pods} ({'OCS' if sc.ocs else 'static torus'}, "
+              f"{sc.usable_cubes} cubes per pod in use)")
     rows = [(k.replace("_", " "), _pct(s[k]), _ci(s[f"{k}_ci95"]))
             for k in ("goodput", "scheduling_goodput", "runtime_goodput", "program_goodput")]
-    con.print(table(head, ["goodput", "mean", "95% CI (points)"], rows))
+    con.print(table("Goodput", ["goodput", "mean", "95% CI (points)"], rows))
     window = s["productive_s"] + sum(s["badput"].values())
     time_rows = [("productive", f"{s['productive_s'] / HOUR_S:.1f}", _pct(s["productive_s"] / window))]
     time_rows += [(k.replace("_", " "), f"{v / HOUR_S:.1f}", _pct(v / window))
                   for k, v in s["badput"].items()]
-    con.print(table("Where the time went (job-hours, mean over replications)",
+    if s["waiting_fragmented_s"] > 0:
+        time_rows.append(("  of which fragmented", f"{s['waiting_fragmented_s'] / HOUR_S:.1f}",
+                          _pct(s["waiting_fragmented_s"] / window)))
+    con.print(table("Where the time went (job-hours)",
                     ["category", "hours", "share"], time_rows))
-    causes = [(c, f"{n:g}") for c, n in s["interruptions"].items() if n > 0 or c == "total"]
-    con.print(table("Interruptions (mean per replication)", ["cause", "count"], causes))
+    causes = [(c, f"{n:.1f}") for c, n in s["interruptions"].items() if n > 0 or c == "total"]
+    con.print(table("Interruptions", ["cause", "count"], causes))
     job_rows = []
     notes = []
     for plan in result.plans:
@@ -92,7 +99,7 @@ def _render(result, out: Path | None, chart: Path | None) -> None:
         job_rows.append((plan.spec.name, plan.chips, f"{plan.mfu:.3f}",
                          fmt_duration(plan.interval_s) if math.isfinite(plan.interval_s) else "-",
                          _pct(j["goodput"]), _pct(j["scheduling_goodput"]), _pct(j["runtime_goodput"]),
-                         f"{j['interruptions']:g}", t50, _pct(ttt["finished_fraction"])))
+                         f"{j['interruptions']:.1f}", t50, _pct(ttt["finished_fraction"])))
         if j["never_started_fraction"] > 0:
             kind = "an OCS set of" if sc.ocs else "a contiguous healthy box of"
             notes.append(

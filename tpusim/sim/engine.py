@@ -1,10 +1,10 @@
 """The discrete-event engine: one replication of a scenario with SimPy.
 
 Processes (plain generator functions):
-- `_host`: fails (ttf), waits for a repair crew (`Crews`, a first-come-first-served counting
-  resource per pod with the semantics of simpy.Resource, if crews are limited), is repaired
-  (ttr). A cube is usable only while all its hosts are up.
-- `_cube`: correlated whole-cube failures (rack, power domain), repaired like hosts.
+- `_unit` (hosts, chips, whole cubes): fails (ttf), waits for a repair crew (`Crews`, a
+  first-come-first-served counting resource per pod with the semantics of simpy.Resource, if
+  crews are limited), is repaired (ttr). A cube is usable only while all its units are up;
+  whole-cube units are correlated failures (rack, power domain).
 - `_ocs_switch`, `_links`: optical failures; the OCS routes around them after a
   reconfiguration, so the job restarts but keeps its cubes.
 - `_maintenance`: rolling planned maintenance, one cube of each pod at a time.
@@ -43,7 +43,7 @@ PRODUCTIVE, WASTED, C_WAIT, C_RECONF, C_INIT, C_STARTUP, C_RESTORE, C_SAVE = ran
 _CATEGORY_OF = {WAITING: C_WAIT, RECONF: C_RECONF, INIT: C_INIT, STARTUP: C_STARTUP,
                 RESTORE: C_RESTORE, RUNNING: PRODUCTIVE, SAVE: C_SAVE}
 _ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, RECOVERING, CYCLE))
-CAUSES = ("host", "cube", "ocs", "link", "job", "maintenance")
+CAUSES = ("host", "chip", "cube", "ocs", "link", "job", "maintenance")
 _EPS = 1e-6  # seconds; below this a remaining duration counts as zero
 
 # Event log columns: (time_s, kind, job, pod, cube, detail)
@@ -182,7 +182,7 @@ class Simulation:
         streams = seed.spawn(8)
         self.rng_init = np.random.default_rng(streams[0])
         self.samplers: dict[str, tuple[Sampler, Sampler | None]] = {}
-        for i, comp in enumerate(("host", "cube", "ocs", "link", "job")):
+        for i, comp in enumerate(("host", "cube", "ocs", "link", "job", "chip")):
             f = scenario.failure(comp)
             if f is None:
                 continue
@@ -572,14 +572,16 @@ class Simulation:
 
     # --- failure processes --------------------------------------------------------------------
 
-    def _host(self, pod: _PodState, cube: int, up_for: float):
+    def _unit(self, pod: _PodState, cube: int, up_for: float, comp: str):
+        """One repairable unit of `cube` (a host, a chip, or the cube as a whole): up for a
+        time-to-failure draw, then down until a crew is free and the repair is over."""
         env = self.env
-        ttf, ttr = self.samplers["host"]
+        ttf, ttr = self.samplers[comp]
         wait = up_for
         while True:
             if wait > 0:
                 yield env.timeout(wait)
-                self.component_down(pod, cube, "host")
+                self.component_down(pod, cube, comp)
             if pod.crews is None:
                 yield env.timeout(ttr.draw())
             else:
@@ -590,28 +592,6 @@ class Simulation:
                 pod.crews.release()
             self.component_up(pod, cube)
             wait = ttf.draw()
-
-    def _cube(self, pod: _PodState, cube: int, up_for: float):
-        env = self.env
-        ttf, ttr = self.samplers["cube"]
-        wait = up_for
-        while True:
-            if wait > 0:
-                yield env.timeout(wait)
-                self.component_down(pod, cube, "cube")
-            yield from self._repair(pod, ttr.draw())
-            self.component_up(pod, cube)
-            wait = ttf.draw()
-
-    def _repair(self, pod: _PodState, duration: float):
-        if pod.crews is None:
-            yield self.env.timeout(duration)
-            return
-        wait_crew = pod.crews.acquire()
-        if wait_crew is not None:
-            yield wait_crew
-        yield self.env.timeout(duration)
-        pod.crews.release()
 
     def _ocs_switch(self, pod: _PodState):
         ttf = self.samplers["ocs"][0]
@@ -675,13 +655,14 @@ class Simulation:
     def _start_components(self) -> None:
         sc = self.sc
         env = self.env
-        hosts_per_cube = sc.pod.chip.hosts_per_cube
+        units_per_cube = {"host": sc.pod.chip.hosts_per_cube, "chip": sc.pod.chip.chips_per_cube,
+                          "cube": 1}
         n = sc.usable_cubes
-        for comp, proc in (("host", self._host), ("cube", self._cube)):
+        for comp in ("host", "chip", "cube"):
             f = sc.failure(comp)
             if f is None:
                 continue
-            per_cube = hosts_per_cube if comp == "host" else 1
+            per_cube = units_per_cube[comp]
             a_down = f.ttr.mean_s / (f.ttf.mean_s + f.ttr.mean_s) if sc.warm_start else 0.0
             total = sc.pod_count * n * per_cube
             down0 = self.rng_init.random(total) < a_down
@@ -695,9 +676,9 @@ class Simulation:
                     if pod.down[cube] == 1:
                         pod.healthy -= 1
                         pod.free.discard(cube)
-                    env.process(proc(pod, cube, 0.0))
+                    env.process(self._unit(pod, cube, 0.0, comp))
                 else:
-                    env.process(proc(pod, cube, float(first_up[i])))
+                    env.process(self._unit(pod, cube, float(first_up[i]), comp))
         if self.log_on:
             for pod in self.pods:
                 for cube in range(n):

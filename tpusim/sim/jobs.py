@@ -40,7 +40,7 @@ class JobPlan:
 
 
 def job_failure_rate(scenario: Scenario, spec: JobSpec) -> float:
-    """Interruptions per second a running job sees: every host and cube of its slices, the
+    """Interruptions per second a running job sees: every host, chip and cube of its slices, the
     optical links of its cubes, the OCSes of the pods it spans, job-level (software) failures,
     and maintenance without notice. Non-exponential lifetimes enter through their mean."""
     rate = 0.0
@@ -49,6 +49,9 @@ def job_failure_rate(scenario: Scenario, spec: JobSpec) -> float:
     host = scenario.failure("host")
     if host is not None:
         rate += cubes * hosts_per_cube / host.ttf.mean_s
+    chip = scenario.failure("chip")
+    if chip is not None:
+        rate += cubes * scenario.pod.chip.chips_per_cube / chip.ttf.mean_s
     cube = scenario.failure("cube")
     if cube is not None:
         rate += cubes / cube.ttf.mean_s

@@ -1,7 +1,7 @@
 """The scenario TOML: pod(s), failures, recovery, jobs and run settings, as frozen dataclasses.
 
     [pod]       name, count (identical pods; a slice never spans pods), ocs, spare_cubes
-    [failures.host|cube|ocs|link|job]   ttf, mtbf_hours or availability, mttr_hours, ttr, shapes
+    [failures.host|chip|cube|ocs|link|job]   ttf, mtbf_hours or availability, mttr_hours, ttr, shapes
     [maintenance]                      cube_interval_hours, duration_hours, notice
     [repair]    crews (per pod; 0 = unlimited)
     [recovery]  ocs_reconfigure_s, tpu_init_s, program_startup_s, checkpoint_interval_s ("auto"
@@ -32,10 +32,10 @@ from tpusim.sim.failures import DISTRIBUTIONS, Lifetime, mtbf_from_availability
 from tpusim.topology.shape import check_slice_shape, fmt_shape, is_whole_cubes
 from tpusim.units import DAY_S, HOUR_S
 
-# Component classes a scenario may give failures for. host/cube need repairs (the cube is
+# Component classes a scenario may give failures for. host/chip/cube need repairs (the cube is
 # unusable until repaired); ocs/link/job are interruptions the job recovers from in place.
-COMPONENTS = ("host", "cube", "ocs", "link", "job")
-REPAIRED = ("host", "cube")
+COMPONENTS = ("host", "chip", "cube", "ocs", "link", "job")
+REPAIRED = ("host", "chip", "cube")
 
 # Recovery defaults, seconds. Sources in docs/simulate.md.
 DEFAULT_RECOVERY: dict[str, Any] = {
