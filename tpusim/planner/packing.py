@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from tpusim.planner.bounds import colorings
-from tpusim.planner.boxes import Placements
+from tpusim.planner.boxes import Placements, box_sets
 
 _NODE_COLORINGS = 3  # colorings checked at every search node (more: tighter but slower)
 
@@ -29,7 +29,7 @@ def healthy_placements(pl: Placements, healthy: int) -> list[int]:
 
 
 def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
-                candidates: list[int] | None = None, node_budget: int = 40) -> list[int]:
+                candidates: list[int] | None = None, node_budget: int = 100) -> list[int]:
     """Placement indices of a maximum set of disjoint, all-healthy boxes (at most `need` boxes
     if given: then the search stops as soon as `need` are found).
 
@@ -55,80 +55,139 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
         bound = min(bound, need)
     if bound <= 1:
         return [candidates[0]] if bound == 1 else []
+    # Fast path: keep the healthy boxes of the best tiling class and fill in around the failures.
+    got = _tiling_first(pl, candidates, bound, node_budget)
+    if got is not None:
+        return got
     failed: dict[int, int] = {}
-    chosen: list[int] = []
-    cells = pl.cells
-    n = pl.n_cubes
-
-    nodes = [0]
-    budget = [node_budget + 2 * bound]  # a straight dive to `bound` boxes takes bound nodes
-
-    def feasible(alive: list[int], t: int) -> bool:
-        # alive: placements inside the free cubes; free = the cubes they cover
-        if t == 0:
-            return True
-        nodes[0] += 1
-        if nodes[0] > budget[0]:
-            raise _BudgetExceeded
-        free = 0
-        for i in alive:
-            free |= masks[i]
-        slack = free.bit_count() - t * k
-        if slack < 0 or failed.get(free, t + 1) <= t:
-            return False
-        for col in tight:
-            if col.bound(free) < t:
-                return False
-        # branch on the free cube covered by the fewest placements (most constrained)
-        counts = [0] * n
-        for i in alive:
-            for c in cells[i]:
-                counts[c] += 1
-        best = min((counts[c], c) for c in _bits(free))[1]
-        bit = 1 << best
-        for i in alive:
-            m = masks[i]
-            if m & bit:
-                rest = free ^ m
-                if feasible([j for j in alive if masks[j] & rest == masks[j]], t - 1):
-                    chosen.append(i)
-                    return True
-        if slack > 0 and feasible([j for j in alive if not masks[j] & bit], t):
-            return True
-        if failed.get(free, t + 1) > t:
-            failed[free] = t
-        return False
-
-    # Recursion depth <= cubes in the pod (each level decides at least one cube).
+    alive = 0
+    for i in candidates:
+        alive |= 1 << i
+    budget = node_budget + 2 * bound  # a straight dive to `bound` boxes takes bound nodes
     try:
         for t in range(bound, 1, -1):
-            chosen.clear()
-            if feasible(candidates, t):
-                return chosen[::-1]
+            got = _search(masks, pl.cube_boxes, pl.conflict, alive, k, coverable, t, tight,
+                          failed, budget)
+            if got is not None:
+                return got
         return [candidates[0]]
     except _BudgetExceeded:
         pass
-    # Hard pattern: the LP relaxation bounds the packing; search for that many boxes again.
+    # Hard pattern: the LP relaxation bounds the packing; search for that many boxes again,
+    # LP-guided: keep the boxes the relaxation takes whole, try the best-liked boxes first.
     lp_value, order, whole = _lp_relaxation(pl, candidates)
     t = min(bound, int(math.floor(lp_value + 1e-6)))
     if t <= 1:
         return [candidates[0]]
-    # LP-guided: keep the boxes the relaxation takes whole, search the rest, best-liked first
     fixed = whole[:t]
     used = 0
     for i in fixed:
         used |= masks[i]
     rest = [i for i in order if not masks[i] & used]
-    budget[0] = 8 * node_budget + 2 * t
     for start, pool in ((fixed, rest), ([], order)):
-        nodes[0] = 0
-        chosen.clear()
+        free = 0
+        for i in pool:
+            free |= masks[i]
+        local = [masks[i] for i in pool]
+        cube_boxes, conflict = box_sets([pl.cells[i] for i in pool], pl.n_cubes)
         try:
-            if feasible(pool, t - len(start)):
-                return list(start) + chosen[::-1]
+            got = _search(local, cube_boxes, conflict, (1 << len(pool)) - 1, k, free,
+                          t - len(start), tight, {}, 8 * node_budget + 2 * t)
         except _BudgetExceeded:
-            pass
+            continue
+        if got is not None:
+            return list(start) + [pool[j] for j in got]
     return _milp_packing(pl, candidates, need)
+
+
+def _search(masks, cube_boxes, conflict, alive: int, k: int, free: int, t: int, tight: list,
+            failed: dict[int, int], budget: int) -> list[int] | None:
+    """Indices of `t` disjoint boxes inside `free` among the boxes in bit set `alive`, or None
+    if there are none. `masks[j]`: cubes of box j; `cube_boxes[c]`: boxes containing cube c;
+    `conflict[j]`: boxes sharing a cube with box j.
+
+    At every node the free cubes no alive box covers are dropped, and the search branches on
+    the free cube with the fewest alive boxes (place each of them, lowest index first, or leave
+    the cube unused if the slack allows). `failed` memoises, per set of free cubes, the smallest
+    target proven impossible. Raises _BudgetExceeded after `budget` nodes."""
+    n_boxes = len(masks)
+    chosen: list[int] = []
+    nodes = [0]
+
+    def go(alive: int, free: int, t: int) -> bool:
+        if t == 0:
+            return True
+        nodes[0] += 1
+        if nodes[0] > budget:
+            raise _BudgetExceeded
+        best_c = -1
+        best_n = n_boxes + 1
+        live = 0
+        rest = free
+        while rest:
+            low = rest & -rest
+            rest ^= low
+            c = low.bit_length() - 1
+            cnt = (alive & cube_boxes[c]).bit_count()
+            if cnt:
+                live |= low
+                if cnt < best_n:
+                    best_n, best_c = cnt, c
+        slack = live.bit_count() - t * k
+        if slack < 0 or failed.get(live, t + 1) <= t:
+            return False
+        for col in tight:
+            if col.bound(live) < t:
+                return False
+        options = alive & cube_boxes[best_c]
+        while options:
+            low = options & -options
+            j = low.bit_length() - 1
+            options ^= low
+            if go(alive & ~conflict[j], live & ~masks[j], t - 1):
+                chosen.append(j)
+                return True
+        if slack > 0 and go(alive & ~cube_boxes[best_c], live & ~(1 << best_c), t):
+            return True
+        if failed.get(live, t + 1) > t:
+            failed[live] = t
+        return False
+
+    # Recursion depth <= cubes in the pod (each level decides at least one cube).
+    return chosen[::-1] if go(alive, free, t) else None
+
+
+def _tiling_first(pl: Placements, candidates: list[int], t: int, node_budget: int) -> list[int] | None:
+    """`t` boxes made of the healthy boxes of the tiling class with most of them plus a small
+    search in the rest, or None if that search (budget-limited) finds none."""
+    from tpusim.planner.greedy import tiling_classes
+
+    healthy = set(candidates)
+    masks = pl.masks
+    best: list[int] = []
+    used = 0
+    for members in tiling_classes(pl.grid, pl.shape):
+        kept: list[int] = []
+        taken = 0
+        for i in members:  # a class is disjoint only when extents divide the pod axes
+            if i in healthy and not masks[i] & taken:
+                kept.append(i)
+                taken |= masks[i]
+        if len(kept) > len(best):
+            best, used = kept, taken
+    if len(best) >= t:
+        return best[:t]
+    pool = [i for i in candidates if not masks[i] & used]
+    free = 0
+    for i in pool:
+        free |= masks[i]
+    cube_boxes, conflict = box_sets([pl.cells[i] for i in pool], pl.n_cubes)
+    try:
+        got = _search([masks[i] for i in pool], cube_boxes, conflict, (1 << len(pool)) - 1,
+                      pl.cubes_per_slice, free, t - len(best), [], {}, node_budget // 2 + 2 * t)
+    except _BudgetExceeded:
+        return None
+    return None if got is None else best + [pool[j] for j in got]
 
 
 def _lp_relaxation(pl: Placements, candidates: list[int]) -> tuple[float, list[int], list[int]]:

@@ -26,6 +26,7 @@ import numpy as np
 from tpusim.errors import TpusimError, require_probability
 from tpusim.planner.bounds import bounds_matrix
 from tpusim.planner.boxes import Placements, box_placements, check_cube_shape
+from tpusim.planner.greedy import greedy_counts
 from tpusim.planner.packing import max_packing
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
@@ -99,6 +100,11 @@ def max_boxes(pl: Placements, healthy: np.ndarray, *, cap: int | None = None) ->
     coverable = (ok.astype(np.float32) @ pl.matrix.astype(np.float32)) > 0.5
     bound = np.minimum(bounds_matrix(pl.grid, pl.shape, coverable), top)
     hard = np.flatnonzero(any_ok & (bound >= 2))
+    if hard.size:
+        greedy = np.minimum(greedy_counts(pl, ok[hard]), bound[hard])
+        done = greedy >= bound[hard]
+        out[hard[done]] = greedy[done]
+        hard = hard[~done]
     packed = np.packbits(healthy, axis=1, bitorder="little")
     memo: dict[int, int] = {}
     for row in hard.tolist():
