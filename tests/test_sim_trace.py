@@ -223,3 +223,30 @@ def test_elastic_job_continues_on_one_slice_then_regrows_exactly():
     assert job["end_s"] == pytest.approx(40380, abs=1e-6)
     total = sum(job[c] for c in CATEGORIES)
     assert total == pytest.approx(job["window_s"], abs=1e-6)
+
+
+@pytest.mark.parametrize("ocs", [True, False])
+def test_elastic_stress_keeps_the_books_balanced(ocs):
+    # scarce spares, frequent failures, an elastic 4-slice job next to a rigid one
+    doc = {
+        "name": "stress",
+        "pod": {"name": "tpu-v4-4096", "count": 2, "ocs": ocs, "spare_cubes": 2},
+        "failures": {"host": {"availability": 0.98, "mttr_hours": 3, "ttr": "weibull",
+                              "ttr_shape": 2.0},
+                     "job": {"mtbf_hours": 10}},
+        "maintenance": {"cube_interval_hours": 6, "duration_hours": 2, "notice": False},
+        "jobs": [
+            {"name": "elastic", "slice": "4x4x8", "slices": 4, "elastic": True, "min_slices": 2,
+             "mfu": 0.5, "step_time_s": 3, "steps": 200000},
+            {"name": "rigid", "slice": "4x8x8", "slices": 1, "mfu": 0.5, "step_time_s": 3},
+        ],
+        "run": {"days": 30, "seed": 8, "replications": 4},
+    }
+    result = simulate(scenario_from_dict(doc, "test"), workers=1)
+    jobs = result.table[result.table["job"] != "*"]
+    total = sum(jobs[f"{c}_s"] for c in CATEGORIES)
+    np.testing.assert_allclose(total, jobs["window_s"], rtol=1e-9, atol=1e-3)
+    assert (jobs[[f"{c}_s" for c in CATEGORIES]] >= -1e-6).all().all()
+    elastic = jobs[jobs["job"] == "elastic"]
+    assert (elastic["productive_s"] <= 200000 * 3 + 1e-6).all()
+    assert elastic["interruptions"].min() > 10

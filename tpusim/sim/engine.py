@@ -304,7 +304,7 @@ class Simulation:
         if job.state == WAITING:
             if not job.grant.triggered:
                 job.grant.succeed()
-        elif job.degraded and job.state in _ACTIVE and not job.interrupt_pending:
+        elif (job.degraded or job.shrink) and job.state in _ACTIVE and not job.interrupt_pending:
             job.grow = True
             job.interrupt_pending = True
             if self.log_on:
@@ -479,7 +479,7 @@ class Simulation:
         phases: list[tuple[int, float]] = []
         if job.notice_save:
             phases.append((SAVE, rec.checkpoint_save_s))
-        if job.shrink and not job.grow:  # elastic: the surviving slices re-shard and go on
+        if job.shrink:  # elastic: the surviving slices re-shard and go on
             return phases + [(STARTUP, rec.program_startup_s)]
         if job.reconfigure and self.ocs:
             phases.append((RECONF, rec.ocs_reconfigure_s))
@@ -519,8 +519,8 @@ class Simulation:
                 yield env.timeout(total)
                 self._leave(job, total)
                 job.started = True
-                job.degraded = job.shrink
                 job.running_slices = job.complete_slices()
+                job.degraded = job.running_slices < plan.spec.slices
                 job.shrink = job.grow = job.in_memory = False
                 while plan.work_s - job.progress > _EPS:
                     seg = min(job.until_ckpt, plan.work_s - job.progress)
@@ -551,8 +551,12 @@ class Simulation:
                 job.interrupt_pending = False
                 self._leave(job)
                 self._lose(job, interrupt.cause)
-                if job.plan.spec.elastic and not job.grow and not job.complete() and job.runnable():
-                    job.shrink = True
+                if plan.spec.elastic:
+                    if interrupt.cause == "grow":  # re-form at full size
+                        job.grow, job.shrink = True, False
+                    else:  # go on with the surviving slices if there are enough
+                        job.grow = False
+                        job.shrink = not job.complete() and job.runnable()
 
     def _release(self, job: _JobState) -> None:
         for sl in job.slices:
