@@ -93,6 +93,16 @@ def test_bad_input_exits_2_with_one_line(cli, tmp_path):
     assert_clean_error(cli("simulate", str(neg)), "mtbf_hours")
 
 
+def test_job_that_cannot_fit_even_when_all_is_healthy_is_an_input_error():
+    # the first 16 cubes (C order) of a 4x4x4 cube grid are one 1x4x4 plane: no 2x2x4 box fits
+    doc = {**BASE, "pod": {"name": "tpu-v4-4096", "ocs": False, "spare_cubes": 0},
+           "jobs": [{"name": "box", "slice": "8x8x16", "mfu": 0.5, "step_time_s": 1}]}
+    with pytest.raises(TpusimError, match="can never be placed"):
+        simulate(scenario_from_dict(doc, "t"))
+    doc["pod"]["ocs"] = True  # with OCS any 16 cubes do
+    assert simulate(scenario_from_dict(doc, "t")).summary["goodput"] > 0
+
+
 def test_unplaceable_job_is_reported_not_hung():
     # a static 4x4x4-cube (whole-pod) slice needs every cube healthy; with 99% hosts it
     # practically never is, and the run still ends at the horizon with the job unstarted

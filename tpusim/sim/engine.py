@@ -348,8 +348,9 @@ class Simulation:
                         changed = placement.swap_cross_connects(
                             self.sc.pod, spec.slice_cubes, [_hole(x) if x < 0 else x for x in sl.cubes],
                             failed, spare)
+                        what = "" if changed is None else f", {changed} cross-connects changed"
                         self.log("swap", job.idx, pod.idx, spare,
-                                 f"slice {s}: cube {failed} -> {spare}, {changed} cross-connects changed")
+                                 f"slice {s}: cube {failed} -> {spare}{what}")
                     sl.cubes[pos] = spare
                     sl.missing -= 1
         unplaced = [s for s, sl in enumerate(job.slices) if sl.cubes is None]

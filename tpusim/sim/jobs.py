@@ -87,8 +87,33 @@ def auto_interval(scenario: Scenario, failure_rate_per_s: float) -> float:
 
 
 def plan_jobs(scenario: Scenario) -> tuple[JobPlan, ...]:
-    """JobPlans for every job: the estimate is called here, once, not per replication."""
+    """JobPlans for every job: the estimate is called here, once, not per replication.
+    Raises TpusimError for a job that could not be placed even with every cube healthy."""
+    for spec in scenario.jobs:
+        check_placeable(scenario, spec)
     return tuple(_plan(scenario, spec) for spec in scenario.jobs)
+
+
+def check_placeable(scenario: Scenario, spec: JobSpec) -> None:
+    """Place the job's slices on an all-healthy, empty set of pods (as the engine does); a job
+    that does not fit even then would wait forever, so it is an input error."""
+    from tpusim.sim.placement import place_slice
+
+    free = [set(range(scenario.usable_cubes)) for _ in range(scenario.pod_count)]
+    for _ in range(spec.slices):
+        for pod_free in free:
+            cubes = place_slice(scenario.pod, pod_free, spec.slice_cubes, ocs=scenario.ocs)
+            if cubes is not None:
+                pod_free.difference_update(cubes)
+                break
+        else:
+            how = "any cubes of a pod (OCS)" if scenario.ocs else "contiguous boxes (static torus)"
+            raise TpusimError(
+                f"job {spec.name!r} can never be placed: {spec.slices} slice(s) of "
+                f"{'x'.join(map(str, spec.slice_shape))} ({spec.cubes_per_slice} cubes each, as "
+                f"{how}) do not fit in {scenario.pod_count} pod(s) of {scenario.usable_cubes} usable "
+                f"cubes even with every cube healthy; use more spare_cubes, more pods or smaller slices"
+            )
 
 
 def _plan(scenario: Scenario, spec: JobSpec) -> JobPlan:

@@ -40,13 +40,18 @@ _SWAP_CONNECTS: dict[tuple, int] = {}
 
 
 def swap_cross_connects(pod: Pod, slice_cubes: tuple[int, ...], cubes: list[int], failed: int,
-                        spare: int) -> int:
+                        spare: int) -> int | None:
     """Cross-connects changed when `spare` takes `failed`'s position in a slice (removed +
     added), from the planner's `reform_slice`. The planner guarantees every spare changes the
     same number, so it is computed once per (pod, slice shape) and cached: ~8 ms per call would
-    otherwise dominate a replication."""
+    otherwise dominate a replication. None when it cannot be computed yet (the spare is one of
+    the slice's other failed cubes, repaired)."""
+    if spare == failed:  # the repaired cube returns to its own position: nothing changes
+        return 0
     key = (pod.name, tuple(slice_cubes))
     if key not in _SWAP_CONNECTS:
+        if spare in cubes or cubes.count(failed) != 1:
+            return None
         from tpusim.planner import reform_slice
 
         grid = np.asarray(cubes, dtype=np.int64).reshape(slice_cubes)
