@@ -19,6 +19,7 @@ when a slice must be placed or re-formed. Time accounting per job sums exactly t
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -35,8 +36,9 @@ from tpusim.topology.ocs import ocs_count, optical_links_per_cube
 PENDING, WAITING, RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, DONE, RECOVERING, CYCLE = range(11)
 STATE_NAMES = ("pending", "waiting", "reconfiguring", "initializing", "starting", "restoring",
                "running", "saving", "done", "recovering", "running")
-# RECOVERING (reconfigure + init + start-up + restore) and CYCLE (compute to the next
-# checkpoint + its blocking save) each run as one timeout, split in closed form when cut short.
+# RECOVERING (reconfigure + init + start-up + restore) and CYCLE (compute with its periodic
+# checkpoints to the end of the work) each run as one timeout, split in closed form when an
+# interruption or the horizon cuts it: the job has events only when something happens to it.
 CATEGORIES = ("productive", "wasted_progress", "waiting_for_resources", "ocs_reconfiguration",
               "tpu_initialization", "program_startup", "checkpoint_restore", "checkpoint_save")
 PRODUCTIVE, WASTED, C_WAIT, C_RECONF, C_INIT, C_STARTUP, C_RESTORE, C_SAVE = range(8)
@@ -139,7 +141,8 @@ class _JobState:
         self.notice_save = False
         self.interrupt_pending = False
         self.phases: list[tuple[int, float]] = []
-        self.seg = 0.0  # compute seconds of the current CYCLE
+        self.block = 0.0  # blocking seconds per checkpoint in the current run
+        self.run: tuple = (0.0, 0, 0.0)  # (first segment, checkpoints, last segment), progress s
         self.rate = 1.0  # fraction of the slices running (elastic jobs run degraded)
         self.shrink = False  # elastic: continue on fewer slices (re-shard only)
         self.degraded = False  # elastic: running on fewer slices than asked for
@@ -164,7 +167,10 @@ class _JobState:
         return self.complete()
 
     def complete(self) -> bool:
-        return all(not (s.cubes is None or s.missing) for s in self.slices)
+        for s in self.slices:  # noqa: SIM110 - a plain loop; all() with a generator is 2x slower here
+            if s.cubes is None or s.missing:
+                return False
+        return True
 
 
 class Simulation:
@@ -400,18 +406,7 @@ class Simulation:
             job.state = -1
             return
         if state == CYCLE:
-            # compute at `rate` (fraction of slices up; the missing share waits for resources)
-            run_time = job.seg / job.rate
-            run = job.seg if planned is not None else min(dt, run_time) * job.rate
-            job.acc[PRODUCTIVE] += run
-            if job.rate < 1.0:
-                job.acc[C_WAIT] += min(dt, run_time) * (1.0 - job.rate)
-            job.progress += run
-            job.until_ckpt -= run
-            if dt > run_time:
-                job.acc[C_SAVE] += dt - run_time
-                if self.log_on:
-                    self.events.append((job.phase_start + run_time, "state", job.idx, -1, -1, "saving"))
+            self._split_run(job, dt, completed=planned is not None)
             job.state = -1
             return
         if state not in _CATEGORY_OF:
@@ -422,6 +417,98 @@ class Simulation:
             job.until_ckpt -= dt
         job.phase_start = self.env.now
         job.state = -1
+
+    def _plan_run(self, job: _JobState) -> float:
+        """Lay out the run from the job's state: a first compute segment to the next
+        checkpoint, then (interval, blocking save) cycles, then a last segment that ends the
+        work. Returns its duration in seconds (inf for a job that trains until the horizon)."""
+        plan = job.plan
+        rec = self.sc.recovery
+        job.rate = rate = job.running_slices / plan.spec.slices
+        job.block = rec.checkpoint_async_block_s if rec.checkpoint_async else rec.checkpoint_save_s
+        work = plan.work_s - job.progress
+        first = min(job.until_ckpt, work)
+        after = work - first
+        if after <= _EPS:
+            job.run = (first, 0, 0.0)
+            return first / rate
+        tau = plan.interval_s
+        if math.isinf(after):
+            job.run = (first, math.inf, math.inf)
+            return math.inf
+        mid = max(0, math.ceil((after - _EPS) / tau) - 1)  # full cycles before the last segment
+        last = after - mid * tau
+        job.run = (first, 1 + mid, last)
+        return first / rate + (1 + mid) * job.block + mid * tau / rate + last / rate
+
+    def _split_run(self, job: _JobState, elapsed: float, *, completed: bool) -> None:
+        """Account `elapsed` seconds of the laid-out run: progress (at `rate`; the missing
+        slices' share waits for resources), blocking saves, the checkpoints completed (sync:
+        durable at once; async: durable `checkpoint_save_s` after the snapshot), logs."""
+        plan = job.plan
+        rec = self.sc.recovery
+        rate, block, tau = job.rate, job.block, plan.interval_s
+        first, n_ckpt, last = job.run
+        t0 = job.phase_start
+        if completed:
+            done = n_ckpt
+            gained = first + (n_ckpt - 1) * tau + last if n_ckpt else first
+            saving = n_ckpt * block
+        elif elapsed < first / rate:
+            done, gained, saving = 0, elapsed * rate, 0.0
+        else:
+            t = elapsed - first / rate
+            gained = first
+            if n_ckpt == 0 or t < block:
+                done, saving = 0, min(t, block) if n_ckpt else 0.0
+            else:
+                t -= block
+                cycle = tau / rate + block
+                k = min(math.floor(t / cycle), n_ckpt - 1)  # further completed checkpoints
+                t -= k * cycle
+                done = 1 + k
+                gained += k * tau
+                saving = done * block
+                if done < n_ckpt:  # inside a full cycle: compute, then its save
+                    gained += min(t, tau / rate) * rate
+                    saving += max(0.0, t - tau / rate)
+                else:  # inside the last segment
+                    gained += min(t * rate, last)
+        compute_s = gained / rate
+        job.acc[PRODUCTIVE] += gained
+        if rate < 1.0:
+            job.acc[C_WAIT] += compute_s * (1.0 - rate)
+        job.acc[C_SAVE] += saving
+        start = job.progress
+        job.progress += gained
+        if done:
+            # checkpoint i (1-based) ends at t0 + first/r + i*block + (i-1)*tau/r
+            def ends(i: int) -> float:
+                return t0 + first / rate + i * block + (i - 1) * tau / rate
+
+            def progress_at(i: int) -> float:
+                return start + first + (i - 1) * tau
+
+            if self.log_on:
+                for i in range(1, int(done) + 1):
+                    if block > 0:
+                        self.events.append((ends(i) - block, "state", job.idx, -1, -1, "saving"))
+                    self.events.append((ends(i), "checkpoint", job.idx, -1, -1, ""))
+                    self.events.append((ends(i), "state", job.idx, -1, -1, "running"))
+            if rec.checkpoint_async:
+                if job.pending_ckpt is not None and job.pending_ckpt[0] <= ends(1) + _EPS:
+                    job.ckpt = max(job.ckpt, job.pending_ckpt[1])
+                if done >= 2:  # a write finishes within one interval (interval >= save time)
+                    job.ckpt = max(job.ckpt, progress_at(done - 1))
+                job.pending_ckpt = (ends(done) + rec.checkpoint_save_s, progress_at(done))
+            else:
+                job.ckpt = progress_at(done)
+            job.until_ckpt = tau - (job.progress - progress_at(done))
+        else:
+            job.until_ckpt -= gained
+        if self.log_on and not completed and saving > done * block + _EPS:
+            self.events.append((t0 + elapsed - (saving - done * block), "state", job.idx, -1, -1,
+                                "saving"))
 
     def _split_recovery(self, job: _JobState, elapsed: float) -> None:
         """The recovery phases ran back to back as one timeout; give each its share of
@@ -492,7 +579,6 @@ class Simulation:
 
     def _job(self, job: _JobState):
         env = self.env
-        rec = self.sc.recovery
         plan = job.plan
         if plan.spec.submit_s > 0:
             yield env.timeout(plan.spec.submit_s)
@@ -523,27 +609,13 @@ class Simulation:
                 job.running_slices = job.complete_slices()
                 job.degraded = job.running_slices < plan.spec.slices
                 job.shrink = job.grow = job.in_memory = False
-                while plan.work_s - job.progress > _EPS:
-                    seg = min(job.until_ckpt, plan.work_s - job.progress)
-                    last = plan.work_s - job.progress - seg <= _EPS
-                    block = 0.0 if last else (rec.checkpoint_async_block_s if rec.checkpoint_async
-                                              else rec.checkpoint_save_s)
-                    job.rate = job.running_slices / plan.spec.slices
-                    job.seg = seg
+                if plan.work_s - job.progress > _EPS:
+                    # compute and checkpoints to the end of the work: one timeout, split in
+                    # closed form if an interruption (or the horizon) cuts it
+                    total = self._plan_run(job)
                     self._enter(job, CYCLE)
-                    yield env.timeout(seg / job.rate + block)
-                    self._leave(job, seg / job.rate + block)
-                    if last:
-                        break
-                    job.progress = min(job.progress, plan.work_s)
-                    self._commit_async(job)
-                    if rec.checkpoint_async:  # usable once the background write is done
-                        job.pending_ckpt = (env.now + rec.checkpoint_save_s, job.progress)
-                    else:
-                        job.ckpt = job.progress
-                    job.until_ckpt = plan.interval_s
-                    if self.log_on:
-                        self.log("checkpoint", job.idx, -1, -1, "")
+                    yield env.timeout(total)
+                    self._leave(job, total)
                 job.end_s = env.now
                 self._enter(job, DONE)
                 self._release(job)
