@@ -130,3 +130,28 @@ def test_cli_sweep_and_errors(cli, tmp_path):
     assert_clean_error(cli("sweep", str(sweep)), "no output file")
     assert_clean_error(cli("sweep", str(sweep), "--out", str(tmp_path / "x.csv"), "--backend", "mpi"),
                        "unknown backend")
+
+
+def test_plan_sweep_rows(tmp_path):
+    path = tmp_path / "plan.toml"
+    path.write_text('[sweep]\nkind = "plan"\n[grid]\navailability = [0.99, 0.999]\nslice = ["12x16x16"]\n'
+                    'samples = [200]\n')
+    out = tmp_path / "plan.jsonl"
+    run_sweep(load_sweep(path), out)
+    rows = read_rows(out)
+    assert [r["availability"] for r in rows] == [0.99, 0.999]
+    # hardware.md 1.6: P(at least 48 of 64 cubes healthy) = 0.989 at 99.0% host availability
+    assert rows[0]["p_schedulable_ocs"] == pytest.approx(0.989, abs=0.001)
+    assert rows[1]["cube_availability"] > rows[0]["cube_availability"]
+
+
+def test_simulate_sweep_applies_overrides(tmp_path):
+    path = tmp_path / "sim.toml"
+    path.write_text('[sweep]\nkind = "simulate"\nbase = "scenarios/palm-540b-50d.toml"\n[grid]\n'
+                    '"recovery.checkpoint_save_s" = [30, 300]\ndays = [10]\nseed = [3]\n')
+    out = tmp_path / "sim.jsonl"
+    run_sweep(load_sweep(path), out)
+    fast, slow = read_rows(out)
+    assert "error" not in fast, fast.get("error")
+    assert slow["badput_checkpoint_save"] > fast["badput_checkpoint_save"]
+    assert slow["runtime_goodput"] < fast["runtime_goodput"]

@@ -26,7 +26,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,38 +135,70 @@ def run_estimate_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str
     return [estimate(workload, **kwargs).to_row()]
 
 
+def run_plan_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """One `tpusim plan`: a row per slice size (or per requested slice)."""
+    from tpusim.hardware import find_pod, load_pod
+    from tpusim.planner.table import plan
+
+    kwargs = _split(params, ("chips", "generation", "pod", "availability", "slice", "slices",
+                             "target", "samples", "seed"), "plan")
+    if "availability" not in kwargs:
+        raise TpusimError("a plan sweep needs an 'availability' grid key, e.g. availability = [0.99, 0.995]")
+    if "pod" in kwargs:
+        pod = load_pod(kwargs["pod"])
+    else:
+        pod = find_pod(kwargs.get("chips", 4096), kwargs.get("generation"))
+    result = plan(pod, kwargs["availability"], slice_shape=kwargs.get("slice"),
+                  n_slices=kwargs.get("slices", 1), target=kwargs.get("target"),
+                  samples=kwargs.get("samples", 1000), seed=kwargs.get("seed", 0))
+    head = {"pod_name": pod.name, "cube_availability": result.cube_availability}
+    return [{**head, **{k: v for k, v in asdict(row).items() if k != "cube_shape"}}
+            for row in result.rows]
+
+
+def run_simulate_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """One `tpusim simulate` of the base scenario with the point's overrides (all replications in
+    this process); the row is the summary's scalar figures."""
+    from tpusim.sim import scenario_from_dict, simulate, with_overrides
+
+    kwargs = _split(params, ("days", "seed", "replications"), "simulate")
+    doc = apply_overrides(load_toml(spec.base), params)
+    scenario = scenario_from_dict(doc, str(spec.base), base=spec.base.parent)
+    scenario = with_overrides(scenario, **kwargs)
+    summary = simulate(scenario, workers=1).summary
+    return [_flatten(summary)]
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts become `outer_inner` columns; lists are kept only if short and scalar."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{name}_"))
+        elif isinstance(value, list | tuple):
+            continue
+        else:
+            out[name] = value
+    return out
+
+
 RUNNERS: dict[str, Callable[[SweepSpec, dict[str, Any]], list[dict[str, Any]]]] = {
     "estimate": run_estimate_point,
+    "plan": run_plan_point,
+    "simulate": run_simulate_point,
 }
-
-
-def register_runner(kind: str, runner: Callable[[SweepSpec, dict[str, Any]], list[dict[str, Any]]]) -> None:
-    """Add or replace the runner for a sweep kind."""
-    RUNNERS[kind] = runner
 
 
 def run_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
     """Run one point; every row starts with the point id and its parameters. An input error at a
     point becomes a row with an `error` column rather than stopping the sweep."""
-    _load_runners()
-    if spec.kind not in RUNNERS:
-        raise TpusimError(f"sweep kind {spec.kind!r} is not available in this build")
     head = {"point_id": point_id(params), **params}
     try:
         rows = RUNNERS[spec.kind](spec, params)
     except TpusimError as exc:
         return [{**head, "error": str(exc)}]
     return [{**head, **row} for row in rows]
-
-
-def _load_runners() -> None:
-    """Import the modules that register the plan and simulate runners, where present."""
-    for module in ("tpusim.planner.sweep", "tpusim.sim.sweep"):
-        try:
-            __import__(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
 
 
 # --- result files -----------------------------------------------------------------------------
