@@ -6,6 +6,8 @@ goodput = E[max boxes] x box cubes / pod cubes. Patterns are averaged by exact e
 all 2^n patterns when that is small (exact_limit), otherwise by seeded Monte Carlo with a 95%
 confidence interval (Wilson for probabilities, normal for the mean packing). The same patterns
 are used for every slice size (common random numbers), so the rows of a table are comparable.
+The Monte Carlo goodput uses the OCS goodput of the same pattern (known exactly in expectation)
+as a control variate, which narrows its interval several-fold at no cost in bias.
 
 Failure patterns: cubes healthy independently with p_cube; optionally cubes sit in failure
 domains of `domain_cubes` consecutive cube ids that are down together with 1 - p_domain.
@@ -24,6 +26,7 @@ from itertools import product
 import numpy as np
 
 from tpusim.errors import TpusimError, require_probability
+from tpusim.planner.availability import expected_ocs_slices, healthy_pmf, healthy_pmf_correlated
 from tpusim.planner.bounds import bounds_matrix
 from tpusim.planner.boxes import Placements, box_placements, check_cube_shape
 from tpusim.planner.greedy import greedy_counts
@@ -129,9 +132,12 @@ def _wilson(p: float, n: int) -> tuple[float, float]:
 
 def estimate_from_counts(shape: tuple[int, ...], n_slices: int, counts: np.ndarray, n_cubes: int,
                          weights: np.ndarray | None, seed: int | None, *,
-                         goodput: bool = True) -> StaticEstimate:
+                         goodput: bool = True,
+                         control: tuple[np.ndarray, float] | None = None) -> StaticEstimate:
     """Turn per-pattern box counts into p_schedulable and goodput (exact if weights given;
-    goodput fields are NaN when goodput=False, i.e. counts were capped at n_slices)."""
+    goodput fields are NaN when goodput=False, i.e. counts were capped at n_slices).
+    `control`: (per-pattern OCS goodput, its exact mean) used as a control variate for the
+    Monte Carlo goodput."""
     k = math.prod(shape)
     sched = counts >= n_slices
     frac = counts * k / n_cubes
@@ -145,10 +151,29 @@ def estimate_from_counts(shape: tuple[int, ...], n_slices: int, counts: np.ndarr
     lo, hi = _wilson(p, m)
     if not goodput:
         return StaticEstimate(shape, n_slices, p, lo, hi, nan, nan, nan, "monte-carlo", m, seed)
-    g = float(frac.mean())
-    half = Z95 * float(frac.std(ddof=1)) / math.sqrt(m) if m > 1 else 1.0
+    g, half = _mean_with_control(frac, control)
     return StaticEstimate(shape, n_slices, p, lo, hi, g, max(0.0, g - half), min(1.0, g + half),
                           "monte-carlo", m, seed)
+
+
+def _mean_with_control(x: np.ndarray, control: tuple[np.ndarray, float] | None) -> tuple[float, float]:
+    """Mean of x and its 95% half-width; with a control variate (y per pattern, exact E[y]) the
+    regression estimator mean(x) - b (mean(y) - E[y]), b = cov(x, y) / var(y), when it has the
+    smaller variance (Rubinstein & Kroese, Simulation and the Monte Carlo Method, 3rd ed., 5.3)."""
+    m = len(x)
+    if m < 2:
+        return float(x.mean()), 1.0
+    mean, var = float(x.mean()), float(x.var(ddof=1))
+    if control is not None:
+        y, ey = control
+        vy = float(y.var(ddof=1))
+        if vy > 0:
+            b = float(np.cov(x, y, ddof=1)[0, 1]) / vy
+            resid = x - b * y
+            if float(resid.var(ddof=1)) < var:
+                mean = mean - b * (float(y.mean()) - ey)
+                var = float(resid.var(ddof=1))
+    return mean, Z95 * math.sqrt(var / m)
 
 
 def static_estimates(grid: tuple[int, ...], shapes: list[tuple[int, ...]], p_cube: float, *,
@@ -168,13 +193,22 @@ def static_estimates(grid: tuple[int, ...], shapes: list[tuple[int, ...]], p_cub
     else:
         patterns = sample_healthy(n, p_cube, samples, seed, domain_cubes=domain_cubes, p_domain=p_domain)
         weights = None
+        h_count = patterns.sum(axis=1)
+        if domain_cubes == 1 and p_domain == 1.0:
+            pmf = healthy_pmf(n, p_cube)
+        else:
+            pmf = healthy_pmf_correlated(n, p_cube, domain_cubes, p_domain)
     out = []
     for shape in shapes:
         shape = check_cube_shape(grid, tuple(shape))
         pl = box_placements(tuple(grid), shape)
         counts = max_boxes(pl, patterns, cap=None if goodput else n_slices)
+        control = None
+        if not exact:
+            k = math.prod(shape)
+            control = ((h_count // k) * k / n, expected_ocs_slices(pmf, k) * k / n)
         out.append(estimate_from_counts(shape, n_slices, counts, n, weights, None if exact else seed,
-                                        goodput=goodput))
+                                        goodput=goodput, control=control))
     return out
 
 

@@ -1,0 +1,96 @@
+"""Benchmark of the availability planner (issue 3 targets).
+
+- `tpusim plan --chips 4096 --availability 0.995` end to end in a fresh process (Python
+  start-up, imports and the default static Monte Carlo included): target <= 1.5 s wall
+  (median of --repeat runs);
+- static packing (exact maximum packing per failure pattern) over --patterns failure patterns
+  (default 10,000), every default slice size of the 4096-chip TPU v4 pod at 99.5% host
+  availability: target <= 5 s, with the 95% confidence intervals it yields;
+- the same on the 9216-chip Ironwood pod: target <= 2x the v4 time.
+
+Every run starts from cold in-memory caches (placements, colorings) for the packing cases.
+
+Usage: python benchmarks/bench_plan.py [--json FILE] [--repeat N] [--patterns N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from tpusim.hardware import find_pod
+from tpusim.planner import cube_availability
+from tpusim.planner.bounds import colorings
+from tpusim.planner.boxes import box_placements
+from tpusim.planner.greedy import tiling_classes, tiling_orders
+from tpusim.planner.static import static_estimates
+from tpusim.planner.table import cube_shape_of, default_slice_shapes
+
+TARGET_CLI_S = 1.5
+TARGET_PACKING_S = 5.0
+
+
+def _clear() -> None:
+    for f in (box_placements, colorings, tiling_classes, tiling_orders):
+        f.cache_clear()
+
+
+def bench_cli(repeat: int) -> dict:
+    cmd = [sys.executable, "-m", "tpusim", "plan", "--chips", "4096", "--availability", "0.995"]
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ, COLUMNS="160"))
+        times.append(time.perf_counter() - t0)
+    return {"case": "tpusim plan --chips 4096 --availability 0.995 (end to end)",
+            "seconds": statistics.median(times), "target_s": TARGET_CLI_S}
+
+
+def bench_packing(chips: int, patterns: int, target_s: float) -> dict:
+    pod = find_pod(chips)
+    shapes = [cube_shape_of(pod, s) for s in default_slice_shapes(pod)]
+    p_cube = cube_availability(0.995, pod.chip.hosts_per_cube)
+    _clear()
+    t0 = time.perf_counter()
+    est = static_estimates(pod.cube_grid, shapes, p_cube, samples=patterns, seed=0)
+    seconds = time.perf_counter() - t0
+    widest_p = max(e.p_schedulable_hi - e.p_schedulable_lo for e in est) / 2
+    widest_g = max(e.goodput_hi - e.goodput_lo for e in est) / 2
+    return {"case": f"static packing, {pod.name}, {patterns} patterns x {len(shapes)} sizes",
+            "seconds": seconds, "target_s": target_s,
+            "ci95_half_width_p_max": widest_p, "ci95_half_width_goodput_max": widest_g,
+            "rows": [{"slice_cubes": math.prod(e.slice_cube_shape), "p_schedulable": e.p_schedulable,
+                      "p_lo": e.p_schedulable_lo, "p_hi": e.p_schedulable_hi, "goodput": e.goodput,
+                      "goodput_lo": e.goodput_lo, "goodput_hi": e.goodput_hi} for e in est]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--patterns", type=int, default=10_000)
+    args = parser.parse_args()
+    rows = [bench_cli(args.repeat)]
+    v4 = bench_packing(4096, args.patterns, TARGET_PACKING_S)
+    rows.append(v4)
+    rows.append(bench_packing(9216, args.patterns, 2 * v4["seconds"]))
+    print(f"{'case':<70} {'seconds':>9} {'target':>8}  ok")
+    for r in rows:
+        ok = "yes" if r["seconds"] <= r["target_s"] else "NO"
+        print(f"{r['case']:<70} {r['seconds']:9.2f} {r['target_s']:8.2f}  {ok}")
+        if "ci95_half_width_p_max" in r:
+            print(f"    95% CI half-widths (widest row): p_schedulable +-{r['ci95_half_width_p_max']:.4f}, "
+                  f"goodput +-{r['ci95_half_width_goodput_max']:.4f}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
