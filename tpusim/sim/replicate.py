@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,12 +47,23 @@ def _rows_for(scenario: Scenario, plans: tuple[JobPlan, ...], index: int,
     return rows + [replication_row(rows)]
 
 
+def _run_chunk_args(args: tuple) -> list[dict]:
+    return _run_chunk(*args)
+
+
 def _run_chunk(scenario: Scenario, plans: tuple[JobPlan, ...],
                chunk: list[tuple[int, np.random.SeedSequence]]) -> list[dict]:
     out: list[dict] = []
     for index, seed in chunk:
         out.extend(_rows_for(scenario, plans, index, seed))
     return out
+
+
+def _quiet_worker() -> None:
+    """Workers ignore Ctrl-C: the parent cancels what is queued and keeps what finished."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class TableSink:
@@ -154,26 +164,25 @@ def simulate(scenario: Scenario, *, workers: int | None = None, with_events: boo
                 if on_rows:
                     on_rows(1)
         elif todo:
-            size = max(1, math.ceil(len(todo) / (workers * 8)))
+            import multiprocessing
+
+            # small chunks: smooth progress, and an interrupt discards little unfinished work
+            size = max(1, min(16, math.ceil(len(todo) / (workers * 8))))
             chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(_run_chunk, scenario, plans, c): len(c) for c in chunks}
-                try:
-                    remaining = set(futures)
-                    while remaining:
-                        done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                        for fut in done:
-                            got = fut.result()
-                            rows.extend(got)
-                            if sink is not None:
-                                sink.write(got)
-                            if on_rows:
-                                on_rows(futures[fut])
-                except BaseException:
-                    for fut in futures:
-                        fut.cancel()
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
+            pool = multiprocessing.get_context().Pool(workers, initializer=_quiet_worker)
+            try:
+                for got in pool.imap_unordered(_run_chunk_args, [(scenario, plans, c) for c in chunks]):
+                    rows.extend(got)
+                    if sink is not None:
+                        sink.write(got)
+                    if on_rows:
+                        on_rows(len({r["replication"] for r in got}))
+                pool.close()
+            except BaseException:
+                pool.terminate()  # unfinished chunks are dropped; finished rows are kept
+                raise
+            finally:
+                pool.join()
     finally:
         if sink is not None:
             sink.close()
