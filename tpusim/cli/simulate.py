@@ -16,8 +16,9 @@ from tpusim.units import HOUR_S, fmt_duration
 @app.command()
 def simulate(
     scenario: str = typer.Argument(..., help="Scenario TOML (or a name in scenarios/)."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed (default: [run] seed)."),
-    replications: int | None = typer.Option(None, "--replications", "-n", help="Replications."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed (default: the scenario's)."),
+    replications: int | None = typer.Option(
+        None, "--replications", "-n", help="Replications (default: the scenario's)."),
     days: float | None = typer.Option(None, "--days", help="Simulated wall-clock days."),
     workers: int | None = typer.Option(None, "--workers", help="Processes (default: CPUs)."),
     out: Path | None = typer.Option(
