@@ -250,3 +250,18 @@ def test_elastic_stress_keeps_the_books_balanced(ocs):
     elastic = jobs[jobs["job"] == "elastic"]
     assert (elastic["productive_s"] <= 200000 * 3 + 1e-6).all()
     assert elastic["interruptions"].min() > 10
+
+
+def test_failure_during_recovery_needs_a_new_reconfiguration():
+    # cube 0 fails at 5.5 h (19800 s): spare cube 1 swapped in, recovery starts (10 s reconfigure,
+    # then 60 s init). Cube 1 fails at 19840 s, during init: another spare, and the slice must
+    # be reconfigured again (10 s) before init, start-up and restore run in full.
+    job = run(tiny(inject=[{"at_hours": 5.5, "cause": "host", "cube": 0, "duration_hours": 2},
+                           {"at_hours": 19840 / HOUR, "cause": "host", "cube": 1,
+                            "duration_hours": 2}]))
+    assert job["ocs_reconfiguration"] == pytest.approx(30, abs=1e-6)
+    assert job["tpu_initialization"] == pytest.approx(60 + 30 + 60, abs=1e-6)
+    assert job["checkpoint_restore"] == pytest.approx(60, abs=1e-6)
+    assert job["wasted_progress"] == pytest.approx(1370, abs=1e-6)
+    assert job["interruptions_host"] == 2
+    assert job["end_s"] == pytest.approx(19840 + 190 + 18000 + 4 * 60, abs=1e-6)

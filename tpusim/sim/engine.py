@@ -33,18 +33,18 @@ from tpusim.sim.scenario import Scenario
 from tpusim.topology.ocs import ocs_count, optical_links_per_cube
 
 # Job states; each maps to one accounting category.
-PENDING, WAITING, RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, DONE, RECOVERING, CYCLE = range(11)
+PENDING, WAITING, RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, DONE, CYCLE = range(10)
 STATE_NAMES = ("pending", "waiting", "reconfiguring", "initializing", "starting", "restoring",
-               "running", "saving", "done", "recovering", "running")
-# RECOVERING (reconfigure + init + start-up + restore) and CYCLE (compute with its periodic
-# checkpoints to the end of the work) each run as one timeout, split in closed form when an
-# interruption or the horizon cuts it: the job has events only when something happens to it.
+               "running", "saving", "done", "running")
+# CYCLE = recovery phases (reconfigure, init, start-up, restore) then compute with periodic
+# checkpoints to the end of the work, as one timeout split in closed form when an
+# interruption or the horizon cuts it: a job has events only when something happens to it.
 CATEGORIES = ("productive", "wasted_progress", "waiting_for_resources", "ocs_reconfiguration",
               "tpu_initialization", "program_startup", "checkpoint_restore", "checkpoint_save")
 PRODUCTIVE, WASTED, C_WAIT, C_RECONF, C_INIT, C_STARTUP, C_RESTORE, C_SAVE = range(8)
 _CATEGORY_OF = {WAITING: C_WAIT, RECONF: C_RECONF, INIT: C_INIT, STARTUP: C_STARTUP,
                 RESTORE: C_RESTORE, RUNNING: PRODUCTIVE, SAVE: C_SAVE}
-_ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, RECOVERING, CYCLE))
+_ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, CYCLE))
 CAUSES = ("host", "chip", "cube", "ocs", "link", "job", "maintenance")
 _EPS = 1e-6  # seconds; below this a remaining duration counts as zero
 
@@ -142,7 +142,8 @@ class _JobState:
         self.interrupt_pending = False
         self.phases: list[tuple[int, float]] = []
         self.block = 0.0  # blocking seconds per checkpoint in the current run
-        self.run: tuple = (0.0, 0, 0.0)  # (first segment, checkpoints, last segment), progress s
+        self.recovery_s = 0.0  # seconds of recovery phases at the start of the current CYCLE
+        self.run: tuple | None = None  # (first segment, checkpoints, last segment), progress s
         self.rate = 1.0  # fraction of the slices running (elastic jobs run degraded)
         self.shrink = False  # elastic: continue on fewer slices (re-shard only)
         self.degraded = False  # elastic: running on fewer slices than asked for
@@ -250,7 +251,7 @@ class Simulation:
                     pod.free.add(c)
             sl.cubes = None
         notice = self.sc.maintenance is None or self.sc.maintenance.notice
-        if cause == "maintenance" and notice and job.state == CYCLE:
+        if cause == "maintenance" and notice and self.in_run(job):
             job.notice_save = True
         self._hit(job, cause)
         self.request(job)
@@ -401,12 +402,13 @@ class Simulation:
         progress."""
         state = job.state
         dt = self.env.now - job.phase_start if planned is None else planned
-        if state == RECOVERING:
-            self._split_recovery(job, dt)
-            job.state = -1
-            return
         if state == CYCLE:
-            self._split_run(job, dt, completed=planned is not None)
+            self._split_recovery(job, min(dt, job.recovery_s))
+            if dt >= job.recovery_s:
+                self._recovered(job)
+                if job.run is not None:
+                    job.phase_start += job.recovery_s
+                    self._split_run(job, dt - job.recovery_s, completed=planned is not None)
             job.state = -1
             return
         if state not in _CATEGORY_OF:
@@ -510,27 +512,40 @@ class Simulation:
             self.events.append((t0 + elapsed - (saving - done * block), "state", job.idx, -1, -1,
                                 "saving"))
 
+    def _recovered(self, job: _JobState) -> None:
+        """The recovery phases are over: the job runs on the slices it has."""
+        job.started = True
+        job.degraded = job.running_slices < job.plan.spec.slices
+        job.shrink = job.grow = job.in_memory = False
+        if self.log_on:
+            self.events.append((job.phase_start + job.recovery_s, "state", job.idx, -1, -1,
+                                "running"))
+
+    def in_run(self, job: _JobState) -> bool:
+        """True once the current CYCLE's recovery phases are over (the job computes or saves)."""
+        return job.state == CYCLE and self.env.now >= job.phase_start + job.recovery_s
+
     def _split_recovery(self, job: _JobState, elapsed: float) -> None:
-        """The recovery phases ran back to back as one timeout; give each its share of
-        `elapsed` in order (closed form), log the ones that began, and clear the flags of the
-        ones that finished (a reconfiguration cut short must be redone)."""
+        """The recovery phases ran back to back at the start of a CYCLE; give each its share of
+        `elapsed` in order (closed form) and log the ones that began. Their flags were consumed
+        when the CYCLE began; a reconfiguration or notice save cut short must be redone."""
         t = job.phase_start
         remaining = elapsed
         for state, duration in job.phases:
-            if remaining < 0 or (remaining <= 0 and duration > 0):
-                break
-            if self.log_on:
-                self.events.append((t, "state", job.idx, -1, -1, STATE_NAMES[state]))
-            used = min(duration, remaining)
-            job.acc[_CATEGORY_OF[state]] += used
-            remaining -= used
-            t += used
-            if used < duration:
-                break
-            if state == RECONF:
-                job.reconfigure = False
-            elif state == SAVE:
-                job.notice_save = False
+            begun = remaining > 0 or (remaining >= 0 and duration == 0)
+            used = min(duration, remaining) if begun else 0.0
+            if begun:
+                if self.log_on:
+                    self.events.append((t, "state", job.idx, -1, -1, STATE_NAMES[state]))
+                job.acc[_CATEGORY_OF[state]] += used
+                remaining -= used
+                t += used
+            if used < duration or not begun:
+                remaining = -1.0  # later phases did not begin
+                if state == RECONF:
+                    job.reconfigure = True
+                elif state == SAVE:
+                    job.notice_save = True
 
     def _commit_async(self, job: _JobState) -> None:
         if job.pending_ckpt is not None and job.pending_ckpt[0] <= self.env.now + _EPS:
@@ -598,24 +613,26 @@ class Simulation:
             elif not job.complete():
                 self.request(job)  # elastic, degraded: keep asking for the missing slices
             try:
-                # reconfigure, initialise, start, restore: one timeout, split in closed form
+                # reconfigure, initialise, start, restore, then compute with its periodic
+                # checkpoints to the end of the work: one timeout, split in closed form when an
+                # interruption (or the horizon) cuts it
                 job.phases = self._phases(job)
-                total = sum(d for _, d in job.phases)
-                job.state = RECOVERING
+                job.recovery_s = sum(d for _, d in job.phases)
+                for state, _duration in job.phases:  # consumed; restored if cut short
+                    if state == RECONF:
+                        job.reconfigure = False
+                    elif state == SAVE:
+                        job.notice_save = False
+                job.running_slices = job.complete_slices()
+                total = job.recovery_s
+                if plan.work_s - job.progress > _EPS:
+                    total += self._plan_run(job)
+                else:
+                    job.run = None
+                job.state = CYCLE
                 job.phase_start = env.now
                 yield env.timeout(total)
                 self._leave(job, total)
-                job.started = True
-                job.running_slices = job.complete_slices()
-                job.degraded = job.running_slices < plan.spec.slices
-                job.shrink = job.grow = job.in_memory = False
-                if plan.work_s - job.progress > _EPS:
-                    # compute and checkpoints to the end of the work: one timeout, split in
-                    # closed form if an interruption (or the horizon) cuts it
-                    total = self._plan_run(job)
-                    self._enter(job, CYCLE)
-                    yield env.timeout(total)
-                    self._leave(job, total)
                 job.end_s = env.now
                 self._enter(job, DONE)
                 self._release(job)
