@@ -30,7 +30,6 @@ class Placements:
 
     masks: one Python int bit mask of cubes per placement (bit i = cube id i);
     matrix: bool array (placements x cubes); grids: cube ids in slice axis order;
-    anchor: lowest cube id of each placement; by_anchor[c]: placement indices anchored at c.
     """
 
     grid: tuple[int, ...]
@@ -38,8 +37,6 @@ class Placements:
     masks: tuple[int, ...]
     matrix: np.ndarray
     grids: tuple[np.ndarray, ...]
-    anchor: np.ndarray
-    by_anchor: tuple[tuple[int, ...], ...]
     cells: tuple[tuple[int, ...], ...]  # cube ids of each placement (for pure-Python loops)
     cube_boxes: tuple[int, ...]  # per cube: bit set over placement indices that contain it
     conflict: tuple[int, ...]  # per placement: bit set of placements sharing a cube with it
@@ -108,16 +105,13 @@ def box_placements(grid: tuple[int, ...], shape: tuple[int, ...]) -> Placements:
     matrix = np.zeros((len(masks), n), dtype=bool)
     for i, g in enumerate(grids):
         matrix[i, g.ravel()] = True
-    anchor = np.array([int(g.min()) for g in grids], dtype=np.int64)
-    by_anchor = tuple(tuple(int(i) for i in np.flatnonzero(anchor == c)) for c in range(n))
     for g in grids:
         g.setflags(write=False)
     matrix.setflags(write=False)
-    anchor.setflags(write=False)
     cells = tuple(tuple(int(c) for c in g.ravel()) for g in grids)
     cube_boxes, conflict = box_sets(cells, n)
     return Placements(grid=grid, shape=shape, masks=tuple(masks), matrix=matrix,
-                      grids=tuple(grids), anchor=anchor, by_anchor=by_anchor, cells=cells,
+                      grids=tuple(grids), cells=cells,
                       cube_boxes=cube_boxes, conflict=conflict)
 
 

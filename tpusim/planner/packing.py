@@ -1,16 +1,20 @@
 """Exact maximum packing of disjoint healthy boxes for one failure pattern.
 
-Search: cubes are decided in id order. At the lowest undecided cube c, either one healthy
-placement whose lowest cube is c is placed (all its cubes are >= c and still free), or c is left
-unused. A target count t is feasible iff this search finds t boxes; the answer is the largest
-feasible t, tried downwards from the bound floor(coverable cubes / box cubes), where a cube is
-coverable if some healthy placement contains it. A memo records, per set of free cubes, the
-smallest target proven infeasible. This is exact: every packing is reachable (order its boxes by
-lowest cube).
+Steps, cheapest first; each either proves its answer or hands over to the next:
+1. Upper bound: the best coloring bound (tpusim.planner.bounds) over the cubes some healthy
+   box covers, capped by `need`.
+2. Tiling first: the healthy boxes of the best perfect-tiling class plus a small search around
+   the failures; a packing of the bound's size is optimal.
+3. Branch and bound (`_search`): boxes and cubes as bit sets; at each node drop the free cubes
+   no remaining box covers, prune by count and coloring bounds and by a memo of failed states,
+   and branch on the free cube with the fewest boxes (place one of them, or leave it unused).
+   Node-limited; tried for targets bound, bound-1, ...
+4. LP relaxation (HiGHS): floor(LP) is a bound; search again, guided by the LP solution.
+5. Integer program (HiGHS), exact, when the guided search runs out of nodes.
 
-Invariants (tested): the result equals a brute-force maximum independent set over placements on
-small pods; the boxes returned are disjoint, healthy, and as many as the count; the count never
-exceeds floor(healthy cubes / box cubes).
+Invariants (tested): the result equals a brute-force maximum on small pods; the boxes returned
+are disjoint and healthy; the count never exceeds floor(healthy cubes / box cubes); every path
+(search, LP, integer program) gives the same count.
 """
 
 from __future__ import annotations
