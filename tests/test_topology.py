@@ -262,3 +262,26 @@ def test_reform_changes_only_failed_cube_links():
     assert removed and added
     assert all(1 in (cc.cube_from, cc.cube_to) for cc in removed)
     assert all(7 in (cc.cube_from, cc.cube_to) for cc in added)
+
+
+# https://docs.cloud.google.com/tpu/docs/v5p slice table (hardware.md 3.1): shape -> (chips, hosts,
+# cubes, twisted torus offered)
+V5P_TABLE = {
+    "2x2x1": (4, 1, 0, False), "2x2x2": (8, 2, 0, False), "2x4x4": (32, 8, 0, False),
+    "4x4x4": (64, 16, 1, False), "4x4x8": (128, 32, 2, True), "4x8x8": (256, 64, 4, True),
+    "8x8x8": (512, 128, 8, False), "8x8x16": (1024, 256, 16, True), "8x16x16": (2048, 512, 32, True),
+    "16x16x16": (4096, 1024, 64, False), "16x16x24": (6144, 1536, 96, False),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(V5P_TABLE))
+def test_v5p_documented_slices(shape):
+    pod = load_pod("tpu-v5p-8960")
+    chips, hosts, cubes, twisted = V5P_TABLE[shape]
+    dims = check_slice_shape(pod.chip, pod.shape, shape)
+    s = topology_summary(pod, shape)
+    assert (s.chips, s.hosts) == (chips, hosts)
+    assert s.cubes == (cubes if cubes else 1)  # a sub-cube slice sits inside one cube
+    assert twistable(pod.chip, dims) == twisted
+    # v5p docs: 4x4x4 and larger have full 3D torus connectivity; smaller slices have no wraparound
+    assert all(s.wraparound) == (cubes > 0)

@@ -3,9 +3,10 @@
 Shapes are written in chips, `AxBxC` (or `AxB` on 2D tori). The rules are data in the chip's
 TOML (`[slices]`), applied here:
 
-- rule "cubes" (v4, v5p, v7): A <= B <= C, and either every side <= the cube side (a sub-cube
-  slice, no wraparound) or every side a multiple of it (whole cubes, wraparound on every axis
-  through the OCS). Sorted sides must fit in the pod's sorted sides.
+- rule "cubes" (v4, v5p, v7): either every side <= the cube side (a sub-cube slice, no
+  wraparound; written as the docs do, e.g. 2x2x1) or every side a multiple of it, A <= B <= C
+  (whole cubes, wraparound on every axis through the OCS). Sorted sides must fit in the pod's
+  sorted sides.
 - rule "listed" (v2, v3, v5e, v6e): the shape must be one of the listed shapes (either order).
 - wrap "whole_cubes": every axis wraps iff the slice is whole cubes. wrap "full_axis": an axis
   wraps iff it spans the whole pod axis (v5e/v6e: axes of 16).
@@ -67,12 +68,12 @@ def check_slice_shape(chip, pod_shape: tuple[int, ...], shape: str | tuple[int, 
             raise TpusimError(f"slice {name} is not a {chip.name} slice shape; legal shapes: {legal}")
         return dims
     side = chip.cube_shape[0]
-    if list(dims) != sorted(dims):
+    small = all(d <= side for d in dims)
+    whole = all(d % side == 0 for d in dims)
+    if whole and list(dims) != sorted(dims):
         raise TpusimError(
             f"slice {name}: {chip.name} shapes are written A<=B<=C; use {fmt_shape(tuple(sorted(dims)))}"
         )
-    small = all(d <= side for d in dims)
-    whole = all(d % side == 0 for d in dims)
     if not (small or whole):
         raise TpusimError(
             f"slice {name}: {chip.name} sides must all be <= {side} (sub-cube) or all multiples "
@@ -159,7 +160,7 @@ def legal_shapes(chip, pod_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
     found = set()
     small = range(1, side + 1)
     for dims in product(small, repeat=len(top)):
-        if list(dims) == sorted(dims):
+        if list(dims) == sorted(dims, reverse=True):  # sub-cube shapes once each, as 2x2x1
             found.add(dims)
     ranges = [range(side, t + 1, side) for t in top]
     for dims in product(*ranges):
