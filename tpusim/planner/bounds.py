@@ -6,14 +6,24 @@ the trivial one (one class, m = box cubes) and linear forms (sum_i a_i x_i) mod 
 every pod axis the form uses (so the coloring is well defined on the torus), alone or in pairs.
 Parity on an even torus, for example, bounds dominoes by min(#even, #odd) free cubes.
 
+Waste bounds (`waste_families`): cut the torus into parallel sub-tori (lines or planes along a
+set of axes S: the cubes sharing their other coordinates). If every box meets every sub-torus in
+a multiple of g cubes, the cubes left unused in a sub-torus are at least (its free cubes mod g);
+if every box meets every sub-torus in as many cubes of one parity class as of the other, at least
+|difference of its free cubes of the two classes| are left unused. Summed over the sub-tori (they
+partition the pod) this is a lower bound W on unused cubes, so a packing has at most
+floor((free - W) / box cubes) boxes. For 1x2x2 boxes every plane meets a box in 2 or 4 cubes,
+half of each parity: three failures in three different planes already cost a box.
+
 Invariants (tested): every bound is >= the exact maximum packing on random patterns.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from functools import lru_cache
-from itertools import product
+from itertools import combinations, product
 
 import numpy as np
 
@@ -77,6 +87,54 @@ def colorings(grid: tuple[int, ...], shape: tuple[int, ...]) -> tuple[Coloring, 
     return tuple(out)
 
 
+@lru_cache(maxsize=256)
+def waste_families(grid: tuple[int, ...], shape: tuple[int, ...]) -> tuple[tuple[np.ndarray, int, np.ndarray | None], ...]:
+    """Sub-torus families that force unused cubes (see module doc), cached: each is
+    (cubes x sub-tori float32 one-hot, modulus g or 0, +-1 parity signs per cube or None)."""
+    pl: Placements = box_placements(grid, shape)
+    dims = len(grid)
+    coords = np.indices(grid).reshape(dims, -1)
+    boxes = pl.matrix.astype(np.float32)
+    parities = [np.where(f == 0, 1.0, -1.0).astype(np.float32)
+                for f in _linear_forms(grid) if f.max() == 1]
+    out = []
+    for r in range(1, dims + 1):
+        for axes in combinations(range(dims), r):
+            other = [a for a in range(dims) if a not in axes]
+            if other:
+                label = np.ravel_multi_index(tuple(coords[a] for a in other),
+                                             tuple(grid[a] for a in other))
+            else:
+                label = np.zeros(coords.shape[1], dtype=np.int64)
+            onehot = (label[:, None] == np.arange(label.max() + 1)[None, :]).astype(np.float32)
+            meets = np.rint(boxes @ onehot).astype(np.int64)
+            g = 0
+            for v in np.unique(meets).tolist():
+                g = math.gcd(g, int(v))
+            if g > 1 and r < dims:
+                out.append((onehot, g, None))
+            for sign in parities:
+                if not np.any(np.rint(boxes @ (onehot * sign[:, None])).astype(np.int64)):
+                    out.append((onehot, 0, sign))
+    return tuple(out)
+
+
+def waste_bound_matrix(grid: tuple[int, ...], shape: tuple[int, ...], coverable: np.ndarray) -> np.ndarray:
+    """Vectorised waste bound floor((free - W) / box cubes) for many patterns (rows of the
+    patterns x cubes bool `coverable`), W the largest forced-unused count over the families."""
+    cov = coverable.astype(np.float32)
+    k = box_placements(grid, shape).cubes_per_slice
+    waste = np.zeros(cov.shape[0], dtype=np.int64)
+    for onehot, g, sign in waste_families(grid, shape):
+        if sign is None:
+            w = (np.rint(cov @ onehot).astype(np.int64) % g).sum(axis=1)
+        else:
+            w = np.abs(np.rint((cov * sign[None, :]) @ onehot).astype(np.int64)).sum(axis=1)
+        np.maximum(waste, w, out=waste)
+    free = np.rint(cov.sum(axis=1)).astype(np.int64)
+    return (free - waste) // k
+
+
 def bounds_matrix(grid: tuple[int, ...], shape: tuple[int, ...], coverable: np.ndarray) -> np.ndarray:
     """Vectorised upper bound for many patterns: `coverable` is (patterns x cubes) bool; returns
     the minimum over colorings of floor(class count / need), one int per pattern."""
@@ -86,4 +144,4 @@ def bounds_matrix(grid: tuple[int, ...], shape: tuple[int, ...], coverable: np.n
         counts = cov @ col.onehot
         b = np.floor(counts / np.array(col.need, dtype=np.float32) + 1e-4).min(axis=1)
         best = b if best is None else np.minimum(best, b)
-    return best.astype(np.int64)
+    return np.minimum(best.astype(np.int64), waste_bound_matrix(grid, shape, coverable))

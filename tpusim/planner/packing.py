@@ -25,6 +25,7 @@ from tpusim.planner.bounds import colorings
 from tpusim.planner.boxes import Placements, box_sets
 
 _NODE_COLORINGS = 3  # colorings checked at every search node (more: tighter but slower)
+NATIVE_NODE_BUDGET = 2_000_000  # compiled-search nodes per target before falling back to LP/MILP
 
 
 def healthy_placements(pl: Placements, healthy: int) -> list[int]:
@@ -59,6 +60,9 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
         bound = min(bound, need)
     if bound <= 1:
         return [candidates[0]] if bound == 1 else []
+    got = _native_packing(pl, candidates, coverable, bound)
+    if got is not None:
+        return got
     # Fast path: keep the healthy boxes of the best tiling class and fill in around the failures.
     got = _tiling_first(pl, candidates, bound, node_budget)
     if got is not None:
@@ -102,6 +106,24 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
         if got is not None:
             return list(start) + [pool[j] for j in got]
     return _milp_packing(pl, candidates, need)
+
+
+def _native_packing(pl: Placements, candidates: list[int], coverable: int,
+                    bound: int) -> list[int] | None:
+    """The exact answer from the compiled search (tpusim.planner.native), trying bound,
+    bound-1, ...; None when it is unavailable or runs out of nodes at some target."""
+    from tpusim.planner.native import native_boxes
+
+    nb = native_boxes(pl.grid, pl.shape)
+    if nb is None:
+        return None
+    for t in range(bound, 1, -1):
+        got = nb.exists(candidates, coverable, t, NATIVE_NODE_BUDGET)
+        if got is None:
+            return None
+        if got is not False:
+            return got
+    return [candidates[0]]
 
 
 def _search(masks, cube_boxes, conflict, alive: int, k: int, free: int, t: int, tight: list,
