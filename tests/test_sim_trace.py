@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from tpusim.sim import scenario_from_dict, simulate
-from tpusim.sim.engine import CATEGORIES, run_replication
+from tpusim.sim.engine import run_replication
 from tpusim.sim.jobs import plan_jobs
+from tpusim.sim.world import CATEGORIES
 
 HOUR = 3600.0
 
@@ -162,7 +163,7 @@ def test_same_seed_same_numbers_different_seed_different_numbers():
 def test_repair_crews_behave_like_a_simpy_resource():
     import simpy
 
-    from tpusim.sim.engine import Crews
+    from tpusim.sim.crews import Crews
 
     rng = np.random.default_rng(0)
     arrivals = np.cumsum(rng.exponential(1.0, 300))

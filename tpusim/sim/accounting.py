@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from tpusim.sim.engine import CATEGORIES, CAUSES, EVENT_COLUMNS, ReplicationResult
+from tpusim.sim.engine import ReplicationResult
 from tpusim.sim.jobs import JobPlan
+from tpusim.sim.world import CATEGORIES, CAUSES, EVENT_COLUMNS
 
 BADPUT = tuple(c for c in CATEGORIES if c != "productive")
 SCHEDULING_BADPUT = ("waiting_for_resources", "ocs_reconfiguration")

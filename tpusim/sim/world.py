@@ -1,0 +1,159 @@
+"""The state one replication shares between its processes, and the event log.
+
+`World` is a plain record (no behaviour beyond construction and `log`): the SimPy environment,
+the per-pod cube health (`PodState`), the per-job state (`JobState`, its slices `SliceState`),
+the random streams, and the event log. The behaviour lives in the modules that act on it:
+`components` (failures, repairs, cube health), `scheduling` (placement, spare swaps),
+`lifecycle` (the job state machine) and `progress` (closed-form time accounting).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from tpusim.sim.crews import Crews
+from tpusim.sim.failures import Lifetime, Sampler
+from tpusim.sim.jobs import JobPlan
+from tpusim.sim.scenario import Scenario
+from tpusim.topology.ocs import optical_links_per_cube
+
+# Job states; each maps to one accounting category.
+PENDING, WAITING, RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, DONE, CYCLE = range(10)
+STATE_NAMES = ("pending", "waiting", "reconfiguring", "initializing", "starting", "restoring",
+               "running", "saving", "done", "running")
+# CYCLE = recovery phases (reconfigure, init, start-up, restore) then compute with periodic
+# checkpoints to the end of the work, as one timeout split in closed form when an
+# interruption or the horizon cuts it: a job has events only when something happens to it.
+CATEGORIES = ("productive", "wasted_progress", "waiting_for_resources", "ocs_reconfiguration",
+              "tpu_initialization", "program_startup", "checkpoint_restore", "checkpoint_save")
+PRODUCTIVE, WASTED, C_WAIT, C_RECONF, C_INIT, C_STARTUP, C_RESTORE, C_SAVE = range(8)
+CATEGORY_OF = {WAITING: C_WAIT, RECONF: C_RECONF, INIT: C_INIT, STARTUP: C_STARTUP,
+               RESTORE: C_RESTORE, RUNNING: PRODUCTIVE, SAVE: C_SAVE}
+ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, CYCLE))
+CAUSES = ("host", "chip", "cube", "ocs", "link", "job", "maintenance")
+EPS = 1e-6  # seconds; below this a remaining duration counts as zero
+
+# Event log columns: (time_s, kind, job, pod, cube, detail)
+EVENT_COLUMNS = ("time_s", "kind", "job", "pod", "cube", "detail")
+
+
+def hole(value: int) -> int:
+    """A slice position whose cube failed is stored as -2 - failed_cube (and back)."""
+    return -2 - value
+
+
+class SliceState:
+    __slots__ = ("cubes", "holes", "missing", "pod")
+
+    def __init__(self) -> None:
+        self.pod = -1
+        self.cubes: list[int] | None = None  # None: not placed
+        self.holes: list[int] = []  # OCS: positions whose cube failed and await a spare
+        self.missing = 0  # len(holes)
+
+
+class PodState:
+    __slots__ = ("crews", "down", "free", "healthy", "hist", "idx", "last_t", "owner", "owner_slice")
+
+    def __init__(self, idx: int, n_usable: int, crews: Crews | None) -> None:
+        self.idx = idx
+        self.down = [0] * n_usable
+        self.owner = [-1] * n_usable
+        self.owner_slice = [-1] * n_usable
+        self.free = set(range(n_usable))
+        self.healthy = n_usable
+        self.hist = [0.0] * (n_usable + 1)  # seconds spent with h healthy cubes
+        self.last_t = 0.0
+        self.crews = crews
+
+
+class JobState:
+    def __init__(self, idx: int, plan: JobPlan, env: simpy.Environment) -> None:
+        self.idx = idx
+        self.plan = plan
+        self.slices = [SliceState() for _ in range(plan.spec.slices)]
+        self.state = PENDING
+        self.phase_start = 0.0
+        self.acc = [0.0] * len(CATEGORIES)
+        self.causes = dict.fromkeys(CAUSES, 0)
+        self.progress = 0.0  # running seconds kept
+        self.ckpt = 0.0  # progress at the last durable checkpoint
+        self.pending_ckpt: tuple[float, float] | None = None  # async write: (valid_at, progress)
+        self.until_ckpt = plan.interval_s
+        self.started = False
+        self.reconfigure = False
+        self.notice_save = False
+        self.interrupt_pending = False
+        self.phases: list[tuple[int, float]] = []
+        self.block = 0.0  # blocking seconds per checkpoint in the current run
+        self.recovery_s = 0.0  # seconds of recovery phases at the start of the current CYCLE
+        self.run: tuple | None = None  # (first segment, checkpoints, last segment), progress s
+        self.rate = 1.0  # fraction of the slices running (elastic jobs run degraded)
+        self.shrink = False  # elastic: continue on fewer slices (re-shard only)
+        self.degraded = False  # elastic: running on fewer slices than asked for
+        self.running_slices = plan.spec.slices
+        self.grow = False  # elastic: re-form at full size (peers hand over the state)
+        self.in_memory = False  # the restart point is in a peer's memory, not on storage
+        self.frag_since: float | None = None
+        self.frag_wait = 0.0
+        self.grant = env.event()
+        self.window_start = plan.spec.submit_s
+        self.end_s: float | None = None
+        self.proc: simpy.Process | None = None
+
+    def complete_slices(self) -> int:
+        return sum(1 for s in self.slices if s.cubes is not None and not s.missing)
+
+    def runnable(self) -> bool:
+        """All slices formed; or, for an elastic job that has run, at least min_slices."""
+        spec = self.plan.spec
+        if spec.elastic and self.started:
+            return self.complete_slices() >= spec.min_slices
+        return self.complete()
+
+    def complete(self) -> bool:
+        for s in self.slices:  # noqa: SIM110 - a plain loop; all() with a generator is 2x slower here
+            if s.cubes is None or s.missing:
+                return False
+        return True
+
+
+class World:
+    """Everything one replication's processes share. Built once per replication."""
+
+    __slots__ = ("env", "events", "jobs", "log_on", "n_events", "ocs", "pending", "plans", "pods",
+                 "rng_init", "samplers", "sc")
+
+    def __init__(self, scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.random.SeedSequence,
+                 *, log: bool = True) -> None:
+        self.sc = scenario
+        self.env = simpy.Environment()
+        self.plans = plans
+        self.log_on = log
+        self.events: list[tuple] = []  # the event log, rows as in EVENT_COLUMNS
+        self.n_events = 0  # component events (failures, repairs, maintenance, injections)
+        self.ocs = scenario.ocs
+        streams = seed.spawn(8)
+        self.rng_init = np.random.default_rng(streams[0])
+        self.samplers: dict[str, tuple[Sampler, Sampler | None]] = {}
+        for i, comp in enumerate(("host", "cube", "ocs", "link", "job", "chip")):
+            f = scenario.failure(comp)
+            if f is None:
+                continue
+            rng = np.random.default_rng(streams[1 + i])
+            ttf = f.ttf
+            if comp == "link":  # one exponential stream per cube for its bundle of optical links
+                links = optical_links_per_cube(scenario.pod.chip.cube_shape)
+                ttf = Lifetime("exponential", f.ttf.mean_s / links)
+            self.samplers[comp] = (Sampler(ttf, rng), Sampler(f.ttr, rng) if f.ttr else None)
+        crews = scenario.repair_crews
+        self.pods = [PodState(p, scenario.usable_cubes,
+                              Crews(self.env, crews) if crews else None)
+                     for p in range(scenario.pod_count)]
+        self.jobs = [JobState(i, plan, self.env) for i, plan in enumerate(plans)]
+        self.pending: list[JobState] = []  # jobs waiting for cubes, in priority order
+
+    def log(self, kind: str, job: int, pod: int, cube: int, detail: str) -> None:
+        """Append one row to the event log at the current time."""
+        self.events.append((self.env.now, kind, job, pod, cube, detail))
