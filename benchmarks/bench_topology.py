@@ -50,7 +50,8 @@ def main() -> None:
                      "cli_end_to_end_s": time_cli(pod.name, args.repeat)})
     print(f"{'pod':<14} {'chips':>6} {'in-process':>12} {'CLI end to end':>15}")
     for r in rows:
-        print(f"{r['pod']:<14} {r['chips']:>6} {r['in_process_s'] * 1e3:>9.1f} ms {r['cli_end_to_end_s']:>13.3f} s")
+        in_process_ms = r["in_process_s"] * 1e3
+        print(f"{r['pod']:<14} {r['chips']:>6} {in_process_ms:>9.1f} ms {r['cli_end_to_end_s']:>13.3f} s")
     if args.json_path:
         with open(args.json_path, "w") as fh:
             json.dump({"benchmark": "topology", "rows": rows}, fh, indent=2)

@@ -5,7 +5,10 @@
     >>> result.summary["goodput"]
 
 Modules: scenario (TOML -> frozen dataclasses), failures (distributions), jobs (progress rate
-and checkpoint interval per job), engine (SimPy processes), accounting (goodput, badput,
+and checkpoint interval per job), world (the shared state of one replication), components
+(failure and repair processes, cube health), scheduling (placement, spare swaps), lifecycle (the
+job state machine), progress (closed-form progress between events), crews (repair crews),
+engine (one replication), placement (calls into the planner), accounting (goodput, badput,
 tables), analytic (closed forms), replicate (replications over a process pool).
 """
 
