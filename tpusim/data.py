@@ -41,7 +41,7 @@ def resolve_path(path: str | Path, *, relative_to: Path | None = None, folder: s
             return candidate
     if folder is not None and not path.is_absolute():
         base = data_dir(folder)
-        for candidate in (base / path, base / path.name):
+        for candidate in dict.fromkeys((base / path, base / path.name)):
             tried.append(candidate)
             if candidate.is_file():
                 return candidate
