@@ -15,6 +15,7 @@
 
 #define MAXWC 4   /* cell words: up to 256 cells */
 #define MAXWB 16  /* box words: up to 1024 boxes */
+#define MAXOPT 256 /* boxes through one cell (callers check) */
 
 #define TBITS 14
 #define TSIZE (1u << TBITS)
@@ -68,6 +69,10 @@ typedef struct {
     const uint64_t *conflict;   /* boxes x wb */
     const uint64_t *cls;        /* ncls x wc */
     const int32_t *need;        /* ncls */
+    const int32_t *rank;        /* boxes: try the options of a cell in increasing rank */
+    int nfam;
+    const int32_t *fam;         /* nfam x 3: first sub-torus, sub-tori, modulus (0: balanced) */
+    const uint64_t *sub;        /* sub-tori x 2 x wc: cells of class A, cells of class B */
     long long nodes, budget;
     int32_t *out;
     int depth;
@@ -109,14 +114,40 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
         for (int w = 0; w < wc; w++) cnt += popc(live[w] & m[w]);
         if (cnt / c->need[j] < t) return 0;
     }
+    if (c->nfam) {
+        int waste = 0;
+        for (int f = 0; f < c->nfam; f++) {
+            int first = c->fam[3 * f], n = c->fam[3 * f + 1], g = c->fam[3 * f + 2], w_f = 0;
+            for (int q = first; q < first + n; q++) {
+                const uint64_t *a = c->sub + (size_t)q * 2 * wc, *b = a + wc;
+                int ca = 0, cbn = 0;
+                for (int w = 0; w < wc; w++) {
+                    ca += popc(live[w] & a[w]);
+                    cbn += popc(live[w] & b[w]);
+                }
+                w_f += g ? ca % g : (ca > cbn ? ca - cbn : cbn - ca);
+            }
+            if (w_f > waste) waste = w_f;
+        }
+        if (nlive - waste < t * c->k) return 0;
+    }
     const uint64_t *cb = c->cube_boxes + (size_t)best_c * wb;
     uint64_t nalive[MAXWB], nfree[MAXWC];
+    int opt[MAXOPT], nopt = 0;
     for (int v = 0; v < wb; v++) {
         uint64_t opts = alive[v] & cb[v];
-        while (opts) {
+        while (opts && nopt < MAXOPT) {
             uint64_t low = opts & (~opts + 1);
             opts ^= low;
             int j = v * 64 + __builtin_ctzll(low);
+            int q = nopt++;  /* insertion sort by rank */
+            while (q > 0 && c->rank[opt[q - 1]] > c->rank[j]) { opt[q] = opt[q - 1]; q--; }
+            opt[q] = j;
+        }
+    }
+    {
+        for (int q = 0; q < nopt; q++) {
+            int j = opt[q];
             const uint64_t *cf = c->conflict + (size_t)j * wb;
             const uint64_t *mk = c->masks + (size_t)j * wc;
             for (int u = 0; u < wb; u++) nalive[u] = alive[u] & ~cf[u];
@@ -141,6 +172,7 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
 int exists_packing(int wc, int wb, int k, const uint64_t *masks, const uint64_t *cube_boxes,
                    const uint64_t *conflict, const uint64_t *alive, const uint64_t *free,
                    int t, int ncls, const uint64_t *cls, const int32_t *need,
+                   const int32_t *rank, int nfam, const int32_t *fam, const uint64_t *sub,
                    long long budget, int32_t *out, long long *nodes)
 {
     if (wc > MAXWC || wb > MAXWB || wc < 1 || wb < 1) return -2;
@@ -148,7 +180,8 @@ int exists_packing(int wc, int wb, int k, const uint64_t *masks, const uint64_t 
         memset(table, 0, sizeof table);
         cur_stamp = 1;
     }
-    ctx_t c = {wc, wb, k, ncls, masks, cube_boxes, conflict, cls, need, 0, budget, out, 0};
+    ctx_t c = {wc, wb, k, ncls, masks, cube_boxes, conflict, cls, need, rank, nfam, fam, sub,
+               0, budget, out, 0};
     int r = go(&c, alive, free, t);
     *nodes = c.nodes;
     return r;

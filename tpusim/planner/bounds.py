@@ -20,8 +20,8 @@ Invariants (tested): every bound is >= the exact maximum packing on random patte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations, product
 
@@ -88,7 +88,8 @@ def colorings(grid: tuple[int, ...], shape: tuple[int, ...]) -> tuple[Coloring, 
 
 
 @lru_cache(maxsize=256)
-def waste_families(grid: tuple[int, ...], shape: tuple[int, ...]) -> tuple[tuple[np.ndarray, int, np.ndarray | None], ...]:
+def waste_families(grid: tuple[int, ...],
+                   shape: tuple[int, ...]) -> tuple[tuple[np.ndarray, int, np.ndarray | None], ...]:
     """Sub-torus families that force unused cubes (see module doc), cached: each is
     (cubes x sub-tori float32 one-hot, modulus g or 0, +-1 parity signs per cube or None)."""
     pl: Placements = box_placements(grid, shape)

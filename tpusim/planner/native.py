@@ -25,12 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tpusim.planner.bounds import colorings
-from tpusim.planner.boxes import box_placements
+from tpusim.planner.bounds import colorings, waste_families
+from tpusim.planner.boxes import box_placements, mask_of
 
 _SOURCE = Path(__file__).with_name("_search.c")
 _MAX_CELL_WORDS = 4
 _MAX_BOX_WORDS = 16
+_MAX_OPTIONS = 256  # boxes through one cube (MAXOPT in _search.c)
 _LAST_NODES = [0]  # nodes used by the latest call (for profiling)
 
 
@@ -73,7 +74,8 @@ def _library():
     p64 = ctypes.POINTER(ctypes.c_uint64)
     p32 = ctypes.POINTER(ctypes.c_int32)
     fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, p64, p64, p64, p64, p64,
-                   ctypes.c_int, ctypes.c_int, p64, p32, ctypes.c_longlong, p32,
+                   ctypes.c_int, ctypes.c_int, p64, p32, p32, ctypes.c_int, p32, p64,
+                   ctypes.c_longlong, p32,
                    ctypes.POINTER(ctypes.c_longlong)]
     fn.restype = ctypes.c_int
     return fn
@@ -105,11 +107,17 @@ class NativeBoxes:
     conflict: np.ndarray    # boxes x wb
     classes: np.ndarray     # coloring classes x wc (every class of every nontrivial coloring)
     need: np.ndarray        # per class: min cubes of that class in any box (>= 1)
+    families: np.ndarray    # waste families (bounds.waste_families) x 3: first, count, modulus
+    subtori: np.ndarray     # sub-tori x 2 x wc: cubes of the sub-torus (class A), class B
 
-    def exists(self, healthy_boxes: list[int], free: int, t: int, budget: int):
+    def exists(self, healthy_boxes: list[int], free: int, t: int, budget: int,
+               order: int = 0):
         """t disjoint boxes among `healthy_boxes` (placement indices) inside cubes `free`:
-        their indices, False if there are none, None if the node budget ran out."""
+        their indices, False if there are none, None if the node budget ran out. `order`
+        picks the order in which a cell's boxes are tried: 0 by index, else a fixed
+        pseudo-random permutation (restarts with other orders find packings sooner)."""
         fn = _library()
+        rank = box_ranks(len(self.masks), order)
         alive = 0
         for i in healthy_boxes:
             alive |= 1 << i
@@ -122,7 +130,9 @@ class NativeBoxes:
         r = fn(self.wc, self.wb, self.k, self.masks.ctypes.data_as(p64),
                self.cube_boxes.ctypes.data_as(p64), self.conflict.ctypes.data_as(p64),
                a.ctypes.data_as(p64), f.ctypes.data_as(p64), t, len(self.need),
-               self.classes.ctypes.data_as(p64), self.need.ctypes.data_as(p32), budget,
+               self.classes.ctypes.data_as(p64), self.need.ctypes.data_as(p32),
+               rank.ctypes.data_as(p32), len(self.families), self.families.ctypes.data_as(p32),
+               self.subtori.ctypes.data_as(p64), budget,
                out.ctypes.data_as(p32), ctypes.byref(nodes))
         _LAST_NODES[0] = nodes.value
         if r == 1:
@@ -130,6 +140,16 @@ class NativeBoxes:
         if r == 0:
             return False
         return None
+
+
+@lru_cache(maxsize=1024)
+def box_ranks(n_boxes: int, order: int) -> np.ndarray:
+    """Rank of each box for option order `order` (0: identity; else a permutation drawn from
+    default_rng(order))."""
+    if order == 0:
+        return np.arange(n_boxes, dtype=np.int32)
+    perm = np.random.default_rng(order).permutation(n_boxes).astype(np.int32)
+    return np.ascontiguousarray(perm)
 
 
 @lru_cache(maxsize=256)
@@ -143,6 +163,8 @@ def native_boxes(grid: tuple[int, ...], shape: tuple[int, ...]) -> NativeBoxes |
     wb = -(-len(pl.masks) // 64)
     if wc > _MAX_CELL_WORDS or wb > _MAX_BOX_WORDS:
         return None
+    if max(m.bit_count() for m in pl.cube_boxes) > _MAX_OPTIONS:
+        return None
     cls: list[int] = []
     need: list[int] = []
     seen = set()
@@ -152,7 +174,22 @@ def native_boxes(grid: tuple[int, ...], shape: tuple[int, ...]) -> NativeBoxes |
                 seen.add((m, n))
                 cls.append(m)
                 need.append(n)
+    fams: list[list[int]] = []
+    subs: list[list[int]] = []
+    for onehot, g, sign in waste_families(grid, shape):
+        first = len(subs)
+        for col in range(onehot.shape[1]):
+            cells = onehot[:, col] > 0.5
+            if sign is None:
+                a, b = cells, np.zeros_like(cells)
+            else:
+                a, b = cells & (sign > 0), cells & (sign < 0)
+            subs.append(_to_words(mask_of(np.flatnonzero(a)), wc)
+                        + _to_words(mask_of(np.flatnonzero(b)), wc))
+        fams.append([first, len(subs) - first, g])
     return NativeBoxes(
+        families=np.ascontiguousarray(np.array(fams, dtype=np.int32).reshape(-1, 3)),
+        subtori=np.ascontiguousarray(np.array(subs, dtype=np.uint64).reshape(-1, 2 * wc)),
         wc=wc, wb=wb, k=pl.cubes_per_slice,
         masks=_word_array(pl.masks, wc),
         cube_boxes=_word_array(pl.cube_boxes, wb),
@@ -160,3 +197,22 @@ def native_boxes(grid: tuple[int, ...], shape: tuple[int, ...]) -> NativeBoxes |
         classes=_word_array(cls, wc) if cls else np.zeros((0, wc), dtype=np.uint64),
         need=np.ascontiguousarray(np.array(need, dtype=np.int32)),
     )
+
+
+@lru_cache(maxsize=64)
+def slab_masks(grid: tuple[int, ...], widths: tuple[int, ...] = (2, 3, 4)) -> tuple[int, ...]:
+    """Bit masks of the slabs of `widths` consecutive layers along every axis, at every start
+    (wrapping; a width that is not smaller than the axis is skipped), narrow slabs first."""
+    coords = np.indices(grid).reshape(len(grid), -1)
+    out: list[int] = []
+    for w in widths:
+        for a, n in enumerate(grid):
+            if w >= n:
+                continue
+            for start in range(n):
+                inside = ((coords[a] - start) % n) < w
+                mask = 0
+                for c in np.flatnonzero(inside).tolist():
+                    mask |= 1 << c
+                out.append(mask)
+    return tuple(out)

@@ -25,7 +25,9 @@ from tpusim.planner.bounds import colorings
 from tpusim.planner.boxes import Placements, box_sets
 
 _NODE_COLORINGS = 3  # colorings checked at every search node (more: tighter but slower)
-NATIVE_NODE_BUDGET = 2_000_000  # compiled-search nodes per target before falling back to LP/MILP
+NATIVE_QUICK_BUDGET = 3_000  # compiled-search nodes of the first try at each target
+NATIVE_LOCAL_BUDGET = 20_000  # nodes of each local-search step inside one window
+NATIVE_NODE_BUDGET = 300_000  # nodes of the last try at a target before the LP / integer program
 
 
 def healthy_placements(pl: Placements, healthy: int) -> list[int]:
@@ -60,9 +62,17 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
         bound = min(bound, need)
     if bound <= 1:
         return [candidates[0]] if bound == 1 else []
-    got = _native_packing(pl, candidates, coverable, bound)
-    if got is not None:
-        return got
+    native = _native_packing(pl, candidates, coverable, bound)
+    if native is not None:
+        got, best = native
+        if got is not None:
+            return got
+        # The compiled search ran out of nodes: floor(LP) <= the best packing found proves it
+        # optimal; otherwise the integer program decides.
+        lp_value, _, _ = _lp_relaxation(pl, candidates)
+        if int(math.floor(lp_value + 1e-6)) <= len(best):
+            return best
+        return _milp_packing(pl, candidates, bound)
     # Fast path: keep the healthy boxes of the best tiling class and fill in around the failures.
     got = _tiling_first(pl, candidates, bound, node_budget)
     if got is not None:
@@ -109,21 +119,83 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
 
 
 def _native_packing(pl: Placements, candidates: list[int], coverable: int,
-                    bound: int) -> list[int] | None:
-    """The exact answer from the compiled search (tpusim.planner.native), trying bound,
-    bound-1, ...; None when it is unavailable or runs out of nodes at some target."""
-    from tpusim.planner.native import native_boxes
+                    bound: int) -> tuple[list[int] | None, list[int]] | None:
+    """The compiled search (tpusim.planner.native): (maximum packing, it) when it settles the
+    pattern, (None, best packing found) when it runs out of nodes, None when unavailable.
+
+    For each target t = bound, bound-1, ...: a short full search (finds easy packings, proves
+    easy impossibilities); then local search from the best packing so far (window by window,
+    slabs of 2-4 cube layers along every axis: keep the boxes outside the window and ask for one
+    more box inside it); then the full search with a large budget. A packing of t boxes when t
+    is an upper bound is optimal."""
+    from tpusim.planner.native import native_boxes, slab_masks
 
     nb = native_boxes(pl.grid, pl.shape)
     if nb is None:
         return None
-    for t in range(bound, 1, -1):
+    masks = pl.masks
+    best = _tiling_greedy(pl, candidates)
+    windows = slab_masks(pl.grid)
+    t = bound
+    while t > len(best):
+        got = nb.exists(candidates, coverable, t, NATIVE_QUICK_BUDGET)
+        if got is False:
+            t -= 1
+            continue
+        if got:
+            return got, got
+        improved = True
+        while improved and len(best) < t:
+            improved = False
+            for window in windows:
+                fixed = [i for i in best if not masks[i] & window]
+                used = 0
+                for i in fixed:
+                    used |= masks[i]
+                rest = [i for i in candidates if not masks[i] & used]
+                got = nb.exists(rest, coverable & ~used, len(best) + 1 - len(fixed),
+                                NATIVE_LOCAL_BUDGET)
+                if got:
+                    best = fixed + got
+                    improved = True
+                    if len(best) >= t:
+                        break
+        if len(best) >= t:
+            break
         got = nb.exists(candidates, coverable, t, NATIVE_NODE_BUDGET)
         if got is None:
-            return None
-        if got is not False:
-            return got
-    return [candidates[0]]
+            return None, best
+        if got is False:
+            t -= 1
+            continue
+        return got, got
+    return best[:t], best
+
+
+def _tiling_greedy(pl: Placements, candidates: list[int]) -> list[int]:
+    """Healthy boxes of the tiling class that keeps most of them, then every other healthy box
+    that fits, in index order (a packing, not necessarily maximum)."""
+    from tpusim.planner.greedy import tiling_classes
+
+    healthy = set(candidates)
+    masks = pl.masks
+    best: list[int] = []
+    used = 0
+    for members in tiling_classes(pl.grid, pl.shape):
+        kept: list[int] = []
+        taken = 0
+        for i in members:
+            if i in healthy and not masks[i] & taken:
+                kept.append(i)
+                taken |= masks[i]
+        if len(kept) > len(best):
+            best, used = kept, taken
+    best = list(best)
+    for i in candidates:
+        if not masks[i] & used:
+            best.append(i)
+            used |= masks[i]
+    return best
 
 
 def _search(masks, cube_boxes, conflict, alive: int, k: int, free: int, t: int, tight: list,
