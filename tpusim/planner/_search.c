@@ -115,7 +115,7 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
         if (cnt / c->need[j] < t) return 0;
     }
     if (c->nfam) {
-        int waste = 0;
+        int allowed = nlive - t * c->k;  /* prune as soon as some family wastes more */
         for (int f = 0; f < c->nfam; f++) {
             int first = c->fam[3 * f], n = c->fam[3 * f + 1], g = c->fam[3 * f + 2], w_f = 0;
             for (int q = first; q < first + n; q++) {
@@ -126,10 +126,9 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
                     cbn += popc(live[w] & b[w]);
                 }
                 w_f += g ? ca % g : (ca > cbn ? ca - cbn : cbn - ca);
+                if (w_f > allowed) return 0;
             }
-            if (w_f > waste) waste = w_f;
         }
-        if (nlive - waste < t * c->k) return 0;
     }
     const uint64_t *cb = c->cube_boxes + (size_t)best_c * wb;
     uint64_t nalive[MAXWB], nfree[MAXWC];

@@ -111,7 +111,7 @@ class NativeBoxes:
     subtori: np.ndarray     # sub-tori x 2 x wc: cubes of the sub-torus (class A), class B
 
     def exists(self, healthy_boxes: list[int], free: int, t: int, budget: int,
-               order: int = 0):
+               order: int = 0, waste: bool = True):
         """t disjoint boxes among `healthy_boxes` (placement indices) inside cubes `free`:
         their indices, False if there are none, None if the node budget ran out. `order`
         picks the order in which a cell's boxes are tried: 0 by index, else a fixed
@@ -131,7 +131,8 @@ class NativeBoxes:
                self.cube_boxes.ctypes.data_as(p64), self.conflict.ctypes.data_as(p64),
                a.ctypes.data_as(p64), f.ctypes.data_as(p64), t, len(self.need),
                self.classes.ctypes.data_as(p64), self.need.ctypes.data_as(p32),
-               rank.ctypes.data_as(p32), len(self.families), self.families.ctypes.data_as(p32),
+               rank.ctypes.data_as(p32), len(self.families) if waste else 0,
+               self.families.ctypes.data_as(p32),
                self.subtori.ctypes.data_as(p64), budget,
                out.ctypes.data_as(p32), ctypes.byref(nodes))
         _LAST_NODES[0] = nodes.value

@@ -25,8 +25,9 @@ from tpusim.planner.bounds import colorings
 from tpusim.planner.boxes import Placements, box_sets
 
 _NODE_COLORINGS = 3  # colorings checked at every search node (more: tighter but slower)
-NATIVE_QUICK_BUDGET = 3_000  # compiled-search nodes of the first try at each target
-NATIVE_LOCAL_BUDGET = 20_000  # nodes of each local-search step inside one window
+NATIVE_QUICK_BUDGET = 30_000  # compiled-search nodes of the first try at each target
+NATIVE_LOCAL_BUDGET = 5_000  # nodes of each local-search step inside one window
+NATIVE_LOCAL_WASTE = True  # prune local-search steps by the waste bounds too
 NATIVE_NODE_BUDGET = 300_000  # nodes of the last try at a target before the LP / integer program
 
 
@@ -54,12 +55,19 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
     for i in candidates:
         coverable |= masks[i]
     cols = colorings(pl.grid, pl.shape)
-    root = [(c.bound(coverable), c) for c in cols]
-    bound = min(b for b, _ in root)
-    # inside the search: the trivial bound plus the colorings that are tight at the root
-    tight = [c for b, c in root if b == bound and c is not cols[0]][:_NODE_COLORINGS]
-    if need is not None:
-        bound = min(bound, need)
+    from tpusim.planner.native import native_boxes
+
+    if need is not None and native_boxes(pl.grid, pl.shape) is not None:
+        # the caller's `need` is already an upper bound (tpusim.planner.static passes the
+        # vectorised one); the compiled search has every coloring built in
+        bound, tight = min(need, coverable.bit_count() // k), []
+    else:
+        root = [(c.bound(coverable), c) for c in cols]
+        bound = min(b for b, _ in root)
+        # inside the search: the trivial bound plus the colorings that are tight at the root
+        tight = [c for b, c in root if b == bound and c is not cols[0]][:_NODE_COLORINGS]
+        if need is not None:
+            bound = min(bound, need)
     if bound <= 1:
         return [candidates[0]] if bound == 1 else []
     native = _native_packing(pl, candidates, coverable, bound)
@@ -134,16 +142,29 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     if nb is None:
         return None
     masks = pl.masks
-    best = _tiling_greedy(pl, candidates)
-    windows = slab_masks(pl.grid)
     t = bound
-    while t > len(best):
+    while t > 1:
         got = nb.exists(candidates, coverable, t, NATIVE_QUICK_BUDGET)
         if got is False:
             t -= 1
             continue
         if got:
             return got, got
+        break
+    if t <= 1:
+        return [candidates[0]], [candidates[0]]
+    best = _tiling_greedy(pl, candidates)
+    windows = slab_masks(pl.grid)
+    first = True
+    while t > len(best):
+        if not first:
+            got = nb.exists(candidates, coverable, t, NATIVE_QUICK_BUDGET)
+            if got is False:
+                t -= 1
+                continue
+            if got:
+                return got, got
+        first = False
         improved = True
         while improved and len(best) < t:
             improved = False
@@ -154,7 +175,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
                     used |= masks[i]
                 rest = [i for i in candidates if not masks[i] & used]
                 got = nb.exists(rest, coverable & ~used, len(best) + 1 - len(fixed),
-                                NATIVE_LOCAL_BUDGET)
+                                NATIVE_LOCAL_BUDGET, waste=NATIVE_LOCAL_WASTE)
                 if got:
                     best = fixed + got
                     improved = True

@@ -1,0 +1,99 @@
+"""The compiled packing search and the waste bounds (issue 3 performance work): every path gives
+the brute-force maximum on small pods, and the bounds never cut below it."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+from test_planner_packing import CASES, brute_max
+
+import tpusim.planner.native as native
+import tpusim.planner.packing as packing
+from tpusim.planner.bounds import bounds_matrix, waste_bound_matrix
+from tpusim.planner.boxes import box_placements, mask_of
+from tpusim.planner.packing import max_packing
+
+
+def _check(pl, healthy, got, expected):
+    assert len(got) == expected
+    used = 0
+    for i in got:
+        assert pl.masks[i] & healthy == pl.masks[i]
+        assert not used & pl.masks[i]
+        used |= pl.masks[i]
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on this machine")
+def test_native_search_is_built_where_a_compiler_exists():
+    assert native.available()
+    assert native.native_boxes((4, 4, 4), (1, 2, 2)) is not None
+
+
+@pytest.mark.parametrize(("grid", "shape"), CASES)
+def test_python_fallback_equals_brute_force(grid, shape, monkeypatch):
+    """Without the compiled search (no compiler) the pure-Python path is still exact."""
+    monkeypatch.setattr(native, "native_boxes", lambda g, s: None)
+    pl = box_placements(grid, shape)
+    n = math.prod(grid)
+    rng = np.random.default_rng(5)
+    for p in (0.6, 0.85):
+        for _ in range(10):
+            healthy = mask_of(np.flatnonzero(rng.random(n) < p))
+            _check(pl, healthy, max_packing(pl, healthy), brute_max(grid, shape, healthy))
+
+
+@pytest.mark.parametrize(("grid", "shape"), CASES[:6])
+def test_native_out_of_nodes_falls_back_exactly(grid, shape, monkeypatch):
+    """Node budgets of one: every pattern goes through the LP / integer-program confirmation."""
+    for name in ("NATIVE_QUICK_BUDGET", "NATIVE_LOCAL_BUDGET", "NATIVE_NODE_BUDGET"):
+        monkeypatch.setattr(packing, name, 1)
+    pl = box_placements(grid, shape)
+    n = math.prod(grid)
+    rng = np.random.default_rng(9)
+    for _ in range(15):
+        healthy = mask_of(np.flatnonzero(rng.random(n) < 0.8))
+        _check(pl, healthy, max_packing(pl, healthy), brute_max(grid, shape, healthy))
+
+
+def test_native_agrees_with_integer_program_on_v4():
+    """4x4x4 cube torus (TPU v4), 1x2x2 boxes: the compiled search against HiGHS's MILP."""
+    pl = box_placements((4, 4, 4), (1, 2, 2))
+    rng = np.random.default_rng(21)
+    for _ in range(20):
+        healthy = mask_of(np.flatnonzero(rng.random(64) < 0.9))
+        cands = packing.healthy_placements(pl, healthy)
+        ref = len(packing._milp_packing(pl, cands, None))
+        _check(pl, healthy, max_packing(pl, healthy), ref)
+
+
+@pytest.mark.parametrize(("grid", "shape"), CASES)
+def test_waste_bound_never_below_the_packing(grid, shape):
+    pl = box_placements(grid, shape)
+    n = math.prod(grid)
+    rng = np.random.default_rng(13)
+    patterns = rng.random((40, n)) < 0.8
+    ok = ((~patterns).astype(np.float32) @ pl.matrix.T.astype(np.float32)) < 0.5
+    coverable = (ok.astype(np.float32) @ pl.matrix.astype(np.float32)) > 0.5
+    for row, b in zip(patterns, waste_bound_matrix(grid, shape, coverable), strict=True):
+        assert b >= brute_max(grid, shape, mask_of(np.flatnonzero(row)))
+
+
+def test_waste_bound_is_tight_where_colorings_are_not():
+    """Three failed cubes in three different planes of every axis (4x4x4, 1x2x2 boxes): 61
+    healthy cubes allow floor(61/4) = 15 boxes by counting, but every plane meets a box in an
+    even number of cubes, so each odd plane keeps a cube unused: (61 - 3) // 4 = 14 boxes, and
+    14 is the exact maximum (integer program)."""
+    grid, shape = (4, 4, 4), (1, 2, 2)
+    failed = [np.ravel_multi_index(c, grid) for c in ((0, 2, 1), (1, 0, 1), (3, 2, 2))]
+    row = np.ones(64, dtype=bool)
+    row[failed] = False
+    pl = box_placements(grid, shape)
+    assert int(waste_bound_matrix(grid, shape, row[None, :])[0]) == 14
+    assert int(bounds_matrix(grid, shape, row[None, :])[0]) == 14
+    healthy = mask_of(np.flatnonzero(row))
+    cands = packing.healthy_placements(pl, healthy)
+    assert len(packing._milp_packing(pl, cands, None)) == 14
+    assert len(max_packing(pl, healthy)) == 14
