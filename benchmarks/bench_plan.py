@@ -30,7 +30,7 @@ import time
 
 from tpusim.hardware import find_pod
 from tpusim.planner import cube_availability
-from tpusim.planner.bounds import colorings, waste_families
+from tpusim.planner.bounds import _stacked, colorings, waste_families
 from tpusim.planner.boxes import box_placements
 from tpusim.planner.greedy import tiling_classes, tiling_orders
 from tpusim.planner.native import available, box_ranks, native_boxes, slab_masks
@@ -42,7 +42,7 @@ TARGET_PACKING_S = 5.0
 
 
 def _clear() -> None:
-    for f in (box_placements, colorings, waste_families, tiling_classes, tiling_orders,
+    for f in (box_placements, colorings, waste_families, _stacked, tiling_classes, tiling_orders,
               native_boxes, box_ranks, slab_masks):
         f.cache_clear()
 

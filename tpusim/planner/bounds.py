@@ -120,29 +120,47 @@ def waste_families(grid: tuple[int, ...],
     return tuple(out)
 
 
+@lru_cache(maxsize=256)
+def _stacked(grid: tuple[int, ...], shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """All colorings and waste families as single matrices (one matrix product per call):
+    class one-hots, their needs; signed sub-torus one-hots, their moduli (0: balanced) and the
+    family each sub-torus belongs to (sorted, for np.maximum.reduceat-free segment sums)."""
+    cols = colorings(grid, shape)
+    onehot = np.concatenate([c.onehot for c in cols], axis=1).astype(np.float32)
+    need = np.concatenate([np.array(c.need, dtype=np.float32) for c in cols])
+    fams = waste_families(grid, shape)
+    if fams:
+        sub = np.concatenate([oh if sign is None else oh * sign[:, None] for oh, _, sign in fams],
+                             axis=1).astype(np.float32)
+        mod = np.concatenate([np.full(oh.shape[1], g, dtype=np.int64) for oh, g, _ in fams])
+        starts = np.cumsum([0] + [oh.shape[1] for oh, _, _ in fams[:-1]])
+    else:
+        sub = np.zeros((onehot.shape[0], 0), dtype=np.float32)
+        mod = np.zeros(0, dtype=np.int64)
+        starts = np.zeros(0, dtype=np.int64)
+    return onehot, need, sub, mod, starts
+
+
 def waste_bound_matrix(grid: tuple[int, ...], shape: tuple[int, ...], coverable: np.ndarray) -> np.ndarray:
     """Vectorised waste bound floor((free - W) / box cubes) for many patterns (rows of the
     patterns x cubes bool `coverable`), W the largest forced-unused count over the families."""
     cov = coverable.astype(np.float32)
     k = box_placements(grid, shape).cubes_per_slice
-    waste = np.zeros(cov.shape[0], dtype=np.int64)
-    for onehot, g, sign in waste_families(grid, shape):
-        if sign is None:
-            w = (np.rint(cov @ onehot).astype(np.int64) % g).sum(axis=1)
-        else:
-            w = np.abs(np.rint((cov * sign[None, :]) @ onehot).astype(np.int64)).sum(axis=1)
-        np.maximum(waste, w, out=waste)
     free = np.rint(cov.sum(axis=1)).astype(np.int64)
+    _, _, sub, mod, starts = _stacked(grid, shape)
+    if not len(starts):
+        return free // k
+    vals = np.rint(cov @ sub).astype(np.int64)
+    per_sub = np.where(mod > 0, vals % np.maximum(mod, 1), np.abs(vals))
+    waste = np.add.reduceat(per_sub, starts, axis=1).max(axis=1)
     return (free - waste) // k
 
 
 def bounds_matrix(grid: tuple[int, ...], shape: tuple[int, ...], coverable: np.ndarray) -> np.ndarray:
     """Vectorised upper bound for many patterns: `coverable` is (patterns x cubes) bool; returns
-    the minimum over colorings of floor(class count / need), one int per pattern."""
+    the minimum over colorings of floor(class count / need) and the waste bound, one int per
+    pattern."""
     cov = coverable.astype(np.float32)
-    best = None
-    for col in colorings(grid, shape):
-        counts = cov @ col.onehot
-        b = np.floor(counts / np.array(col.need, dtype=np.float32) + 1e-4).min(axis=1)
-        best = b if best is None else np.minimum(best, b)
-    return np.minimum(best.astype(np.int64), waste_bound_matrix(grid, shape, coverable))
+    onehot, need, _, _, _ = _stacked(grid, shape)
+    best = np.floor((cov @ onehot) / need[None, :] + 1e-4).min(axis=1).astype(np.int64)
+    return np.minimum(best, waste_bound_matrix(grid, shape, coverable))

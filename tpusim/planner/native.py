@@ -71,12 +71,10 @@ def _library():
     except OSError:
         return None
     fn = lib.exists_packing
-    p64 = ctypes.POINTER(ctypes.c_uint64)
-    p32 = ctypes.POINTER(ctypes.c_int32)
-    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, p64, p64, p64, p64, p64,
-                   ctypes.c_int, ctypes.c_int, p64, p32, p32, ctypes.c_int, p32, p64,
-                   ctypes.c_longlong, p32,
-                   ctypes.POINTER(ctypes.c_longlong)]
+    ptr = ctypes.c_void_p  # arrays are passed by address (numpy .ctypes.data): cheapest call
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ptr, ptr, ptr, ptr, ptr,
+                   ctypes.c_int, ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr, ptr,
+                   ctypes.c_longlong, ptr, ptr]
     fn.restype = ctypes.c_int
     return fn
 
@@ -124,18 +122,13 @@ class NativeBoxes:
         a = np.array(_to_words(alive, self.wb), dtype=np.uint64)
         f = np.array(_to_words(free, self.wc), dtype=np.uint64)
         out = np.zeros(max(t, 1), dtype=np.int32)
-        nodes = ctypes.c_longlong(0)
-        p64 = ctypes.POINTER(ctypes.c_uint64)
-        p32 = ctypes.POINTER(ctypes.c_int32)
-        r = fn(self.wc, self.wb, self.k, self.masks.ctypes.data_as(p64),
-               self.cube_boxes.ctypes.data_as(p64), self.conflict.ctypes.data_as(p64),
-               a.ctypes.data_as(p64), f.ctypes.data_as(p64), t, len(self.need),
-               self.classes.ctypes.data_as(p64), self.need.ctypes.data_as(p32),
-               rank.ctypes.data_as(p32), len(self.families) if waste else 0,
-               self.families.ctypes.data_as(p32),
-               self.subtori.ctypes.data_as(p64), budget,
-               out.ctypes.data_as(p32), ctypes.byref(nodes))
-        _LAST_NODES[0] = nodes.value
+        nodes = np.zeros(1, dtype=np.int64)
+        r = fn(self.wc, self.wb, self.k, self.masks.ctypes.data, self.cube_boxes.ctypes.data,
+               self.conflict.ctypes.data, a.ctypes.data, f.ctypes.data, t, len(self.need),
+               self.classes.ctypes.data, self.need.ctypes.data, rank.ctypes.data,
+               len(self.families) if waste else 0, self.families.ctypes.data,
+               self.subtori.ctypes.data, budget, out.ctypes.data, nodes.ctypes.data)
+        _LAST_NODES[0] = int(nodes[0])
         if r == 1:
             return [int(j) for j in out[:t]]
         if r == 0:
