@@ -25,8 +25,8 @@ from tpusim.planner.bounds import colorings
 from tpusim.planner.boxes import Placements, box_sets
 
 _NODE_COLORINGS = 3  # colorings checked at every search node (more: tighter but slower)
-NATIVE_QUICK_BUDGET = 30_000  # compiled-search nodes of the first try at each target
-NATIVE_LOCAL_BUDGET = 5_000  # nodes of each local-search step inside one window
+NATIVE_QUICK_BUDGET = 10_000  # compiled-search nodes of the first try at each target
+NATIVE_LOCAL_BUDGET = 300  # nodes of each local-search step inside one window
 NATIVE_LOCAL_WASTE = True  # prune local-search steps by the waste bounds too
 NATIVE_NODE_BUDGET = 300_000  # nodes of the last try at a target before the LP / integer program
 
@@ -156,6 +156,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     best = _tiling_greedy(pl, candidates)
     windows = slab_masks(pl.grid)
     first = True
+    stuck = False  # a whole pass over the windows found no better packing: do not repeat it
     while t > len(best):
         if not first:
             got = nb.exists(candidates, coverable, t, NATIVE_QUICK_BUDGET)
@@ -165,7 +166,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
             if got:
                 return got, got
         first = False
-        improved = True
+        improved = not stuck
         while improved and len(best) < t:
             improved = False
             for window in windows:
@@ -181,6 +182,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
                     improved = True
                     if len(best) >= t:
                         break
+            stuck = not improved
         if len(best) >= t:
             break
         got = nb.exists(candidates, coverable, t, NATIVE_NODE_BUDGET)
