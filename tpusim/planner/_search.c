@@ -76,6 +76,7 @@ typedef struct {
     long long nodes, budget;
     int32_t *out;
     int depth;
+    uint8_t lo[64 * MAXWC], hi[64 * MAXWC]; /* per cell: words of cube_boxes that are not 0 */
 } ctx_t;
 
 static int popc(uint64_t x) { return __builtin_popcountll(x); }
@@ -95,7 +96,7 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
             int cell = w * 64 + __builtin_ctzll(low);
             const uint64_t *cb = c->cube_boxes + (size_t)cell * wb;
             int cnt = 0;
-            for (int v = 0; v < wb; v++) cnt += popc(alive[v] & cb[v]);
+            for (int v = c->lo[cell]; v < c->hi[cell]; v++) cnt += popc(alive[v] & cb[v]);
             if (cnt) {
                 lv |= low;
                 if (cnt < best_n) { best_n = cnt; best_c = cell; }
@@ -133,7 +134,7 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
     const uint64_t *cb = c->cube_boxes + (size_t)best_c * wb;
     uint64_t nalive[MAXWB], nfree[MAXWC];
     int opt[MAXOPT], nopt = 0;
-    for (int v = 0; v < wb; v++) {
+    for (int v = c->lo[best_c]; v < c->hi[best_c]; v++) {
         uint64_t opts = alive[v] & cb[v];
         while (opts && nopt < MAXOPT) {
             uint64_t low = opts & (~opts + 1);
@@ -179,8 +180,19 @@ int exists_packing(int wc, int wb, int k, const uint64_t *masks, const uint64_t 
         memset(table, 0, sizeof table);
         cur_stamp = 1;
     }
-    ctx_t c = {wc, wb, k, ncls, masks, cube_boxes, conflict, cls, need, rank, nfam, fam, sub,
-               0, budget, out, 0};
+    static ctx_t c;  /* large (cell tables): static, like the memo table */
+    ctx_t init = {wc, wb, k, ncls, masks, cube_boxes, conflict, cls, need, rank, nfam, fam, sub,
+                  0, budget, out, 0, {0}, {0}};
+    c = init;
+    for (int cell = 0; cell < 64 * wc; cell++) {
+        const uint64_t *cb = cube_boxes + (size_t)cell * wb;
+        int lo = wb, hi = 0;
+        for (int v = 0; v < wb; v++)
+            if (cb[v]) { if (v < lo) lo = v; hi = v + 1; }
+        if (lo > hi) lo = hi;
+        c.lo[cell] = (uint8_t)lo;
+        c.hi[cell] = (uint8_t)hi;
+    }
     int r = go(&c, alive, free, t);
     *nodes = c.nodes;
     return r;

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from tpusim.planner.bounds import colorings, waste_families
-from tpusim.planner.boxes import box_placements, mask_of
+from tpusim.planner.boxes import box_placements, box_sets, mask_of
 
 _SOURCE = Path(__file__).with_name("_search.c")
 _MAX_CELL_WORDS = 4
@@ -100,13 +100,15 @@ class NativeBoxes:
     wc: int
     wb: int
     k: int
-    masks: np.ndarray       # boxes x wc
-    cube_boxes: np.ndarray  # cells x wb
+    masks: np.ndarray       # boxes x wc (boxes in native order, see to_native)
+    cube_boxes: np.ndarray  # 64 wc cells (padded) x wb
     conflict: np.ndarray    # boxes x wb
     classes: np.ndarray     # coloring classes x wc (every class of every nontrivial coloring)
     need: np.ndarray        # per class: min cubes of that class in any box (>= 1)
     families: np.ndarray    # waste families (bounds.waste_families) x 3: first, count, modulus
     subtori: np.ndarray     # sub-tori x 2 x wc: cubes of the sub-torus (class A), class B
+    to_native: np.ndarray   # placement index -> native box index
+    from_native: np.ndarray  # native box index -> placement index
 
     def exists(self, healthy_boxes: list[int], free: int, t: int, budget: int,
                order: int = 0, waste: bool = True):
@@ -117,8 +119,9 @@ class NativeBoxes:
         fn = _library()
         rank = box_ranks(len(self.masks), order)
         alive = 0
+        to_native = self.to_native
         for i in healthy_boxes:
-            alive |= 1 << i
+            alive |= 1 << int(to_native[i])
         a = np.array(_to_words(alive, self.wb), dtype=np.uint64)
         f = np.array(_to_words(free, self.wc), dtype=np.uint64)
         out = np.zeros(max(t, 1), dtype=np.int32)
@@ -130,7 +133,7 @@ class NativeBoxes:
                self.subtori.ctypes.data, budget, out.ctypes.data, nodes.ctypes.data)
         _LAST_NODES[0] = int(nodes[0])
         if r == 1:
-            return [int(j) for j in out[:t]]
+            return self.from_native[out[:t]].tolist()
         if r == 0:
             return False
         return None
@@ -181,13 +184,22 @@ def native_boxes(grid: tuple[int, ...], shape: tuple[int, ...]) -> NativeBoxes |
             subs.append(_to_words(mask_of(np.flatnonzero(a)), wc)
                         + _to_words(mask_of(np.flatnonzero(b)), wc))
         fams.append([first, len(subs) - first, g])
+    # native box order: by lowest cube, so the boxes through one cube sit in few words
+    order = sorted(range(len(pl.masks)), key=lambda i: (min(pl.cells[i]), i))
+    inverse = [0] * len(order)
+    for new, old in enumerate(order):
+        inverse[old] = new
+    nat_cells = [pl.cells[i] for i in order]
+    cube_boxes, conflict = box_sets(nat_cells, 64 * wc)  # padded: one row per cell bit
     return NativeBoxes(
+        to_native=np.array(inverse, dtype=np.int64),
+        from_native=np.array(order, dtype=np.int64),
         families=np.ascontiguousarray(np.array(fams, dtype=np.int32).reshape(-1, 3)),
         subtori=np.ascontiguousarray(np.array(subs, dtype=np.uint64).reshape(-1, 2 * wc)),
         wc=wc, wb=wb, k=pl.cubes_per_slice,
-        masks=_word_array(pl.masks, wc),
-        cube_boxes=_word_array(pl.cube_boxes, wb),
-        conflict=_word_array(pl.conflict, wb),
+        masks=_word_array([pl.masks[i] for i in order], wc),
+        cube_boxes=_word_array(cube_boxes, wb),
+        conflict=_word_array(conflict, wb),
         classes=_word_array(cls, wc) if cls else np.zeros((0, wc), dtype=np.uint64),
         need=np.ascontiguousarray(np.array(need, dtype=np.int32)),
     )
