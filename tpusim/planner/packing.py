@@ -28,7 +28,7 @@ _NODE_COLORINGS = 3  # colorings checked at every search node (more: tighter but
 NATIVE_QUICK_BUDGET = 10_000  # compiled-search nodes of the first try at each target
 NATIVE_LOCAL_BUDGET = 300  # nodes of each local-search step inside one window
 NATIVE_LOCAL_WASTE = True  # prune local-search steps by the waste bounds too
-NATIVE_NODE_BUDGET = 300_000  # nodes of the last try at a target before the LP / integer program
+NATIVE_NODE_BUDGET = 20_000  # nodes of the last try at a target before the LP / integer program
 
 
 def healthy_placements(pl: Placements, healthy: int) -> list[int]:
