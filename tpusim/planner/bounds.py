@@ -88,17 +88,19 @@ def colorings(grid: tuple[int, ...], shape: tuple[int, ...]) -> tuple[Coloring, 
 
 
 @lru_cache(maxsize=256)
-def waste_families(grid: tuple[int, ...],
-                   shape: tuple[int, ...]) -> tuple[tuple[np.ndarray, int, np.ndarray | None], ...]:
+def waste_families(grid: tuple[int, ...], shape: tuple[int, ...],
+                   prune: bool = True) -> tuple[tuple[np.ndarray, int, np.ndarray | None], ...]:
     """Sub-torus families that force unused cubes (see module doc), cached: each is
-    (cubes x sub-tori float32 one-hot, modulus g or 0, +-1 parity signs per cube or None)."""
+    (cubes x sub-tori float32 one-hot, modulus g or 0, +-1 parity signs per cube or None).
+    prune: drop the families another one dominates (`_dominates`; the largest forced waste,
+    hence every bound, is unchanged, and each search node checks far fewer sub-tori)."""
     pl: Placements = box_placements(grid, shape)
     dims = len(grid)
     coords = np.indices(grid).reshape(dims, -1)
     boxes = pl.matrix.astype(np.float32)
     parities = [np.where(f == 0, 1.0, -1.0).astype(np.float32)
                 for f in _linear_forms(grid) if f.max() == 1]
-    out = []
+    found = []  # (axes, onehot, g, parity index or None, signs or None)
     for r in range(1, dims + 1):
         for axes in combinations(range(dims), r):
             other = [a for a in range(dims) if a not in axes]
@@ -113,11 +115,38 @@ def waste_families(grid: tuple[int, ...],
             for v in np.unique(meets).tolist():
                 g = math.gcd(g, int(v))
             if g > 1 and r < dims:
-                out.append((onehot, g, None))
-            for sign in parities:
+                found.append((set(axes), onehot, g, None, None))
+            for q, sign in enumerate(parities):
                 if not np.any(np.rint(boxes @ (onehot * sign[:, None])).astype(np.int64)):
-                    out.append((onehot, 0, sign))
-    return tuple(out)
+                    found.append((set(axes), onehot, 0, q, sign))
+    keep = [not prune or not any(_dominates(f1, f2) and (i1 < i2 or not _dominates(f2, f1))
+                    for i1, f1 in enumerate(found) if i1 != i2)
+            for i2, f2 in enumerate(found)]
+    return tuple((onehot, g, None if q is None else parities[q])
+                 for (_, onehot, g, q, _), k in zip(found, keep, strict=True) if k)
+
+
+def _dominates(f1: tuple, f2: tuple) -> bool:
+    """True when family f1 = (axes, onehot, g, parity) forces at least as many unused cubes as
+    f2 on every set of free cubes, so f2 can be dropped without changing any bound. Needs f1's
+    sub-tori to split f2's (axes1 a subset of axes2); then, summing over f1's sub-tori inside one
+    of f2's: both balanced with the same parity up to a sign per f1 sub-torus (|a + b| <= |a| + |b|);
+    f1 balanced and f2 counting residues mod 2 (|a - b| >= (a + b) mod 2); both counting residues
+    with g2 dividing g1 ((a + b) mod g2 <= a mod g1 + b mod g1)."""
+    axes1, oh1, g1, q1, _ = f1
+    axes2, _, g2, q2, _ = f2
+    if not axes1 <= axes2:
+        return False
+    if q1 is not None and q2 is not None:
+        s1, s2 = f1[4], f2[4]
+        prod = (s1 * s2)[:, None] * oh1  # cubes x f1 sub-tori: +-1 inside, 0 outside
+        size = oh1.sum(axis=0)
+        return bool(np.all(np.abs(prod.sum(axis=0)) == size))
+    if q1 is not None:
+        return g2 == 2
+    if q2 is not None:
+        return False
+    return g1 % g2 == 0
 
 
 @lru_cache(maxsize=256)
