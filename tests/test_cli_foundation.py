@@ -87,3 +87,15 @@ def test_unknown_option_is_usage_error(cli):
     result = cli("topology", "--slices-typo", "3")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_usage_errors_are_one_line(cli):
+    assert_clean_error(cli("catalogg"), "no such command", "catalog")
+    assert_clean_error(cli("plan", "--availability", "abc"), "--availability")
+
+
+def test_unwritable_output_is_a_clean_error(cli, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where a directory is needed
+    assert_clean_error(cli("simulate", "palm-540b-50d", "--days", "2", "--out", str(blocker / "x.csv")),
+                       "cannot access")

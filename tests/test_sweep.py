@@ -155,3 +155,36 @@ def test_simulate_sweep_applies_overrides(tmp_path):
     assert "error" not in fast, fast.get("error")
     assert slow["badput_checkpoint_save"] > fast["badput_checkpoint_save"]
     assert slow["runtime_goodput"] < fast["runtime_goodput"]
+
+
+def test_ctrl_c_on_parallel_sweep_stops_and_keeps_rows(tmp_path):
+    """Ctrl-C at a terminal signals the whole process group: the sweep must stop at once with
+    exit code 130 and one line, keep the finished rows, leave no worker behind, and resume."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sweep = tmp_path / "sim.toml"
+    sweep.write_text('[sweep]\nkind = "simulate"\nbase = "scenarios/palm-540b-50d.toml"\n[grid]\n'
+                     '"recovery.checkpoint_save_s" = [10, 20, 30, 40, 50, 60, 70, 80]\n'
+                     'replications = [60]\n')
+    out = tmp_path / "out.csv"
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-m", "tpusim", "sweep", str(sweep), "--out", str(out),
+                             "--workers", "2"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 2):
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["tpusim: interrupted; results already written are kept"]
+    kept = len(read_rows(out))
+    assert 1 <= kept < 8
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # no worker of the group is left
+    result = run_sweep(load_sweep(sweep), out, resume=True)
+    assert result.skipped_points == kept and len(read_rows(out)) == 8

@@ -24,8 +24,9 @@ import csv
 import hashlib
 import itertools
 import json
+import multiprocessing
+import signal
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -280,15 +281,29 @@ def _jsonable(value: Any) -> Any:
 
 # --- execution --------------------------------------------------------------------------------
 
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent, which terminates them (no hang, no traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_point_args(args: tuple[SweepSpec, dict[str, Any]]) -> list[dict[str, Any]]:
+    return run_point(*args)
+
+
 def _run_local(spec: SweepSpec, todo: list[dict[str, Any]], workers: int) -> Iterator[list[dict]]:
     if workers <= 1:
         for params in todo:
             yield run_point(spec, params)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run_point, spec, params) for params in todo]
-        for future in as_completed(futures):
-            yield future.result()
+    pool = multiprocessing.get_context().Pool(min(workers, len(todo)) or 1, initializer=_ignore_sigint)
+    try:
+        yield from pool.imap_unordered(_run_point_args, [(spec, params) for params in todo])
+        pool.close()
+    except BaseException:  # Ctrl-C or an error: drop unfinished points; finished rows are written
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 def _run_ray(spec: SweepSpec, todo: list[dict[str, Any]], workers: int) -> Iterator[list[dict]]:

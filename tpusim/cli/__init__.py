@@ -33,12 +33,47 @@ for _optional in ("plan", "estimate", "simulate", "sweep", "report"):
 
 
 def main() -> None:
-    """Entry point: run the app, turning input errors into one stderr line and exit code 2."""
+    """Entry point: run the app; every input problem becomes one stderr line and exit code 2.
+
+    Handled here, once for every command: TpusimError (bad input), usage errors from the
+    option parser, files that cannot be written (OSError), and Ctrl-C (exit 130; what a command
+    already wrote stays on disk).
+    """
+    try:  # typer >= 0.16 vendors click; older typer uses click itself
+        from typer._click.exceptions import UsageError
+    except ImportError:  # pragma: no cover - depends on the installed typer
+        from click.exceptions import UsageError
+
     try:
-        app()
+        code = app(standalone_mode=False)  # Ctrl-C comes back as exit code 130, --help as 0
     except TpusimError as exc:
-        print(f"tpusim: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("tpusim: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _fail(str(exc))
+    except UsageError as exc:
+        if not exc.format_message().strip():  # no arguments at all: the help was shown
+            sys.exit(2)
+        command = exc.ctx.command_path if exc.ctx is not None else "tpusim"
+        _fail(f"{exc.format_message()} (see `{command} --help`)")
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        _interrupted()
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        _fail(f"cannot access{where}: {exc.strerror or exc} (check the path and its permissions)")
+    if code == INTERRUPTED_EXIT_CODE:
+        _interrupted()
+    if isinstance(code, int) and not isinstance(code, bool):
+        sys.exit(code)
+
+
+INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, the shell convention
+
+
+def _interrupted() -> None:
+    print("tpusim: interrupted; results already written are kept", file=sys.stderr)
+    sys.exit(INTERRUPTED_EXIT_CODE)
+
+
+def _fail(message: str) -> None:
+    print(f"tpusim: error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(2)

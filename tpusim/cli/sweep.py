@@ -14,9 +14,11 @@ from tpusim.errors import TpusimError
 
 @app.command()
 def sweep(
-    sweep_file: Path = typer.Argument(..., help="Sweep TOML ([sweep] kind/base/out, [grid])."),
+    sweep_file: Path = typer.Argument(..., help="Sweep TOML: a sweep table (kind, base, out), a grid."),
     backend: str = typer.Option("local", "--backend", help="local (process pool) or ray."),
-    out: Path | None = typer.Option(None, "--out", help="Results .csv or .jsonl (default: [sweep] out)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Results .csv or .jsonl (default: the sweep file's out)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Skip points already in --out and append."),
     workers: int = typer.Option(1, "--workers", help="Parallel worker processes."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable summary."),
