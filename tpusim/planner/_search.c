@@ -7,8 +7,13 @@
  * (place each of them, or leave the cell unused while the slack allows). It returns 1 (found,
  * the boxes in `out`), 0 (proved impossible) or -1 (node budget exhausted: no answer).
  * States proved impossible are remembered, per set of live cells, with the smallest target
- * that failed (as the Python search does), in a fixed-size table that a new call invalidates by
- * a stamp. One static table: not thread-safe (the planner calls it from one thread).
+ * that failed (as the Python search does), in a fixed-size table. At every node the alive boxes
+ * are exactly the caller's boxes inside the free cells, and callers pass every healthy box
+ * inside `free` (packing.py does), so "t boxes do not fit in these live cells" depends only on
+ * the box placements: entries stay valid across calls with the same `memo_id` (one per box
+ * shape and pod), which reuses proofs across targets and failure patterns. A call with another
+ * memo_id (or 0) invalidates the table by a stamp. One static table: not thread-safe (the
+ * planner calls it from one thread).
  */
 #include <stdint.h>
 #include <string.h>
@@ -17,7 +22,7 @@
 #define MAXWB 16  /* box words: up to 1024 boxes */
 #define MAXOPT 256 /* boxes through one cell (callers check) */
 
-#define TBITS 14
+#define TBITS 16
 #define TSIZE (1u << TBITS)
 
 typedef struct {
@@ -173,12 +178,16 @@ int exists_packing(int wc, int wb, int k, const uint64_t *masks, const uint64_t 
                    const uint64_t *conflict, const uint64_t *alive, const uint64_t *free,
                    int t, int ncls, const uint64_t *cls, const int32_t *need,
                    const int32_t *rank, int nfam, const int32_t *fam, const uint64_t *sub,
-                   long long budget, int32_t *out, long long *nodes)
+                   long long budget, int32_t *out, long long *nodes, long long memo_id)
 {
+    static long long last_memo = 0;
     if (wc > MAXWC || wb > MAXWB || wc < 1 || wb < 1) return -2;
-    if (++cur_stamp == 0) {  /* wrapped: clear the table once every 2^32 calls */
-        memset(table, 0, sizeof table);
-        cur_stamp = 1;
+    if (memo_id == 0 || memo_id != last_memo) {
+        if (++cur_stamp == 0) {  /* wrapped: clear the table once every 2^32 calls */
+            memset(table, 0, sizeof table);
+            cur_stamp = 1;
+        }
+        last_memo = memo_id;
     }
     static ctx_t c;  /* large (cell tables): static, like the memo table */
     ctx_t init = {wc, wb, k, ncls, masks, cube_boxes, conflict, cls, need, rank, nfam, fam, sub,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import itertools
 import os
 import subprocess
 import tempfile
@@ -33,6 +34,7 @@ _MAX_CELL_WORDS = 4
 _MAX_BOX_WORDS = 16
 _MAX_OPTIONS = 256  # boxes through one cube (MAXOPT in _search.c)
 _LAST_NODES = [0]  # nodes used by the latest call (for profiling)
+_MEMO_IDS = itertools.count(1)  # one id per NativeBoxes: its proofs are kept across calls
 
 
 def _cache_dir() -> Path:
@@ -74,7 +76,7 @@ def _library():
     ptr = ctypes.c_void_p  # arrays are passed by address (numpy .ctypes.data): cheapest call
     fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ptr, ptr, ptr, ptr, ptr,
                    ctypes.c_int, ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr, ptr,
-                   ctypes.c_longlong, ptr, ptr]
+                   ctypes.c_longlong, ptr, ptr, ctypes.c_longlong]
     fn.restype = ctypes.c_int
     return fn
 
@@ -109,13 +111,17 @@ class NativeBoxes:
     subtori: np.ndarray     # sub-tori x 2 x wc: cubes of the sub-torus (class A), class B
     to_native: np.ndarray   # placement index -> native box index
     from_native: np.ndarray  # native box index -> placement index
+    memo_id: int = 0        # > 0: impossibility proofs are kept across calls (see _search.c)
 
     def exists(self, healthy_boxes: list[int], free: int, t: int, budget: int,
-               order: int = 0, waste: bool = True):
+               order: int = 0, waste: bool = True, keep_proofs: bool = False):
         """t disjoint boxes among `healthy_boxes` (placement indices) inside cubes `free`:
         their indices, False if there are none, None if the node budget ran out. `order`
         picks the order in which a cell's boxes are tried: 0 by index, else a fixed
-        pseudo-random permutation (restarts with other orders find packings sooner)."""
+        pseudo-random permutation (restarts with other orders find packings sooner).
+        keep_proofs: reuse and keep the impossibility proofs of earlier calls that also set it;
+        only valid when `healthy_boxes` holds every placement inside `free` (then a proof
+        depends only on the cubes, see _search.c)."""
         fn = _library()
         rank = box_ranks(len(self.masks), order)
         alive = 0
@@ -130,7 +136,8 @@ class NativeBoxes:
                self.conflict.ctypes.data, a.ctypes.data, f.ctypes.data, t, len(self.need),
                self.classes.ctypes.data, self.need.ctypes.data, rank.ctypes.data,
                len(self.families) if waste else 0, self.families.ctypes.data,
-               self.subtori.ctypes.data, budget, out.ctypes.data, nodes.ctypes.data)
+               self.subtori.ctypes.data, budget, out.ctypes.data, nodes.ctypes.data,
+               self.memo_id if keep_proofs else 0)
         _LAST_NODES[0] = int(nodes[0])
         if r == 1:
             return self.from_native[out[:t]].tolist()
@@ -192,6 +199,7 @@ def native_boxes(grid: tuple[int, ...], shape: tuple[int, ...]) -> NativeBoxes |
     nat_cells = [pl.cells[i] for i in order]
     cube_boxes, conflict = box_sets(nat_cells, 64 * wc)  # padded: one row per cell bit
     return NativeBoxes(
+        memo_id=next(_MEMO_IDS),
         to_native=np.array(inverse, dtype=np.int64),
         from_native=np.array(order, dtype=np.int64),
         families=np.ascontiguousarray(np.array(fams, dtype=np.int32).reshape(-1, 3)),

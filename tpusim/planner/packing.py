@@ -144,7 +144,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     masks = pl.masks
     t = bound
     while t > 1:
-        got = nb.exists(candidates, coverable, t, NATIVE_QUICK_BUDGET)
+        got = nb.exists(candidates, coverable, t, NATIVE_QUICK_BUDGET, keep_proofs=True)
         if got is False:
             t -= 1
             continue
@@ -159,7 +159,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     stuck = False  # a whole pass over the windows found no better packing: do not repeat it
     while t > len(best):
         if not first:
-            got = nb.exists(candidates, coverable, t, NATIVE_QUICK_BUDGET)
+            got = nb.exists(candidates, coverable, t, NATIVE_QUICK_BUDGET, keep_proofs=True)
             if got is False:
                 t -= 1
                 continue
@@ -176,7 +176,8 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
                     used |= masks[i]
                 rest = [i for i in candidates if not masks[i] & used]
                 got = nb.exists(rest, coverable & ~used, len(best) + 1 - len(fixed),
-                                NATIVE_LOCAL_BUDGET, waste=NATIVE_LOCAL_WASTE)
+                                NATIVE_LOCAL_BUDGET, waste=NATIVE_LOCAL_WASTE,
+                                keep_proofs=True)
                 if got:
                     best = fixed + got
                     improved = True
@@ -185,7 +186,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
             stuck = not improved
         if len(best) >= t:
             break
-        got = nb.exists(candidates, coverable, t, NATIVE_NODE_BUDGET)
+        got = nb.exists(candidates, coverable, t, NATIVE_NODE_BUDGET, keep_proofs=True)
         if got is None:
             return None, best
         if got is False:

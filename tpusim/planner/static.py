@@ -26,6 +26,7 @@ from itertools import product
 import numpy as np
 
 from tpusim.errors import TpusimError, require_probability
+from tpusim.planner import slabs
 from tpusim.planner.availability import expected_ocs_slices, healthy_pmf, healthy_pmf_correlated
 from tpusim.planner.bounds import bounds_matrix
 from tpusim.planner.boxes import Placements, box_placements, check_cube_shape
@@ -105,6 +106,8 @@ def max_boxes(pl: Placements, healthy: np.ndarray, *, cap: int | None = None) ->
     hard = np.flatnonzero(any_ok & (bound >= 2))
     if hard.size:
         greedy = np.minimum(greedy_counts(pl, ok[hard]), bound[hard])
+        if slabs.applies(pl.grid, pl.shape):
+            bound[hard] = np.minimum(bound[hard], slabs.slab_bound_matrix(pl.grid, coverable[hard]))
         done = greedy >= bound[hard]
         out[hard[done]] = greedy[done]
         hard = hard[~done]
