@@ -169,7 +169,7 @@ def test_ctrl_c_on_parallel_sweep_stops_and_keeps_rows(tmp_path):
     sweep = tmp_path / "sim.toml"
     sweep.write_text('[sweep]\nkind = "simulate"\nbase = "scenarios/palm-540b-50d.toml"\n[grid]\n'
                      '"recovery.checkpoint_save_s" = [10, 20, 30, 40, 50, 60, 70, 80]\n'
-                     'replications = [60]\n')
+                     'replications = [25]\n')
     out = tmp_path / "out.csv"
     repo = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen([sys.executable, "-m", "tpusim", "sweep", str(sweep), "--out", str(out),
