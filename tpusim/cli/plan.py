@@ -75,7 +75,7 @@ def plan(
         DEFAULT_SAMPLES, "--samples",
         help="Monte Carlo failure patterns for the static model.",
     ),
-    seed: int = typer.Option(0, "--seed", help="Random seed for the static model's patterns."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Random seed for the static model's patterns."),
     chip_availability: float = typer.Option(
         1.0, "--chip-availability",
         help="Per-chip availability (1 = chips fail only with hosts).",
