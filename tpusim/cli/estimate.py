@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import typer
 
 from tpusim.cli import app
 from tpusim.cli.render import console, print_json, table
 from tpusim.errors import TpusimError
+from tpusim.topology.shape import parse_shape
 from tpusim.units import fmt_bytes, fmt_duration
 
 
@@ -26,6 +29,9 @@ def estimate(
     chips: int | None = typer.Option(None, "--chips", help="Total chips (all slices together)."),
     slice_shape: str | None = typer.Option(None, "--slice", help="Slice shape in chips, e.g. 12x16x16."),
     slices: int | None = typer.Option(None, "--slices", help="Slices joined over the data-center network."),
+    global_batch: int | None = typer.Option(
+        None, "--global-batch", help="Global batch in sequences (all slices together)."
+    ),
     search_: bool = typer.Option(False, "--search", help="Rank every legal sharding that fits."),
     top: int = typer.Option(15, "--top", help="Rows shown with --search."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -41,16 +47,20 @@ def estimate(
         raise TpusimError(f"--top must be >= 1, got {top}")
     wl = load_workload(workload)
     per_slice = _per_slice(chips, slices, wl.system.slices)
+    if per_slice is None and slice_shape is not None:  # --slice alone sets the slice size
+        per_slice = math.prod(parse_shape(slice_shape))
     if search_:
         result = search(
-            wl, top=top, chip=chip, chips_per_slice=per_slice, slices=slices, slice_shape=slice_shape
+            wl, top=top, chip=chip, chips_per_slice=per_slice, slices=slices, slice_shape=slice_shape,
+            global_batch_seqs=global_batch,
         )
         if json_out:
             print_json(result.to_dict())
             return
         _print_search(result)
         return
-    est = run_estimate(wl, chip=chip, chips_per_slice=per_slice, slices=slices, slice_shape=slice_shape)
+    est = run_estimate(wl, chip=chip, chips_per_slice=per_slice, slices=slices, slice_shape=slice_shape,
+                       global_batch_seqs=global_batch)
     if json_out:
         print_json(est.to_dict())
         return

@@ -215,13 +215,15 @@ def search(
     chips_per_slice: int | None = None,
     slices: int | None = None,
     slice_shape: str | None = None,
+    global_batch_seqs: int | None = None,
     remats: tuple[str, ...] = REMATS,
 ) -> SearchResult:
     """Rank every legal sharding of `wl` (with overrides) that fits in HBM; best first.
 
     `remats` are the remat policies tried (all by default)."""
     wl2 = with_overrides(
-        wl, chip=chip, chips_per_slice=chips_per_slice, slices=slices, slice_shape=slice_shape
+        wl, chip=chip, chips_per_slice=chips_per_slice, slices=slices, slice_shape=slice_shape,
+        global_batch_seqs=global_batch_seqs,
     )
     bad = [r for r in remats if r not in REMATS]
     if bad or not remats:
