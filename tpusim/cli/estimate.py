@@ -88,7 +88,7 @@ def _print_estimate(est) -> None:
         ("tokens / s", f"{est.tokens_per_s:,.0f}"),
         ("MFU", f"{est.mfu:.1%}"),
         ("HFU", f"{est.hfu:.1%}"),
-        ("parameters", f"{est.params / 1e9:.2f} B"),
+        ("parameters", _count(est.params)),
         (
             "memory per chip",
             f"{fmt_bytes(est.memory_per_chip_bytes)} of {fmt_bytes(est.hbm_bytes)} HBM: {fits}",
@@ -159,3 +159,8 @@ def _print_search(result) -> None:
             caption=caption,
         )
     )
+
+
+def _count(n: float) -> str:
+    """12_345_678_901 -> '12.35 B' (T for trillions)."""
+    return f"{n / 1e12:.2f} T" if n >= 1e12 else f"{n / 1e9:.2f} B"

@@ -82,11 +82,11 @@ def _render(result, out: Path | None, chart: Path | None) -> None:
     con.print(table("Goodput", ["goodput", "mean", "95% CI (points)"], rows))
     window = s["productive_s"] + sum(s["badput"].values())
     time_rows = [("productive", f"{s['productive_s'] / HOUR_S:.1f}", _pct(s["productive_s"] / window))]
-    time_rows += [(k.replace("_", " "), f"{v / HOUR_S:.1f}", _pct(v / window))
-                  for k, v in s["badput"].items()]
-    if s["waiting_fragmented_s"] > 0:
-        time_rows.append(("  of which fragmented", f"{s['waiting_fragmented_s'] / HOUR_S:.1f}",
-                          _pct(s["waiting_fragmented_s"] / window)))
+    for k, v in s["badput"].items():
+        time_rows.append((k.replace("_", " "), f"{v / HOUR_S:.1f}", _pct(v / window)))
+        if k == "waiting_for_resources" and s["waiting_fragmented_s"] > 0:
+            time_rows.append(("  of which fragmented", f"{s['waiting_fragmented_s'] / HOUR_S:.1f}",
+                              _pct(s["waiting_fragmented_s"] / window)))
     con.print(table("Where the time went (job-hours)",
                     ["category", "hours", "share"], time_rows))
     causes = [(c, f"{n:.1f}") for c, n in s["interruptions"].items() if n > 0 or c == "total"]
@@ -97,7 +97,7 @@ def _render(result, out: Path | None, chart: Path | None) -> None:
         j = s["jobs"][plan.spec.name]
         ttt = j["time_to_train_s"]
         t50 = fmt_duration(ttt["p50"]) if ttt["p50"] is not None else "-"
-        job_rows.append((plan.spec.name, plan.chips, f"{plan.mfu:.3f}",
+        job_rows.append((plan.spec.name, plan.chips, _pct(plan.mfu),
                          fmt_duration(plan.interval_s) if math.isfinite(plan.interval_s) else "-",
                          _pct(j["goodput"]), _pct(j["scheduling_goodput"]), _pct(j["runtime_goodput"]),
                          f"{j['interruptions']:.1f}", t50, _pct(ttt["finished_fraction"])))
