@@ -173,9 +173,12 @@ def _print_readable(result, chart: Path | None) -> None:
     out.print(table(title, columns, rows, caption=caption, justify_right_from=2))
     if result.target:
         t = result.target
-        ocs = t["largest_slice_chips_ocs"] or "none"
-        static = t["largest_slice_chips_static"] or "none"
-        out.print(f"target {t['target']}: largest slice with OCS {ocs} chips, static {static} chips")
+        def largest(chips: int | None) -> str:
+            return f"{chips} chips" if chips else "no slice size reaches it"
+
+        out.print(f"target {t['target']}: largest slice with OCS: "
+                  f"{largest(t['largest_slice_chips_ocs'])}; static torus: "
+                  f"{largest(t['largest_slice_chips_static'])}")
     if result.assignment:
         _print_assignment(out, result.assignment)
     if chart is not None:
