@@ -34,7 +34,7 @@ def test_readable_table_states_pod_and_p_cube():
     assert r.returncode == 0, r.stderr
     assert "tpu-v4-4096" in r.stdout and "p_cube 0.8515" in r.stdout
     assert "12x16x16" in r.stdout and "static" in r.stdout and "OCS" in r.stdout
-    assert "target 0.98: largest slice with OCS 3072 chips" in r.stdout
+    assert "target 0.98: largest slice with OCS: 3072 chips" in r.stdout
 
 
 def test_csv_rows():
