@@ -58,18 +58,31 @@ def tiling_orders(grid: tuple[int, ...], shape: tuple[int, ...]) -> tuple[np.nda
 
 def greedy_counts(pl: Placements, ok: np.ndarray) -> np.ndarray:
     """Best greedy packing size over the tiling orders, for each pattern (rows of `ok`, the
-    patterns x placements matrix of healthy placements)."""
+    patterns x placements matrix of healthy placements).
+
+    Vectorised over patterns: one contiguous uint64 array of used cubes per 64-cube word, and
+    for each placement only the words its cubes touch are tested and updated."""
     words = _words(pl)
     s = ok.shape[0]
+    ok_t = np.ascontiguousarray(np.asarray(ok, dtype=bool).T)  # placements x patterns
+    touched = [[(w, np.uint64(words[j, w])) for w in np.flatnonzero(words[j]).tolist()]
+               for j in range(len(words))]
     best = np.zeros(s, dtype=np.int64)
     zero = np.uint64(0)
+    fits = np.empty(s, dtype=bool)
+    clear = np.empty(s, dtype=bool)
+    scratch = np.empty(s, dtype=np.uint64)
     for order in tiling_orders(pl.grid, pl.shape):
-        used = np.zeros((s, words.shape[1]), dtype=np.uint64)
+        used = [np.zeros(s, dtype=np.uint64) for _ in range(words.shape[1])]
         count = np.zeros(s, dtype=np.int64)
         for j in order.tolist():
-            mask = words[j]
-            fits = ok[:, j] & ((used & mask) == zero).all(axis=1)
-            used |= np.where(fits[:, None], mask, zero)
+            np.copyto(fits, ok_t[j])
+            for w, m in touched[j]:
+                np.bitwise_and(used[w], m, out=scratch)
+                np.equal(scratch, zero, out=clear)
+                fits &= clear
+            for w, m in touched[j]:
+                np.bitwise_or(used[w], m, out=used[w], where=fits)
             count += fits
         np.maximum(best, count, out=best)
     return best
