@@ -75,11 +75,8 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
         got, best = native
         if got is not None:
             return got
-        # The compiled search ran out of nodes: floor(LP) <= the best packing found proves it
-        # optimal; otherwise the integer program decides.
-        lp_value, _, _ = _lp_relaxation(pl, candidates)
-        if int(math.floor(lp_value + 1e-6)) <= len(best):
-            return best
+        # The compiled search ran out of nodes, and the LP bound did not settle the pattern
+        # either (_native_packing checks it first): the integer program decides.
         return _milp_packing(pl, candidates, bound)
     # Fast path: keep the healthy boxes of the best tiling class and fill in around the failures.
     got = _tiling_first(pl, candidates, bound, node_budget)
@@ -134,8 +131,9 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     For each target t = bound, bound-1, ...: a short full search (finds easy packings, proves
     easy impossibilities); then local search from the best packing so far (window by window,
     slabs of 2-4 cube layers along every axis: keep the boxes outside the window and ask for one
-    more box inside it); then the full search with a large budget. A packing of t boxes when t
-    is an upper bound is optimal."""
+    more box inside it); the first time local search stalls below t, the LP bound (t drops to
+    floor(LP) if that is lower); then the full search with a large budget. A packing of t boxes
+    when t is an upper bound is optimal."""
     from tpusim.planner.native import native_boxes, slab_masks
 
     nb = native_boxes(pl.grid, pl.shape)
@@ -157,6 +155,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     windows = slab_masks(pl.grid)
     first = True
     stuck = False  # a whole pass over the windows found no better packing: do not repeat it
+    lp_cap = None  # floor of the LP bound, once computed
     while t > len(best):
         if not first:
             got = nb.exists(candidates, coverable, t, NATIVE_QUICK_BUDGET, keep_proofs=True)
@@ -186,8 +185,15 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
             stuck = not improved
         if len(best) >= t:
             break
+        if lp_cap is None:
+            # local search is stuck below t: the LP bound (about 10 ms) often shows that t is
+            # out of reach, which saves the long search and the integer program
+            lp_cap = int(math.floor(_lp_relaxation(pl, candidates)[0] + 1e-6))
+            if lp_cap < t:
+                t = lp_cap
+                continue
         got = nb.exists(candidates, coverable, t, NATIVE_NODE_BUDGET, keep_proofs=True)
-        if got is None:
+        if got is None:  # here floor(LP) >= t > len(best): only the integer program decides
             return None, best
         if got is False:
             t -= 1
