@@ -141,11 +141,10 @@ class NativeBoxes:
         depends only on the cubes, see _search.c)."""
         fn = _library()
         rank = box_ranks(len(self.masks), order)
-        alive = 0
-        to_native = self.to_native
-        for i in healthy_boxes:
-            alive |= 1 << int(to_native[i])
-        a = np.array(_to_words(alive, self.wb), dtype=np.uint64)
+        a = np.zeros(self.wb, dtype=np.uint64)
+        if len(healthy_boxes):
+            nat = self.to_native[np.asarray(healthy_boxes, dtype=np.int64)].astype(np.uint64)
+            np.bitwise_or.at(a, nat >> np.uint64(6), np.left_shift(np.uint64(1), nat & np.uint64(63)))
         f = np.array(_to_words(free, self.wc), dtype=np.uint64)
         out = np.zeros(max(t, 1), dtype=np.int32)
         nodes = np.zeros(1, dtype=np.int64)
