@@ -167,8 +167,13 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
     else:
         shapes = [check_slice_shape(chip, pod.shape, slice_shape)]
     cube_shapes = [cube_shape_of(pod, s) for s in shapes]
-    if n_slices > 1 and any(n_slices * math.prod(c) > n for c in cube_shapes):
-        raise TpusimError(f"{n_slices} slices of {fmt_shape(shapes[0])} need more cubes than the pod's {n}")
+    if slice_shape is None:  # every default size of which n_slices fit in the pod
+        keep = [i for i, c in enumerate(cube_shapes) if n_slices * math.prod(c) <= n]
+        shapes, cube_shapes = [shapes[i] for i in keep], [cube_shapes[i] for i in keep]
+    if not shapes or n_slices * math.prod(cube_shapes[0]) > n:
+        what = fmt_shape(shapes[0]) if shapes else "any size"
+        raise TpusimError(f"{n_slices} slices of {what} need more than the pod's {n} cubes "
+                          f"({pod.chips} chips); ask for fewer --slices or a smaller --slice")
     if domain_cubes == 1 and p_domain == 1.0:
         pmf = av.healthy_pmf(n, p_cube)
     else:
@@ -204,8 +209,9 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
     target_info = None
     if target is not None:
         ok_ocs = [r.slice_chips for r in rows if r.p_schedulable_ocs >= target]
-        ok_static = [r.slice_chips for r in rows if r.p_schedulable_static >= target]
-        target_info = {"target": target,
+        # static rows from Monte Carlo count only when their 95% lower bound reaches the target
+        ok_static = [r.slice_chips for r in rows if r.p_schedulable_static_lo >= target]
+        target_info = {"target": target, "static_judged_on": "95% lower bound",
                        "largest_slice_chips_ocs": max(ok_ocs) if ok_ocs else None,
                        "largest_slice_chips_static": max(ok_static) if ok_static else None}
     model = {
