@@ -202,9 +202,10 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     return best[:t], best
 
 
-def _tiling_greedy(pl: Placements, candidates: list[int]) -> list[int]:
-    """Healthy boxes of the tiling class that keeps most of them, then every other healthy box
-    that fits, in index order (a packing, not necessarily maximum)."""
+def _best_tiling_class(pl: Placements, candidates: list[int]) -> tuple[list[int], int]:
+    """The disjoint healthy boxes of the tiling class that keeps most of them, and the cubes
+    they use (a bit set). A class is disjoint only when the box extents divide the pod axes,
+    so boxes overlapping one already kept are skipped."""
     from tpusim.planner.greedy import tiling_classes
 
     healthy = set(candidates)
@@ -220,7 +221,14 @@ def _tiling_greedy(pl: Placements, candidates: list[int]) -> list[int]:
                 taken |= masks[i]
         if len(kept) > len(best):
             best, used = kept, taken
-    best = list(best)
+    return best, used
+
+
+def _tiling_greedy(pl: Placements, candidates: list[int]) -> list[int]:
+    """Healthy boxes of the tiling class that keeps most of them, then every other healthy box
+    that fits, in index order (a packing, not necessarily maximum)."""
+    masks = pl.masks
+    best, used = _best_tiling_class(pl, candidates)
     for i in candidates:
         if not masks[i] & used:
             best.append(i)
@@ -288,21 +296,8 @@ def _search(masks, cube_boxes, conflict, alive: int, k: int, free: int, t: int, 
 def _tiling_first(pl: Placements, candidates: list[int], t: int, node_budget: int) -> list[int] | None:
     """`t` boxes made of the healthy boxes of the tiling class with most of them plus a small
     search in the rest, or None if that search (budget-limited) finds none."""
-    from tpusim.planner.greedy import tiling_classes
-
-    healthy = set(candidates)
     masks = pl.masks
-    best: list[int] = []
-    used = 0
-    for members in tiling_classes(pl.grid, pl.shape):
-        kept: list[int] = []
-        taken = 0
-        for i in members:  # a class is disjoint only when extents divide the pod axes
-            if i in healthy and not masks[i] & taken:
-                kept.append(i)
-                taken |= masks[i]
-        if len(kept) > len(best):
-            best, used = kept, taken
+    best, used = _best_tiling_class(pl, candidates)
     if len(best) >= t:
         return best[:t]
     pool = [i for i in candidates if not masks[i] & used]
