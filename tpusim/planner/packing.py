@@ -140,15 +140,9 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     if nb is None:
         return None
     masks = pl.masks
-    t = bound
-    while t > 1:
-        got = nb.exists(candidates, coverable, t, NATIVE_QUICK_BUDGET, keep_proofs=True)
-        if got is False:
-            t -= 1
-            continue
-        if got:
-            return got, got
-        break
+    t, got = _quick_native(nb, candidates, coverable, bound, floor=1)
+    if got:
+        return got, got
     if t <= 1:
         return [candidates[0]], [candidates[0]]
     best = _tiling_greedy(pl, candidates)
@@ -158,12 +152,11 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     lp_cap = None  # floor of the LP bound, once computed
     while t > len(best):
         if not first:
-            got = nb.exists(candidates, coverable, t, NATIVE_QUICK_BUDGET, keep_proofs=True)
-            if got is False:
-                t -= 1
-                continue
+            t, got = _quick_native(nb, candidates, coverable, t, floor=len(best))
             if got:
                 return got, got
+            if t <= len(best):
+                break
         first = False
         improved = not stuck
         while improved and len(best) < t:
@@ -200,6 +193,19 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
             continue
         return got, got
     return best[:t], best
+
+
+def _quick_native(nb, candidates: list[int], coverable: int, t: int, *,
+                  floor: int) -> tuple[int, list | None]:
+    """Lower `t` while the quick compiled search proves t boxes impossible (down to `floor`);
+    returns (t, a packing of t boxes) or (t, None) when the budget ran out or t reached floor."""
+    while t > floor:
+        got = nb.exists(candidates, coverable, t, NATIVE_QUICK_BUDGET, keep_proofs=True)
+        if got is False:
+            t -= 1
+            continue
+        return t, (got or None)
+    return t, None
 
 
 def _best_tiling_class(pl: Placements, candidates: list[int]) -> tuple[list[int], int]:
