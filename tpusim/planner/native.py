@@ -35,6 +35,9 @@ _MAX_CELL_WORDS = 4
 _MAX_BOX_WORDS = 16
 _MAX_OPTIONS = 256  # boxes through one cube (MAXOPT in _search.c)
 _LAST_NODES = [0]  # nodes used by the latest call (for profiling)
+_BATCH: list = [None]  # the compiled solve_batch, set by _library()
+_CYCLE: list = [None]  # the compiled cycle_max_batch, set by _library()
+WINDOW_WIDTHS = (2, 3, 4)  # local-search windows: slabs of this many cube layers (see slab_masks)
 _MEMO_IDS = itertools.count(1)  # one id per NativeBoxes: its proofs are kept across calls
 
 
@@ -73,8 +76,22 @@ def _library():
     ptr = ctypes.c_void_p  # arrays are passed by address (numpy .ctypes.data): cheapest call
     fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ptr, ptr, ptr, ptr, ptr,
                    ctypes.c_int, ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr, ptr,
-                   ctypes.c_longlong, ptr, ptr, ctypes.c_longlong]
+                   ctypes.c_longlong, ptr, ptr, ctypes.c_longlong, ptr]
     fn.restype = ctypes.c_int
+    batch = lib.solve_batch
+    batch.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr,
+                      ptr, ptr, ctypes.c_int, ptr, ptr,
+                      ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr, ctypes.c_int,
+                      ctypes.c_int, ptr, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_longlong,
+                      ctypes.c_int,
+                      ctypes.c_longlong, ptr, ptr, ptr, ctypes.c_int, ptr, ctypes.c_longlong]
+    batch.restype = ctypes.c_int
+    _BATCH[0] = batch
+    cyc = lib.cycle_max_batch
+    cyc.argtypes = [ctypes.c_int, ctypes.c_int, ptr, ptr, ptr]
+    cyc.restype = None
+    _CYCLE[0] = cyc
+    _BATCH.append(lib)
     return fn
 
 
@@ -131,16 +148,23 @@ class NativeBoxes:
     memo_id: int = 0        # > 0: impossibility proofs are kept across calls (see _search.c)
 
     def exists(self, healthy_boxes: list[int], free: int, t: int, budget: int,
-               order: int = 0, waste: bool = True, keep_proofs: bool = False):
+               order: int = 0, waste: bool = True, keep_proofs: bool = False,
+               prefer: list[int] | None = None, weights: np.ndarray | None = None):
         """t disjoint boxes among `healthy_boxes` (placement indices) inside cubes `free`:
         their indices, False if there are none, None if the node budget ran out. `order`
         picks the order in which a cell's boxes are tried: 0 by index, else a fixed
         pseudo-random permutation (restarts with other orders find packings sooner).
         keep_proofs: reuse and keep the impossibility proofs of earlier calls that also set it;
         only valid when `healthy_boxes` holds every placement inside `free` (then a proof
-        depends only on the cubes, see _search.c)."""
+        depends only on the cubes, see _search.c). `prefer`: placement indices to try first,
+        in that order, at every branching (e.g. by LP weight). `weights`: per cube, a dual
+        solution of the LP relaxation (every healthy box's cubes weigh at least 1): nodes whose
+        free cubes weigh less than the boxes still wanted are pruned."""
         fn = _library()
         rank = box_ranks(len(self.masks), order)
+        if prefer is not None:
+            rank = np.full(len(self.masks), len(self.masks), dtype=np.int32)
+            rank[self.to_native[np.asarray(prefer, dtype=np.int64)]] = np.arange(len(prefer), dtype=np.int32)
         a = np.zeros(self.wb, dtype=np.uint64)
         if len(healthy_boxes):
             nat = self.to_native[np.asarray(healthy_boxes, dtype=np.int64)].astype(np.uint64)
@@ -148,18 +172,109 @@ class NativeBoxes:
         f = np.array(_to_words(free, self.wc), dtype=np.uint64)
         out = np.zeros(max(t, 1), dtype=np.int32)
         nodes = np.zeros(1, dtype=np.int64)
+        w = None
+        if weights is not None:
+            w = np.zeros(64 * self.wc, dtype=np.float64)
+            w[:len(weights)] = weights
         r = fn(self.wc, self.wb, self.k, self.masks.ctypes.data, self.cube_boxes.ctypes.data,
                self.conflict.ctypes.data, a.ctypes.data, f.ctypes.data, t, len(self.need),
                self.classes.ctypes.data, self.need.ctypes.data, rank.ctypes.data,
                len(self.families) if waste else 0, self.families.ctypes.data,
                self.subtori.ctypes.data, budget, out.ctypes.data, nodes.ctypes.data,
-               self.memo_id if keep_proofs else 0)
+               self.memo_id if keep_proofs else 0, w.ctypes.data if w is not None else None)
         _LAST_NODES[0] = int(nodes[0])
         if r == 1:
             return self.from_native[out[:t]].tolist()
         if r == 0:
             return False
         return None
+
+
+def bit_words(rows: np.ndarray, n_words: int) -> np.ndarray:
+    """(rows x bits) bool -> (rows x n_words) uint64, bit i of a row in word i // 64."""
+    rows = np.asarray(rows, dtype=bool)
+    padded = np.zeros((rows.shape[0], 64 * n_words), dtype=bool)
+    padded[:, :rows.shape[1]] = rows
+    packed = np.packbits(padded, axis=1, bitorder="little")
+    return np.ascontiguousarray(packed.view("<u8").astype(np.uint64, copy=False))
+
+
+def cycle_max(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Compiled tpusim.planner.slabs.cycle_max_matrix (same answer), or None if unavailable."""
+    if _library() is None or int(np.max(a, initial=0)) >= 63:
+        return None
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    b = np.ascontiguousarray(b, dtype=np.int64)
+    out = np.zeros(a.shape[0], dtype=np.int64)
+    _CYCLE[0](a.shape[0], a.shape[1], a.ctypes.data, b.ctypes.data, out.ctypes.data)
+    return out
+
+
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a bool matrix: (index of each distinct row's first occurrence, index
+    of every row's distinct row), like np.unique(axis=0) but on packed 64-bit words (faster)."""
+    rows = np.asarray(rows, dtype=bool)
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    words = bit_words(rows, max(1, -(-rows.shape[1] // 64)))
+    order = np.lexsort(words.T[::-1])
+    sorted_words = words[order]
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = np.any(sorted_words[1:] != sorted_words[:-1], axis=1)
+    group = np.cumsum(new) - 1
+    inverse = np.empty(len(rows), dtype=np.int64)
+    inverse[order] = group
+    return order[new], inverse
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """solve_batch's answer per pattern: count (the maximum, or -1 when left to the caller),
+    upper (an upper bound, the target the searches stopped at), best (a packing found,
+    placement indices)."""
+
+    count: np.ndarray
+    upper: np.ndarray
+    best: list[list[int]]
+    nodes: int
+
+
+def solve_batch(nb: NativeBoxes, grid: tuple[int, ...], shape: tuple[int, ...], ok: np.ndarray,
+                coverable: np.ndarray, upper: np.ndarray, *, joint_budget: int, first_budget: int,
+                local_budget: int, local_waste: bool, quick_budget: int) -> BatchResult:
+    """Maximum packings of many patterns in one compiled call (see solve_batch in _search.c):
+    `ok` (patterns x placements) healthy placements, `coverable` (patterns x cubes) the cubes
+    they cover, `upper` an upper bound per pattern. Patterns whose searches run out of nodes
+    come back with count -1, a lower upper bound where one was proved, and the best packing."""
+    from tpusim.planner.greedy import tiling_orders
+
+    _library()
+    fn = _BATCH[0]
+    npat = len(upper)
+    alive = bit_words(np.asarray(ok, dtype=bool)[:, nb.from_native], nb.wb)
+    free = bit_words(coverable, nb.wc)
+    up = np.ascontiguousarray(np.asarray(upper, dtype=np.int32))
+    orders = np.ascontiguousarray(np.stack([nb.to_native[o] for o in tiling_orders(grid, shape)])
+                                  .astype(np.int32))
+    windows = _word_array(slab_masks(grid, WINDOW_WIDTHS), nb.wc)
+    n_boxes = len(nb.masks)
+    cap = max(int(up.max(initial=0)), 1)
+    count = np.zeros(npat, dtype=np.int32)
+    up_out = np.zeros(npat, dtype=np.int32)
+    best = np.zeros((npat, cap), dtype=np.int32)
+    nodes = np.zeros(1, dtype=np.int64)
+    rank = box_ranks(n_boxes, 0)
+    r = fn(nb.wc, nb.wb, nb.k, nb.masks.ctypes.data, nb.cube_boxes.ctypes.data,
+           nb.conflict.ctypes.data, len(nb.need), nb.classes.ctypes.data, nb.need.ctypes.data,
+           rank.ctypes.data, len(nb.families), nb.families.ctypes.data, nb.subtori.ctypes.data,
+           npat, alive.ctypes.data, free.ctypes.data, up.ctypes.data, len(orders),
+           orders.ctypes.data, n_boxes, len(windows), windows.ctypes.data, joint_budget, first_budget,
+           local_budget, int(local_waste), quick_budget, count.ctypes.data, up_out.ctypes.data,
+           best.ctypes.data, cap, nodes.ctypes.data, nb.memo_id)
+    if r != 0:  # pragma: no cover - native_boxes only builds word arrays that fit
+        raise RuntimeError(f"compiled batch search refused its input ({r})")
+    packs = [nb.from_native[row[row >= 0]].tolist() for row in best]
+    return BatchResult(count.astype(np.int64), up_out.astype(np.int64), packs, int(nodes[0]))
 
 
 @lru_cache(maxsize=1024)

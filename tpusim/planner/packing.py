@@ -20,15 +20,22 @@ are disjoint and healthy; the count never exceeds floor(healthy cubes / box cube
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from tpusim.planner.bounds import colorings
 from tpusim.planner.boxes import Placements, box_sets
+
+if TYPE_CHECKING:
+    from tpusim.planner.native import NativeBoxes
 
 _NODE_COLORINGS = 3  # colorings checked at every search node (more: tighter but slower)
 NATIVE_QUICK_BUDGET = 10_000  # compiled-search nodes of the first try at each target
 NATIVE_LOCAL_BUDGET = 300  # nodes of each local-search step inside one window
 NATIVE_LOCAL_WASTE = True  # prune local-search steps by the waste bounds too
 NATIVE_NODE_BUDGET = 20_000  # nodes of the last try at a target before the LP / integer program
+NATIVE_FINISH_BUDGET = 500_000  # nodes of the LP-guided search before the integer program (~0.3 s)
 
 
 def healthy_placements(pl: Placements, healthy: int) -> list[int]:
@@ -195,6 +202,62 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     return best[:t], best
 
 
+# Node budgets of the compiled batch search (tpusim.planner.native.solve_batch); they only
+# trade time between its steps and the Python finisher: every count is exact whatever they are.
+BATCH_BUDGETS = {"joint_budget": 600, "first_budget": 50, "local_budget": 300, "local_waste": True,
+                 "quick_budget": 3000}
+
+
+def batch_counts(pl: Placements, nb: NativeBoxes, ok: np.ndarray, coverable: np.ndarray,
+                  bound: np.ndarray) -> np.ndarray:
+    """Exact maximum packing per pattern (rows of ok / coverable, bound an upper bound per
+    row): identical patterns once, the compiled batch search first, finish_packing for the
+    few it leaves open."""
+    from tpusim.planner.native import solve_batch, unique_rows
+
+    first, inverse = unique_rows(coverable)
+    res = solve_batch(nb, pl.grid, pl.shape, ok[first], coverable[first], bound[first],
+                      **BATCH_BUDGETS)
+    counts = res.count.copy()
+    masks = pl.masks
+    for i in np.flatnonzero(counts < 0).tolist():
+        cands = np.flatnonzero(ok[first[i]]).tolist()
+        cov = 0
+        for j in cands:
+            cov |= masks[j]
+        counts[i] = finish_packing(pl, cands, cov, int(res.upper[i]), res.best[i])
+    return counts[inverse]
+
+
+def finish_packing(pl: Placements, candidates: list[int], coverable: int, t: int,
+                   best: list[int]) -> int:
+    """Maximum packing size of a pattern the compiled batch search (native.solve_batch) left
+    open: `t` is an upper bound it proved, `best` a packing it found. The LP bound may lower t;
+    a long compiled search settles it or proves t impossible; the integer program decides the
+    rest."""
+    from tpusim.planner.native import native_boxes
+
+    nb = native_boxes(pl.grid, pl.shape)
+    if len(best) >= t:
+        return t
+    lp_value, order, whole, duals = _lp_relaxation(pl, candidates, duals=True)
+    t = min(t, int(math.floor(lp_value + 1e-6)))
+    if len(whole) >= t:  # the relaxation's own solution is a packing of t boxes
+        return t
+    while t > len(best):
+        # LP-guided: the boxes the relaxation likes most are tried first at every branching,
+        # and nodes whose free cubes weigh (by the LP dual) less than t are cut off
+        got = nb.exists(candidates, coverable, t, NATIVE_FINISH_BUDGET, keep_proofs=True,
+                        prefer=order, weights=duals)
+        if got is None:
+            return len(_milp_packing(pl, candidates, t))
+        if got is False:
+            t -= 1
+            continue
+        return t
+    return len(best)
+
+
 def _quick_native(nb, candidates: list[int], coverable: int, t: int, *,
                   floor: int) -> tuple[int, list | None]:
     """Lower `t` while the quick compiled search proves t boxes impossible (down to `floor`);
@@ -319,21 +382,29 @@ def _tiling_first(pl: Placements, candidates: list[int], t: int, node_budget: in
     return None if got is None else best + [pool[j] for j in got]
 
 
-def _lp_relaxation(pl: Placements, candidates: list[int]) -> tuple[float, list[int], list[int]]:
-    """The LP relaxation (each cube used at most once, boxes fractional in [0, 1]): its value
-    (an upper bound on the packing), the candidates sorted by LP weight (largest first), and
-    the candidates the LP takes whole (weight 1)."""
-    import numpy as np
+def _lp_relaxation(pl: Placements, candidates: list[int], *, duals: bool = False):
+    """The LP relaxation (each cube used at most once, boxes fractional >= 0): its value (an
+    upper bound on the packing), the candidates sorted by LP weight (largest first), the
+    candidates the LP takes whole (weight 1), and with duals=True a dual solution: a weight per
+    cube, scaled so that every candidate's cubes weigh at least 1 (so the weight of any set of
+    cubes bounds the boxes that fit in it)."""
     from scipy.optimize import linprog
 
     a = pl.matrix[candidates].T.astype(np.float64)
-    res = linprog(-np.ones(len(candidates)), A_ub=a, b_ub=np.ones(a.shape[0]), bounds=(0, 1),
+    res = linprog(-np.ones(len(candidates)), A_ub=a, b_ub=np.ones(a.shape[0]), bounds=(0, None),
                   method="highs-ds")
     if res.status != 0:  # pragma: no cover - the LP is always feasible and bounded
-        return float(len(candidates)), list(candidates), []
+        out = (float(len(candidates)), list(candidates), [])
+        return out + (None,) if duals else out
     order = [candidates[i] for i in np.argsort(-res.x, kind="stable")]
     whole = [candidates[i] for i in np.flatnonzero(res.x > 1 - 1e-7)]
-    return float(-res.fun), order, whole
+    if not duals:
+        return float(-res.fun), order, whole
+    y = np.maximum(-np.asarray(res.ineqlin.marginals, dtype=np.float64), 0.0)
+    cover = a.T @ y  # weight of each candidate box
+    low = float(cover.min()) if len(cover) else 1.0
+    y = y / low if low > 0 else None
+    return float(-res.fun), order, whole, y
 
 
 class _BudgetExceeded(Exception):

@@ -56,6 +56,8 @@ def layer_packings(dims: tuple[int, ...], rows: np.ndarray) -> np.ndarray:
     (memoised per pattern) the rest."""
     from tpusim.planner.bounds import bounds_matrix
     from tpusim.planner.greedy import greedy_counts
+    from tpusim.planner.native import native_boxes, unique_rows
+    from tpusim.planner.packing import batch_counts
 
     rows = np.asarray(rows, dtype=bool)
     out = np.zeros(len(rows), dtype=np.int64)
@@ -65,6 +67,19 @@ def layer_packings(dims: tuple[int, ...], rows: np.ndarray) -> np.ndarray:
         return out
     shape = (2,) * len(dims)
     pl = box_placements(dims, shape)
+    nb = native_boxes(dims, shape)
+    if nb is not None:
+        # distinct layers once; the compiled batch search settles them (bounds, greedy, search)
+        first, inverse = unique_rows(rows)
+        uniq = rows[first]
+        ok = ((~uniq).astype(np.float32) @ pl.matrix.T.astype(np.float32)) < 0.5
+        cov = (ok.astype(np.float32) @ pl.matrix.astype(np.float32)) > 0.5
+        counts = np.zeros(len(uniq), dtype=np.int64)
+        todo = np.flatnonzero(ok.any(axis=1))
+        if todo.size:
+            upper = bounds_matrix(dims, shape, cov[todo])
+            counts[todo] = batch_counts(pl, nb, ok[todo], cov[todo], upper)
+        return counts[inverse]
     ok = ((~rows).astype(np.float32) @ pl.matrix.T.astype(np.float32)) < 0.5
     any_ok = ok.any(axis=1)
     if not any_ok.any():
@@ -140,6 +155,8 @@ def cycle_max_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def slab_bound_matrix(grid: tuple[int, ...], free: np.ndarray) -> np.ndarray:
     """slab_bound for every row of `free` (patterns x cubes bool), vectorised."""
+    from tpusim.planner.native import cycle_max
+
     free = np.asarray(free, dtype=bool)
     rows = len(free)
     cubes = free.reshape((rows,) + tuple(grid))
@@ -151,7 +168,9 @@ def slab_bound_matrix(grid: tuple[int, ...], free: np.ndarray) -> np.ndarray:
         both = layers & np.roll(layers, -1, axis=1)
         b = layer_packings(dims, layers.reshape(rows * n, -1)).reshape(rows, n)
         a = layer_packings(dims, both.reshape(rows * n, -1)).reshape(rows, n)
-        got = cycle_max_matrix(a, b)
+        got = cycle_max(a, b)
+        if got is None:
+            got = cycle_max_matrix(a, b)
         best = got if best is None else np.minimum(best, got)
     return best.astype(np.int64)
 

@@ -31,7 +31,8 @@ from tpusim.planner.availability import expected_ocs_slices, healthy_pmf, health
 from tpusim.planner.bounds import bounds_matrix
 from tpusim.planner.boxes import Placements, box_placements, check_cube_shape
 from tpusim.planner.greedy import greedy_counts
-from tpusim.planner.packing import max_packing
+from tpusim.planner.native import native_boxes
+from tpusim.planner.packing import batch_counts, max_packing
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 EXACT_LIMIT = 1 << 16  # enumerate every pattern when 2^cubes is at most this
@@ -104,6 +105,12 @@ def max_boxes(pl: Placements, healthy: np.ndarray, *, cap: int | None = None) ->
     coverable = (ok.astype(np.float32) @ pl.matrix.astype(np.float32)) > 0.5
     bound = np.minimum(bounds_matrix(pl.grid, pl.shape, coverable), top)
     hard = np.flatnonzero(any_ok & (bound >= 2))
+    nb = native_boxes(pl.grid, pl.shape) if hard.size else None
+    if nb is not None:
+        if slabs.applies(pl.grid, pl.shape):
+            bound[hard] = np.minimum(bound[hard], slabs.slab_bound_matrix(pl.grid, coverable[hard]))
+        out[hard] = batch_counts(pl, nb, ok[hard], coverable[hard], bound[hard])
+        return out
     if hard.size:
         greedy = np.minimum(greedy_counts(pl, ok[hard]), bound[hard])
         if slabs.applies(pl.grid, pl.shape):
