@@ -12,8 +12,8 @@
  * inside `free` (packing.py does), so "t boxes do not fit in these live cells" depends only on
  * the box placements: entries stay valid across calls with the same `memo_id` (one per box
  * shape and pod), which reuses proofs across targets and failure patterns. A call with another
- * memo_id (or 0) invalidates the table by a stamp. One static table: not thread-safe (the
- * planner calls it from one thread).
+ * memo_id (or 0) invalidates the table by a stamp. The table and the other static state are
+ * per thread (_Thread_local), so calls from different threads do not interfere.
  */
 #include <stdint.h>
 #include <string.h>
@@ -21,6 +21,9 @@
 #define MAXWC 4   /* cell words: up to 256 cells */
 #define MAXWB 16  /* box words: up to 1024 boxes */
 #define MAXOPT 256 /* boxes through one cell (callers check) */
+#define MAXSUB 512 /* sub-tori of all waste families */
+#define MAXCELL (64 * MAXWC)
+#define MAXF 32    /* waste families */
 
 #define TBITS 16
 #define TSIZE (1u << TBITS)
@@ -31,8 +34,25 @@ typedef struct {
     int32_t t;
 } entry_t;
 
-static entry_t table[TSIZE];
-static uint32_t cur_stamp = 0;
+/* Per-thread state (the planner runs one batch per thread): the memo table and its stamp. */
+static inline int popc(uint64_t x) { return __builtin_popcountll(x); }
+
+#define TLS _Thread_local
+static TLS entry_t table[TSIZE];
+static TLS uint32_t cur_stamp = 0;
+static TLS long long last_memo = 0;
+
+/* Start a call: keep the table for the same memo_id, else invalidate it by a new stamp. */
+static void memo_begin(long long memo_id)
+{
+    if (memo_id == 0 || memo_id != last_memo) {
+        if (++cur_stamp == 0) {  /* wrapped: clear the table once every 2^32 calls */
+            memset(table, 0, sizeof table);
+            cur_stamp = 1;
+        }
+        last_memo = memo_id;
+    }
+}
 
 static uint32_t hash_live(const uint64_t *live, int wc)
 {
@@ -45,26 +65,112 @@ static uint32_t hash_live(const uint64_t *live, int wc)
     return (uint32_t)(h >> (64 - TBITS));
 }
 
-static entry_t *lookup(const uint64_t *live, int wc)
+/* The memo of the calling thread, fetched once per call (thread-local access is not free). */
+typedef struct { entry_t *table; uint32_t stamp; } memo_t;
+
+static memo_t memo_here(void)
 {
-    entry_t *e = &table[hash_live(live, wc)];
-    if (e->stamp != cur_stamp) return 0;
+    memo_t m = {table, cur_stamp};
+    return m;
+}
+
+static entry_t *lookup(const memo_t *mm, const uint64_t *live, int wc)
+{
+    entry_t *e = &mm->table[hash_live(live, wc)];
+    if (e->stamp != mm->stamp) return 0;
     for (int w = 0; w < wc; w++)
         if (e->key[w] != live[w]) return 0;
     return e;
 }
 
-static void remember(const uint64_t *live, int wc, int t)
+static void remember(const memo_t *mm, const uint64_t *live, int wc, int t)
 {
-    entry_t *e = &table[hash_live(live, wc)];
-    if (e->stamp == cur_stamp) {
+    entry_t *e = &mm->table[hash_live(live, wc)];
+    if (e->stamp == mm->stamp) {
         int same = 1;
         for (int w = 0; w < wc; w++) same &= e->key[w] == live[w];
         if (same && e->t <= t) return;
     }
     for (int w = 0; w < wc; w++) e->key[w] = live[w];
-    e->stamp = cur_stamp;
+    e->stamp = mm->stamp;
     e->t = t;
+}
+
+typedef struct jctx jctx_t;  /* the joint parity bound's data (below) */
+
+/* Waste families, kept up to date as cells leave the free set (instead of recounting every
+   sub-torus at every node): per family and cell its sub-torus and class (0: A, 1: B); per
+   sub-torus the free cells of each class; per family the cells it forces unused (sum over its
+   sub-tori of (A mod g) for a modulus g, of |A - B| for a balanced family). */
+typedef struct {
+    int nf;
+    int g[MAXF];
+    int16_t sub[MAXF][MAXCELL];
+    int8_t side[MAXF][MAXCELL];
+    int cnt[MAXSUB][2];
+    int wsum[MAXF];
+} wctx_t;
+
+static inline int wval(int g, const int *cnt)
+{
+    return g ? cnt[0] % g : (cnt[0] > cnt[1] ? cnt[0] - cnt[1] : cnt[1] - cnt[0]);
+}
+
+static inline void wmove(wctx_t *W, int cell, int d)
+{
+    for (int f = 0; f < W->nf; f++) {
+        int *cnt = W->cnt[W->sub[f][cell]];
+        int old = wval(W->g[f], cnt);
+        cnt[W->side[f][cell]] += d;
+        W->wsum[f] += wval(W->g[f], cnt) - old;
+    }
+}
+
+static void wmove_set(wctx_t *W, const uint64_t *cells, int wc, int d)
+{
+    for (int w = 0; w < wc; w++) {
+        uint64_t m = cells[w];
+        while (m) {
+            wmove(W, w * 64 + __builtin_ctzll(m), d);
+            m &= m - 1;
+        }
+    }
+}
+
+static void waste_init(wctx_t *W, int wc, int nfam, const int32_t *fam, const uint64_t *sub)
+{
+    W->nf = nfam < MAXF ? nfam : MAXF;
+    for (int f = 0; f < W->nf; f++) {
+        W->g[f] = fam[3 * f + 2];
+        for (int q = fam[3 * f]; q < fam[3 * f] + fam[3 * f + 1] && q < MAXSUB; q++)
+            for (int side = 0; side < 2; side++)
+                for (int w = 0; w < wc; w++) {
+                    uint64_t m = sub[(size_t)q * 2 * wc + side * wc + w];
+                    while (m) {
+                        int cell = w * 64 + __builtin_ctzll(m);
+                        m &= m - 1;
+                        W->sub[f][cell] = (int16_t)q;
+                        W->side[f][cell] = (int8_t)side;
+                    }
+                }
+    }
+}
+
+/* Counts for the free cells `free` (the root of a search). */
+static void waste_load(wctx_t *W, int wc, const int32_t *fam, const uint64_t *sub,
+                       const uint64_t *free)
+{
+    for (int f = 0; f < W->nf; f++) {
+        W->wsum[f] = 0;
+        for (int q = fam[3 * f]; q < fam[3 * f] + fam[3 * f + 1] && q < MAXSUB; q++) {
+            const uint64_t *a = sub + (size_t)q * 2 * wc, *b = a + wc;
+            int ca = 0, cb = 0;
+            for (int w = 0; w < wc; w++) { ca += popc(free[w] & a[w]); cb += popc(free[w] & b[w]); }
+            W->cnt[q][0] = ca;
+            W->cnt[q][1] = cb;
+            W->wsum[f] += wval(W->g[f], W->cnt[q]);
+        }
+    }
 }
 
 typedef struct {
@@ -82,17 +188,24 @@ typedef struct {
     long long nodes, budget;
     int32_t *out;
     int depth;
+    memo_t memo;                /* this thread's table and stamp */
+    int joint_slack;            /* check the joint parity bound at nodes with at most this
+                                   slack (-1: never) ... */
+    long long joint_budget;     /* ... with this many nodes of its search */
+    jctx_t *jc;                 /* the joint bound's data (solve_batch) */
+    wctx_t *wf;                 /* the waste families, counted for the node's free cells */
     uint8_t lo[64 * MAXWC], hi[64 * MAXWC]; /* per cell: words of cube_boxes that are not 0 */
 } ctx_t;
 
-static int popc(uint64_t x) { return __builtin_popcountll(x); }
+
+static int joint_check(jctx_t *J, const uint64_t *live, int u, long long budget);
 
 static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
 {
     if (t == 0) return 1;
     if (++c->nodes > c->budget) return -1;
     int wc = c->wc, wb = c->wb;
-    uint64_t live[MAXWC];
+    uint64_t live[MAXWC], dead[MAXWC];
     int best_c = -1, best_n = 1 << 30, nlive = 0;
     for (int w = 0; w < wc; w++) {
         uint64_t rest = free[w], lv = 0;
@@ -109,11 +222,12 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
             }
         }
         live[w] = lv;
+        dead[w] = free[w] & ~lv;
         nlive += popc(lv);
     }
     int slack = nlive - t * c->k;
     if (slack < 0) return 0;
-    entry_t *seen = lookup(live, wc);
+    entry_t *seen = lookup(&c->memo, live, wc);
     if (seen && seen->t <= t) return 0;
     if (c->weight) {  /* LP dual bound: t boxes inside the live cells weigh at least t */
         double sum = 0.0;
@@ -124,7 +238,7 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
                 rest &= rest - 1;
             }
         }
-        if (sum < t - 1e-7) { remember(live, wc, t); return 0; }
+        if (sum < t - 1e-7) { remember(&c->memo, live, wc, t); return 0; }
     }
     for (int j = 0; j < c->ncls; j++) {
         int cnt = 0;
@@ -132,22 +246,16 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
         for (int w = 0; w < wc; w++) cnt += popc(live[w] & m[w]);
         if (cnt / c->need[j] < t) return 0;
     }
-    if (c->nfam) {
-        int allowed = nlive - t * c->k;  /* prune as soon as some family wastes more */
-        for (int f = 0; f < c->nfam; f++) {
-            int first = c->fam[3 * f], n = c->fam[3 * f + 1], g = c->fam[3 * f + 2], w_f = 0;
-            for (int q = first; q < first + n; q++) {
-                const uint64_t *a = c->sub + (size_t)q * 2 * wc, *b = a + wc;
-                int ca = 0, cbn = 0;
-                for (int w = 0; w < wc; w++) {
-                    ca += popc(live[w] & a[w]);
-                    cbn += popc(live[w] & b[w]);
-                }
-                w_f += g ? ca % g : (ca > cbn ? ca - cbn : cbn - ca);
-                if (w_f > allowed) return 0;
-            }
-        }
+    wctx_t *W = c->wf;
+    int r = 0;
+    if (W) {  /* from here on the counts are for the live cells; restored before returning */
+        wmove_set(W, dead, wc, -1);
+        for (int f = 0; f < W->nf; f++)
+            if (W->wsum[f] > slack) goto fail;  /* this family wastes more than the slack */
     }
+    if (c->joint_slack >= 0 && slack <= c->joint_slack
+        && joint_check(c->jc, live, slack, c->joint_budget) == 0)
+        goto fail;
     const uint64_t *cb = c->cube_boxes + (size_t)best_c * wb;
     uint64_t nalive[MAXWB], nfree[MAXWC];
     int opt[MAXOPT], nopt = 0;
@@ -162,27 +270,67 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
             opt[q] = j;
         }
     }
-    {
-        for (int q = 0; q < nopt; q++) {
-            int j = opt[q];
-            const uint64_t *cf = c->conflict + (size_t)j * wb;
-            const uint64_t *mk = c->masks + (size_t)j * wc;
-            for (int u = 0; u < wb; u++) nalive[u] = alive[u] & ~cf[u];
-            for (int w = 0; w < wc; w++) nfree[w] = live[w] & ~mk[w];
-            int r = go(c, nalive, nfree, t - 1);
-            if (r == 1) { c->out[c->depth++] = j; return 1; }
-            if (r < 0) return r;
-        }
+    for (int q = 0; q < nopt; q++) {
+        int j = opt[q];
+        const uint64_t *cf = c->conflict + (size_t)j * wb;
+        const uint64_t *mk = c->masks + (size_t)j * wc;
+        for (int u = 0; u < wb; u++) nalive[u] = alive[u] & ~cf[u];
+        for (int w = 0; w < wc; w++) nfree[w] = live[w] & ~mk[w];
+        if (W) wmove_set(W, mk, wc, -1);
+        r = go(c, nalive, nfree, t - 1);
+        if (W) wmove_set(W, mk, wc, 1);
+        if (r == 1) { c->out[c->depth++] = j; goto done; }
+        if (r < 0) goto done;
     }
     if (slack > 0) {
         for (int u = 0; u < wb; u++) nalive[u] = alive[u] & ~cb[u];
         for (int w = 0; w < wc; w++) nfree[w] = live[w];
         nfree[best_c / 64] &= ~((uint64_t)1 << (best_c % 64));
-        int r = go(c, nalive, nfree, t);
-        if (r != 0) return r;
+        if (W) wmove(W, best_c, -1);
+        r = go(c, nalive, nfree, t);
+        if (W) wmove(W, best_c, 1);
+        if (r != 0) goto done;
     }
-    remember(live, wc, t);
-    return 0;
+fail:
+    r = 0;
+    remember(&c->memo, live, wc, t);
+done:
+    if (W) wmove_set(W, dead, wc, 1);
+    return r;
+}
+
+/* Per-call setup of a context: the thread's memo, no joint bound, and per cell the range of
+   cube_boxes words that are not 0. */
+static void ctx_setup(ctx_t *c)
+{
+    c->memo = memo_here();
+    c->joint_slack = -1;
+    c->jc = 0;
+    c->wf = 0;
+    for (int cell = 0; cell < 64 * c->wc; cell++) {
+        const uint64_t *cb = c->cube_boxes + (size_t)cell * c->wb;
+        int lo = c->wb, hi = 0;
+        for (int v = 0; v < c->wb; v++)
+            if (cb[v]) { if (v < lo) lo = v; hi = v + 1; }
+        if (lo > hi) lo = hi;
+        c->lo[cell] = (uint8_t)lo;
+        c->hi[cell] = (uint8_t)hi;
+    }
+}
+
+/* One search from the root: the waste families (W, if use_waste) counted for `free`. */
+static int run_search(ctx_t *c, wctx_t *W, const uint64_t *alive, const uint64_t *free, int t,
+                      long long budget, int use_waste)
+{
+    c->wf = 0;
+    if (W && use_waste && W->nf) {
+        waste_load(W, c->wc, c->fam, c->sub, free);
+        c->wf = W;
+    }
+    c->nodes = 0;
+    c->budget = budget;
+    c->depth = 0;
+    return go(c, alive, free, t);
 }
 
 /* Returns 1/0/-1 as above; on 1, out[0..t-1] holds the box indices; *nodes the nodes used. */
@@ -193,29 +341,18 @@ int exists_packing(int wc, int wb, int k, const uint64_t *masks, const uint64_t 
                    long long budget, int32_t *out, long long *nodes, long long memo_id,
                    const double *weight)
 {
-    static long long last_memo = 0;
     if (wc > MAXWC || wb > MAXWB || wc < 1 || wb < 1) return -2;
-    if (memo_id == 0 || memo_id != last_memo) {
-        if (++cur_stamp == 0) {  /* wrapped: clear the table once every 2^32 calls */
-            memset(table, 0, sizeof table);
-            cur_stamp = 1;
-        }
-        last_memo = memo_id;
-    }
-    static ctx_t c;  /* large (cell tables): static, like the memo table */
-    ctx_t init = {wc, wb, k, ncls, masks, cube_boxes, conflict, cls, need, rank, nfam, fam, sub,
-                  weight, 0, budget, out, 0, {0}, {0}};
+    memo_begin(memo_id);
+    ctx_t c;
+    ctx_t init = {.wc = wc, .wb = wb, .k = k, .ncls = ncls, .masks = masks,
+                  .cube_boxes = cube_boxes, .conflict = conflict, .cls = cls, .need = need,
+                  .rank = rank, .nfam = nfam, .fam = fam, .sub = sub, .weight = weight,
+                  .budget = budget, .out = out};
     c = init;
-    for (int cell = 0; cell < 64 * wc; cell++) {
-        const uint64_t *cb = cube_boxes + (size_t)cell * wb;
-        int lo = wb, hi = 0;
-        for (int v = 0; v < wb; v++)
-            if (cb[v]) { if (v < lo) lo = v; hi = v + 1; }
-        if (lo > hi) lo = hi;
-        c.lo[cell] = (uint8_t)lo;
-        c.hi[cell] = (uint8_t)hi;
-    }
-    int r = go(&c, alive, free, t);
+    ctx_setup(&c);
+    wctx_t W;
+    waste_init(&W, wc, nfam, fam, sub);
+    int r = run_search(&c, &W, alive, free, t, budget, 1);
     *nodes = c.nodes;
     return r;
 }
@@ -235,10 +372,8 @@ int exists_packing(int wc, int wb, int k, const uint64_t *masks, const uint64_t 
  * sum by one). Returns 1 (found), 0 (proved impossible) or -1 (node budget exhausted).
  */
 #define MAXJF 16
-#define MAXSUB 512
-#define MAXCELL (64 * MAXWC)
 
-typedef struct {
+struct jctx {
     int wc, nf;
     int first[MAXJF], count[MAXJF];
     int16_t csub[MAXJF][MAXCELL];  /* sub-torus of each cell in each family */
@@ -246,11 +381,8 @@ typedef struct {
     const uint64_t *sub;           /* sub-tori x 2 x wc (class A cells, class B cells) */
     int R[MAXSUB];
     long long nodes, budget;
-} jctx_t;
+};
 
-static jctx_t J;
-long long phase_nodes[8];
-long long phase_calls[8];
 
 static void japply(jctx_t *j, int cell, int d)
 {
@@ -315,55 +447,76 @@ static int jsearch(jctx_t *j, uint64_t *allowed, int remaining)
 }
 
 /* Set up J for the balanced families of (nfam, fam, sub); returns the number used. */
-static int joint_init(int wc, int nfam, const int32_t *fam, const uint64_t *sub)
+static int joint_init(jctx_t *J, int wc, int nfam, const int32_t *fam, const uint64_t *sub)
 {
-    J.wc = wc;
-    J.nf = 0;
-    J.sub = sub;
-    for (int f = 0; f < nfam && J.nf < MAXJF; f++) {
+    J->wc = wc;
+    J->nf = 0;
+    J->sub = sub;
+    for (int f = 0; f < nfam && J->nf < MAXJF; f++) {
         if (fam[3 * f + 2] != 0 || fam[3 * f] + fam[3 * f + 1] > MAXSUB) continue;
-        int jf = J.nf++;
-        J.first[jf] = fam[3 * f];
-        J.count[jf] = fam[3 * f + 1];
-        memset(J.csub[jf], 0, sizeof J.csub[jf]);
-        memset(J.csign[jf], 0, sizeof J.csign[jf]);
-        for (int q = J.first[jf]; q < J.first[jf] + J.count[jf]; q++)
+        int jf = J->nf++;
+        J->first[jf] = fam[3 * f];
+        J->count[jf] = fam[3 * f + 1];
+        memset(J->csub[jf], 0, sizeof J->csub[jf]);
+        memset(J->csign[jf], 0, sizeof J->csign[jf]);
+        for (int q = J->first[jf]; q < J->first[jf] + J->count[jf]; q++)
             for (int side = 0; side < 2; side++)
                 for (int w = 0; w < wc; w++) {
                     uint64_t m = sub[(size_t)q * 2 * wc + side * wc + w];
                     while (m) {
                         int cell = w * 64 + __builtin_ctzll(m);
                         m &= m - 1;
-                        J.csub[jf][cell] = (int16_t)q;
-                        J.csign[jf][cell] = side ? -1 : 1;
+                        J->csub[jf][cell] = (int16_t)q;
+                        J->csign[jf][cell] = side ? -1 : 1;
                     }
                 }
     }
-    return J.nf;
+    return J->nf;
 }
 
+static int joint_subtori(const jctx_t *J)
+{
+    int n = 0;
+    for (int f = 0; f < J->nf; f++) n += J->count[f];
+    return n;
+}
+
+/* Can the live cells leave exactly u of them unused, jointly? 1/-1 (maybe), 0 (no). */
+static int joint_check(jctx_t *J, const uint64_t *live, int u, long long budget)
+{
+    if (!J->nf) return 1;
+    int wc = J->wc;
+    for (int f = 0; f < J->nf; f++)
+        for (int q = J->first[f]; q < J->first[f] + J->count[f]; q++) {
+            const uint64_t *a = J->sub + (size_t)q * 2 * wc, *b = a + wc;
+            int ca = 0, cb = 0;
+            for (int w = 0; w < wc; w++) { ca += popc(live[w] & a[w]); cb += popc(live[w] & b[w]); }
+            J->R[q] = ca - cb;
+        }
+    uint64_t allowed[MAXWC];
+    for (int w = 0; w < wc; w++) allowed[w] = live[w];
+    J->nodes = 0;
+    J->budget = budget;
+    return jsearch(J, allowed, u);
+}
+
+/* The joint bound (at the root and at search nodes, see go) is worth its cost only when it is
+   not a single family's bound (two families at least) and cheap to evaluate (few sub-tori:
+   planes, not lines); at nodes only where the slack is small (few cells may stay unused, so
+   the parities decide most), with a small budget. */
+#define JOINT_MAX_SUBTORI 32
+#define JOINT_NODE_SLACK 10
+#define JOINT_NODE_BUDGET 100
 /* Largest t <= upper for which a joint unused set of |free| - k t cells may exist (the first
    t whose search does not prove it impossible). */
-static int joint_bound(const uint64_t *free, int k, int upper, long long budget)
+static int joint_bound(jctx_t *J, const uint64_t *free, int k, int upper, long long budget)
 {
-    if (!J.nf) return upper;
-    int wc = J.wc, nfree = 0;
-    for (int w = 0; w < wc; w++) nfree += popc(free[w]);
+    if (!J->nf) return upper;
+    int nfree = 0;
+    for (int w = 0; w < J->wc; w++) nfree += popc(free[w]);
     for (int t = upper; t > 0; t--) {
         int u = nfree - k * t;
-        if (u < 0) continue;
-        for (int f = 0; f < J.nf; f++)
-            for (int q = J.first[f]; q < J.first[f] + J.count[f]; q++) {
-                const uint64_t *a = J.sub + (size_t)q * 2 * wc, *b = a + wc;
-                int ca = 0, cb = 0;
-                for (int w = 0; w < wc; w++) { ca += popc(free[w] & a[w]); cb += popc(free[w] & b[w]); }
-                J.R[q] = ca - cb;
-            }
-        uint64_t allowed[MAXWC];
-        for (int w = 0; w < wc; w++) allowed[w] = free[w];
-        J.nodes = 0;
-        J.budget = budget;
-        if (jsearch(&J, allowed, u) != 0) return t;
+        if (u >= 0 && joint_check(J, free, u, budget) != 0) return t;
     }
     return 0;
 }
@@ -398,18 +551,6 @@ static int greedy_pack(ctx_t *c, const uint64_t *alive, const int32_t *order, in
     return n;
 }
 
-static int run_search(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t,
-                      long long budget, int use_waste)
-{
-    int nfam = c->nfam;
-    if (!use_waste) c->nfam = 0;
-    c->nodes = 0;
-    c->budget = budget;
-    c->depth = 0;
-    int r = go(c, alive, free, t);
-    c->nfam = nfam;
-    return r;
-}
 
 int solve_batch(int wc, int wb, int k, const uint64_t *masks, const uint64_t *cube_boxes,
                 const uint64_t *conflict, int ncls, const uint64_t *cls, const int32_t *need,
@@ -417,35 +558,33 @@ int solve_batch(int wc, int wb, int k, const uint64_t *masks, const uint64_t *cu
                 int npat, const uint64_t *alive_all, const uint64_t *free_all,
                 const int32_t *upper, int norders, const int32_t *orders, int nboxes,
                 int nwin, const uint64_t *windows, long long joint_budget, long long first_budget,
-                long long local_budget, int local_waste, long long quick_budget,
+                long long local_budget, int local_waste, long long mid_budget,
+                long long quick_budget,
                 int32_t *count_out, int32_t *upper_out, int32_t *best_out, int best_cap,
                 long long *nodes_out, long long memo_id)
 {
-    static long long last_memo = 0;
     if (wc > MAXWC || wb > MAXWB || wc < 1 || wb < 1 || nboxes > 64 * MAXWB) return -2;
-    if (memo_id == 0 || memo_id != last_memo) {
-        if (++cur_stamp == 0) {
-            memset(table, 0, sizeof table);
-            cur_stamp = 1;
-        }
-        last_memo = memo_id;
-    }
-    static ctx_t c;
-    static int32_t out[64 * MAXWB], best[64 * MAXWB], trial[64 * MAXWB], keep[64 * MAXWB];
-    ctx_t init = {wc, wb, k, ncls, masks, cube_boxes, conflict, cls, need, rank, nfam, fam, sub,
-                  0, 0, 0, out, 0, {0}, {0}};
+    memo_begin(memo_id);
+    ctx_t c;
+    int32_t out[64 * MAXWB], best[64 * MAXWB], trial[64 * MAXWB], keep[64 * MAXWB];
+    jctx_t jstore;
+    jctx_t *J = &jstore;
+    ctx_t init = {.wc = wc, .wb = wb, .k = k, .ncls = ncls, .masks = masks,
+                  .cube_boxes = cube_boxes, .conflict = conflict, .cls = cls, .need = need,
+                  .rank = rank, .nfam = nfam, .fam = fam, .sub = sub, .out = out};
     c = init;
-    for (int cell = 0; cell < 64 * wc; cell++) {
-        const uint64_t *cb = cube_boxes + (size_t)cell * wb;
-        int lo = wb, hi = 0;
-        for (int v = 0; v < wb; v++)
-            if (cb[v]) { if (v < lo) lo = v; hi = v + 1; }
-        if (lo > hi) lo = hi;
-        c.lo[cell] = (uint8_t)lo;
-        c.hi[cell] = (uint8_t)hi;
-    }
+    ctx_setup(&c);
+    wctx_t wstore;
+    waste_init(&wstore, wc, nfam, fam, sub);
     long long total = 0;
-    joint_init(wc, nfam, fam, sub);
+    joint_init(J, wc, nfam, fam, sub);
+    c.jc = J;
+    if (J->nf >= 2 && joint_subtori(J) <= JOINT_MAX_SUBTORI) {
+        c.joint_slack = JOINT_NODE_SLACK;
+        c.joint_budget = JOINT_NODE_BUDGET;
+    } else {
+        joint_budget = 0;  /* the joint bound is one family's bound, or too costly */
+    }
     for (int p = 0; p < npat; p++) {
         const uint64_t *alive = alive_all + (size_t)p * wb;
         const uint64_t *free = free_all + (size_t)p * wc;
@@ -455,13 +594,11 @@ int solve_batch(int wc, int wb, int k, const uint64_t *masks, const uint64_t *cu
             int n = greedy_pack(&c, alive, orders + (size_t)o * nboxes, nboxes, used, trial);
             if (n > nb) { nb = n; memcpy(best, trial, sizeof(int32_t) * n); }
         }
-        phase_calls[4]++;
-        if (nb >= t) phase_calls[5]++;
         int stuck = 0, result = -1, joint_done = joint_budget <= 0;
         while (result < 0) {
             if (nb >= t) { result = t; break; }
-            int r = run_search(&c, alive, free, t, first_budget, 1);
-            total += c.nodes; phase_nodes[0] += c.nodes; phase_calls[0]++;
+            int r = run_search(&c, &wstore, alive, free, t, first_budget, 1);
+            total += c.nodes;
             if (r == 1) { nb = t; memcpy(best, out, sizeof(int32_t) * t); result = t; break; }
             if (r == 0) { t--; continue; }
             /* local search from the best packing, window by window */
@@ -485,8 +622,8 @@ int solve_batch(int wc, int wb, int k, const uint64_t *masks, const uint64_t *cu
                     }
                     for (int w = 0; w < wc; w++) nfree[w] = free[w] & ~used[w];
                     int want = nb + 1 - nkeep;
-                    int r2 = run_search(&c, nalive, nfree, want, local_budget, local_waste);
-                    total += c.nodes; phase_nodes[1] += c.nodes; phase_calls[1]++;
+                    int r2 = run_search(&c, &wstore, nalive, nfree, want, local_budget, local_waste);
+                    total += c.nodes;
                     if (r2 == 1) {
                         memcpy(best, keep, sizeof(int32_t) * nkeep);
                         memcpy(best + nkeep, out, sizeof(int32_t) * want);
@@ -497,14 +634,18 @@ int solve_batch(int wc, int wb, int k, const uint64_t *masks, const uint64_t *cu
                 stuck = !improved;
             }
             if (nb >= t) { result = t; break; }
+            r = run_search(&c, &wstore, alive, free, t, mid_budget, 1);
+            total += c.nodes;
+            if (r == 1) { nb = t; memcpy(best, out, sizeof(int32_t) * t); result = t; break; }
+            if (r == 0) { t--; continue; }
             if (!joint_done) {  /* local search is stuck below t: is t ruled out jointly? */
                 joint_done = 1;
-                int tj = joint_bound(free, k, t, joint_budget);
-                total += J.nodes; phase_nodes[2] += J.nodes; phase_calls[2]++;
-                if (tj < t) { phase_calls[6]++; t = tj; continue; }
+                int tj = joint_bound(J, free, k, t, joint_budget);
+                total += J->nodes;
+                if (tj < t) { t = tj; continue; }
             }
-            r = run_search(&c, alive, free, t, quick_budget, 1);
-            total += c.nodes; phase_nodes[3] += c.nodes; phase_calls[3]++;
+            r = run_search(&c, &wstore, alive, free, t, quick_budget, 1);
+            total += c.nodes;
             if (r == 1) { nb = t; memcpy(best, out, sizeof(int32_t) * t); result = t; break; }
             if (r == 0) { t--; continue; }
             break;  /* out of nodes: the caller decides */

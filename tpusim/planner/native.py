@@ -83,8 +83,8 @@ def _library():
                       ptr, ptr, ctypes.c_int, ptr, ptr,
                       ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr, ctypes.c_int,
                       ctypes.c_int, ptr, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_longlong,
-                      ctypes.c_int,
-                      ctypes.c_longlong, ptr, ptr, ptr, ctypes.c_int, ptr, ctypes.c_longlong]
+                      ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong,
+                      ptr, ptr, ptr, ctypes.c_int, ptr, ctypes.c_longlong]
     batch.restype = ctypes.c_int
     _BATCH[0] = batch
     cyc = lib.cycle_max_batch
@@ -113,6 +113,27 @@ def _compile(folder: Path, flags: list[str], lib_path: Path) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return True
+
+
+def thread_count() -> int:
+    """Threads for the compiled batch search: $TPUSIM_THREADS if set, else the CPUs this
+    process may use (at most 8)."""
+    from tpusim.errors import TpusimError
+
+    env = os.environ.get("TPUSIM_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise TpusimError(f"TPUSIM_THREADS must be a positive integer, got {env!r}")
+        return n
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
 
 
 def available() -> bool:
@@ -241,7 +262,8 @@ class BatchResult:
 
 def solve_batch(nb: NativeBoxes, grid: tuple[int, ...], shape: tuple[int, ...], ok: np.ndarray,
                 coverable: np.ndarray, upper: np.ndarray, *, joint_budget: int, first_budget: int,
-                local_budget: int, local_waste: bool, quick_budget: int) -> BatchResult:
+                local_budget: int, local_waste: bool, mid_budget: int,
+                quick_budget: int) -> BatchResult:
     """Maximum packings of many patterns in one compiled call (see solve_batch in _search.c):
     `ok` (patterns x placements) healthy placements, `coverable` (patterns x cubes) the cubes
     they cover, `upper` an upper bound per pattern. Patterns whose searches run out of nodes
@@ -269,7 +291,7 @@ def solve_batch(nb: NativeBoxes, grid: tuple[int, ...], shape: tuple[int, ...], 
            rank.ctypes.data, len(nb.families), nb.families.ctypes.data, nb.subtori.ctypes.data,
            npat, alive.ctypes.data, free.ctypes.data, up.ctypes.data, len(orders),
            orders.ctypes.data, n_boxes, len(windows), windows.ctypes.data, joint_budget, first_budget,
-           local_budget, int(local_waste), quick_budget, count.ctypes.data, up_out.ctypes.data,
+           local_budget, int(local_waste), mid_budget, quick_budget, count.ctypes.data, up_out.ctypes.data,
            best.ctypes.data, cap, nodes.ctypes.data, nb.memo_id)
     if r != 0:  # pragma: no cover - native_boxes only builds word arrays that fit
         raise RuntimeError(f"compiled batch search refused its input ({r})")

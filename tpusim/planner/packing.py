@@ -205,27 +205,48 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
 # Node budgets of the compiled batch search (tpusim.planner.native.solve_batch); they only
 # trade time between its steps and the Python finisher: every count is exact whatever they are.
 BATCH_BUDGETS = {"joint_budget": 600, "first_budget": 50, "local_budget": 300, "local_waste": True,
-                 "quick_budget": 3000}
+                 "mid_budget": 1000, "quick_budget": 3000}
+BATCH_CHUNK_ROWS = 256  # patterns per compiled call when the batch is spread over threads
 
 
 def batch_counts(pl: Placements, nb: NativeBoxes, ok: np.ndarray, coverable: np.ndarray,
-                  bound: np.ndarray) -> np.ndarray:
+                 bound: np.ndarray, *, threads: int | None = None) -> np.ndarray:
     """Exact maximum packing per pattern (rows of ok / coverable, bound an upper bound per
-    row): identical patterns once, the compiled batch search first, finish_packing for the
-    few it leaves open."""
-    from tpusim.planner.native import solve_batch, unique_rows
+    row): identical patterns once, in chunks spread over `threads` threads (default
+    tpusim.planner.native.thread_count(); the compiled search and HiGHS release the GIL): the
+    compiled batch search first, finish_packing for the few it leaves open. The counts do not
+    depend on the number of threads or on the chunking."""
+    from tpusim.planner.native import solve_batch, thread_count, unique_rows
 
     first, inverse = unique_rows(coverable)
-    res = solve_batch(nb, pl.grid, pl.shape, ok[first], coverable[first], bound[first],
-                      **BATCH_BUDGETS)
-    counts = res.count.copy()
+    ok_u, cov_u, bound_u = ok[first], coverable[first], bound[first]
+    threads = thread_count() if threads is None else threads
+    n = len(first)
+    counts = np.zeros(n, dtype=np.int64)
+
     masks = pl.masks
-    for i in np.flatnonzero(counts < 0).tolist():
-        cands = np.flatnonzero(ok[first[i]]).tolist()
-        cov = 0
-        for j in cands:
-            cov |= masks[j]
-        counts[i] = finish_packing(pl, cands, cov, int(res.upper[i]), res.best[i])
+
+    def run(lo: int, hi: int) -> None:
+        res = solve_batch(nb, pl.grid, pl.shape, ok_u[lo:hi], cov_u[lo:hi], bound_u[lo:hi],
+                          **BATCH_BUDGETS)
+        got = res.count
+        for i in np.flatnonzero(got < 0).tolist():
+            cands = np.flatnonzero(ok_u[lo + i]).tolist()
+            cov = 0
+            for j in cands:
+                cov |= masks[j]
+            got[i] = finish_packing(pl, cands, cov, int(res.upper[i]), res.best[i])
+        counts[lo:hi] = got
+
+    chunks = [(lo, min(n, lo + BATCH_CHUNK_ROWS)) for lo in range(0, n, BATCH_CHUNK_ROWS)]
+    if threads > 1 and len(chunks) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(lambda c: run(*c), chunks))
+    else:
+        for c in chunks:
+            run(*c)
     return counts[inverse]
 
 

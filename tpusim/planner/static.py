@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from itertools import product
+from itertools import permutations, product
 
 import numpy as np
 
@@ -87,9 +87,11 @@ def pattern_weights(patterns: np.ndarray, p_cube: float) -> np.ndarray:
     return p_cube ** h * (1.0 - p_cube) ** (n - h)
 
 
-def max_boxes(pl: Placements, healthy: np.ndarray, *, cap: int | None = None) -> np.ndarray:
+def max_boxes(pl: Placements, healthy: np.ndarray, *, cap: int | None = None,
+              upper: np.ndarray | None = None) -> np.ndarray:
     """Exact maximum number of disjoint all-healthy boxes for each pattern (rows of `healthy`),
-    capped at `cap` if given. Vectorised where the answer is forced, exact search elsewhere."""
+    capped at `cap` if given. Vectorised where the answer is forced, exact search elsewhere.
+    `upper`: a known upper bound per pattern (e.g. from tiling_bound), used to prune."""
     healthy = np.asarray(healthy, dtype=bool)
     s, n = healthy.shape
     k = pl.cubes_per_slice
@@ -104,6 +106,8 @@ def max_boxes(pl: Placements, healthy: np.ndarray, *, cap: int | None = None) ->
         return out
     coverable = (ok.astype(np.float32) @ pl.matrix.astype(np.float32)) > 0.5
     bound = np.minimum(bounds_matrix(pl.grid, pl.shape, coverable), top)
+    if upper is not None:
+        bound = np.minimum(bound, np.asarray(upper, dtype=np.int64))
     hard = np.flatnonzero(any_ok & (bound >= 2))
     nb = native_boxes(pl.grid, pl.shape) if hard.size else None
     if nb is not None:
@@ -128,6 +132,28 @@ def max_boxes(pl: Placements, healthy: np.ndarray, *, cap: int | None = None) ->
             got = len(max_packing(pl, key, need=int(bound[row]), candidates=cands))
             memo[key] = got
         out[row] = got
+    return out
+
+
+def tiles(small: tuple[int, ...], big: tuple[int, ...]) -> int:
+    """How many `small` boxes a `big` box splits into, if some orientation of `small` has every
+    extent dividing `big`'s on the same axis; else 0."""
+    for perm in set(permutations(small)):
+        if all(b % s == 0 for s, b in zip(perm, big, strict=True)):
+            return math.prod(big) // math.prod(small)
+    return 0
+
+
+def tiling_bound(shape: tuple[int, ...], known: dict[tuple[int, ...], np.ndarray]) -> np.ndarray | None:
+    """Upper bound per pattern on the packing of `shape` boxes from exact packings of smaller
+    boxes that tile it: a packing of t big boxes splits into m t disjoint small boxes, so
+    t <= floor(max small / m). `known`: uncapped exact counts per shape, same patterns."""
+    out = None
+    for small, counts in known.items():
+        m = tiles(small, shape)
+        if m > 1:
+            got = counts // m
+            out = got if out is None else np.minimum(out, got)
     return out
 
 
@@ -209,10 +235,14 @@ def static_estimates(grid: tuple[int, ...], shapes: list[tuple[int, ...]], p_cub
         else:
             pmf = healthy_pmf_correlated(n, p_cube, domain_cubes, p_domain)
     out = []
+    known: dict[tuple[int, ...], np.ndarray] = {}  # uncapped exact counts, for tiling_bound
     for shape in shapes:
         shape = check_cube_shape(grid, tuple(shape))
         pl = box_placements(tuple(grid), shape)
-        counts = max_boxes(pl, patterns, cap=None if goodput else n_slices)
+        counts = max_boxes(pl, patterns, cap=None if goodput else n_slices,
+                           upper=tiling_bound(shape, known) if goodput else None)
+        if goodput:
+            known[shape] = counts
         control = None
         if not exact:
             k = math.prod(shape)
