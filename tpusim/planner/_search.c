@@ -698,3 +698,16 @@ void cycle_max_batch(int rows, int n, const int64_t *a, const int64_t *b, int64_
         out[r] = best;
     }
 }
+
+/* The joint parity bound alone (tpusim.planner.native.joint_bounds, for tests and tools):
+ * for each pattern (free cells), the largest t <= upper[p] the joint search does not rule out
+ * (with `budget` nodes per target). */
+void joint_bound_batch(int wc, int k, int nfam, const int32_t *fam, const uint64_t *sub,
+                       int npat, const uint64_t *free_all, const int32_t *upper,
+                       long long budget, int32_t *out)
+{
+    jctx_t J;
+    joint_init(&J, wc, nfam, fam, sub);
+    for (int p = 0; p < npat; p++)
+        out[p] = joint_bound(&J, free_all + (size_t)p * wc, k, upper[p], budget);
+}

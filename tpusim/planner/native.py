@@ -37,6 +37,7 @@ _MAX_OPTIONS = 256  # boxes through one cube (MAXOPT in _search.c)
 _LAST_NODES = [0]  # nodes used by the latest call (for profiling)
 _BATCH: list = [None]  # the compiled solve_batch, set by _library()
 _CYCLE: list = [None]  # the compiled cycle_max_batch, set by _library()
+_JOINT: list = [None]  # the compiled joint_bound_batch, set by _library()
 WINDOW_WIDTHS = (2, 3, 4)  # local-search windows: slabs of this many cube layers (see slab_masks)
 _MEMO_IDS = itertools.count(1)  # one id per NativeBoxes: its proofs are kept across calls
 
@@ -87,6 +88,11 @@ def _library():
                       ptr, ptr, ptr, ctypes.c_int, ptr, ctypes.c_longlong]
     batch.restype = ctypes.c_int
     _BATCH[0] = batch
+    jb = lib.joint_bound_batch
+    jb.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ptr, ptr, ctypes.c_int, ptr, ptr,
+                   ctypes.c_longlong, ptr]
+    jb.restype = None
+    _JOINT[0] = jb
     cyc = lib.cycle_max_batch
     cyc.argtypes = [ctypes.c_int, ctypes.c_int, ptr, ptr, ptr]
     cyc.restype = None
@@ -218,6 +224,22 @@ def bit_words(rows: np.ndarray, n_words: int) -> np.ndarray:
     padded[:, :rows.shape[1]] = rows
     packed = np.packbits(padded, axis=1, bitorder="little")
     return np.ascontiguousarray(packed.view("<u8").astype(np.uint64, copy=False))
+
+
+def joint_bounds(nb: NativeBoxes, coverable: np.ndarray, upper: np.ndarray, *,
+                 budget: int = 100_000) -> np.ndarray:
+    """The joint parity bound (see _search.c) for each pattern: the largest t <= upper whose
+    unused-cube parities are not proved impossible (`budget` search nodes per target; when it
+    runs out, t stands). `coverable`: (patterns x cubes) bool, the cubes healthy boxes cover.
+    Always an upper bound on the maximum packing; often tighter than the waste families one at
+    a time, because the unused cubes must balance every family's sub-tori at once."""
+    _library()
+    free = bit_words(coverable, nb.wc)
+    up = np.ascontiguousarray(np.asarray(upper, dtype=np.int32))
+    out = np.zeros(len(up), dtype=np.int32)
+    _JOINT[0](nb.wc, nb.k, len(nb.families), nb.families.ctypes.data, nb.subtori.ctypes.data,
+              len(up), free.ctypes.data, up.ctypes.data, budget, out.ctypes.data)
+    return out.astype(np.int64)
 
 
 def cycle_max(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
