@@ -33,7 +33,7 @@ from tpusim.planner import cube_availability
 from tpusim.planner.bounds import _stacked, colorings, waste_families
 from tpusim.planner.boxes import box_placements
 from tpusim.planner.greedy import tiling_classes, tiling_orders
-from tpusim.planner.native import available, box_ranks, native_boxes, slab_masks
+from tpusim.planner.native import _batch_arrays, available, box_ranks, native_boxes, slab_masks
 from tpusim.planner.static import static_estimates
 from tpusim.planner.table import cube_shape_of, default_slice_shapes
 
@@ -43,7 +43,7 @@ TARGET_PACKING_S = 5.0
 
 def _clear() -> None:
     for f in (box_placements, colorings, waste_families, _stacked, tiling_classes, tiling_orders,
-              native_boxes, box_ranks, slab_masks):
+              native_boxes, box_ranks, slab_masks, _batch_arrays):
         f.cache_clear()
 
 

@@ -379,14 +379,20 @@ struct jctx {
     int16_t csub[MAXJF][MAXCELL];  /* sub-torus of each cell in each family */
     int8_t csign[MAXJF][MAXCELL];  /* +1 class A, -1 class B, 0 not in the family */
     const uint64_t *sub;           /* sub-tori x 2 x wc (class A cells, class B cells) */
-    int R[MAXSUB];
+    int R[MAXSUB];                 /* per sub-torus: residual #A - #B the unused cells need */
+    int S[MAXJF];                  /* per family: sum of |R| over its sub-tori */
     long long nodes, budget;
 };
 
 
 static void japply(jctx_t *j, int cell, int d)
 {
-    for (int f = 0; f < j->nf; f++) j->R[j->csub[f][cell]] -= d * j->csign[f][cell];
+    for (int f = 0; f < j->nf; f++) {
+        int *r = &j->R[j->csub[f][cell]];
+        int old = *r < 0 ? -*r : *r;
+        *r -= d * j->csign[f][cell];
+        j->S[f] += (*r < 0 ? -*r : *r) - old;
+    }
 }
 
 static int jsearch(jctx_t *j, uint64_t *allowed, int remaining)
@@ -394,8 +400,7 @@ static int jsearch(jctx_t *j, uint64_t *allowed, int remaining)
     if (++j->nodes > j->budget) return -1;
     int wc = j->wc, lb = 0;
     for (int f = 0; f < j->nf; f++) {
-        int s = 0;
-        for (int q = j->first[f]; q < j->first[f] + j->count[f]; q++) s += j->R[q] < 0 ? -j->R[q] : j->R[q];
+        int s = j->S[f];
         if ((s - remaining) & 1) return 0;
         if (s > lb) lb = s;
     }
@@ -493,6 +498,10 @@ static int joint_check(jctx_t *J, const uint64_t *live, int u, long long budget)
             for (int w = 0; w < wc; w++) { ca += popc(live[w] & a[w]); cb += popc(live[w] & b[w]); }
             J->R[q] = ca - cb;
         }
+    for (int f = 0; f < J->nf; f++) {
+        J->S[f] = 0;
+        for (int q = J->first[f]; q < J->first[f] + J->count[f]; q++) J->S[f] += J->R[q] < 0 ? -J->R[q] : J->R[q];
+    }
     uint64_t allowed[MAXWC];
     for (int w = 0; w < wc; w++) allowed[w] = live[w];
     J->nodes = 0;

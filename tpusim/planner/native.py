@@ -21,6 +21,7 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -270,6 +271,24 @@ def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order[new], inverse
 
 
+class Packings(Sequence):
+    """Packings as lists of placement indices, converted from the compiled search's padded
+    native-index rows only when read (most callers read a few)."""
+
+    def __init__(self, rows: np.ndarray, from_native: np.ndarray) -> None:
+        self._rows = rows
+        self._from_native = from_native
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        row = self._rows[i]
+        return self._from_native[row[row >= 0]].tolist()
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """solve_batch's answer per pattern: count (the maximum, or -1 when left to the caller),
@@ -278,8 +297,21 @@ class BatchResult:
 
     count: np.ndarray
     upper: np.ndarray
-    best: list[list[int]]
+    best: Packings
     nodes: int
+
+
+@lru_cache(maxsize=256)
+def _batch_arrays(grid: tuple[int, ...], shape: tuple[int, ...],
+                  widths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The greedy box orders (tiling classes first, native indices) and the local-search
+    windows (slabs of `widths` layers) for solve_batch, cached."""
+    from tpusim.planner.greedy import tiling_orders
+
+    nb = native_boxes(grid, shape)
+    orders = np.stack([nb.to_native[o] for o in tiling_orders(grid, shape)]).astype(np.int32)
+    windows = _word_array(slab_masks(grid, widths), nb.wc)
+    return np.ascontiguousarray(orders), windows
 
 
 def solve_batch(nb: NativeBoxes, grid: tuple[int, ...], shape: tuple[int, ...], ok: np.ndarray,
@@ -290,17 +322,13 @@ def solve_batch(nb: NativeBoxes, grid: tuple[int, ...], shape: tuple[int, ...], 
     `ok` (patterns x placements) healthy placements, `coverable` (patterns x cubes) the cubes
     they cover, `upper` an upper bound per pattern. Patterns whose searches run out of nodes
     come back with count -1, a lower upper bound where one was proved, and the best packing."""
-    from tpusim.planner.greedy import tiling_orders
-
     _library()
     fn = _BATCH[0]
     npat = len(upper)
     alive = bit_words(np.asarray(ok, dtype=bool)[:, nb.from_native], nb.wb)
     free = bit_words(coverable, nb.wc)
     up = np.ascontiguousarray(np.asarray(upper, dtype=np.int32))
-    orders = np.ascontiguousarray(np.stack([nb.to_native[o] for o in tiling_orders(grid, shape)])
-                                  .astype(np.int32))
-    windows = _word_array(slab_masks(grid, WINDOW_WIDTHS), nb.wc)
+    orders, windows = _batch_arrays(grid, shape, WINDOW_WIDTHS)
     n_boxes = len(nb.masks)
     cap = max(int(up.max(initial=0)), 1)
     count = np.zeros(npat, dtype=np.int32)
@@ -317,8 +345,8 @@ def solve_batch(nb: NativeBoxes, grid: tuple[int, ...], shape: tuple[int, ...], 
            best.ctypes.data, cap, nodes.ctypes.data, nb.memo_id)
     if r != 0:  # pragma: no cover - native_boxes only builds word arrays that fit
         raise RuntimeError(f"compiled batch search refused its input ({r})")
-    packs = [nb.from_native[row[row >= 0]].tolist() for row in best]
-    return BatchResult(count.astype(np.int64), up_out.astype(np.int64), packs, int(nodes[0]))
+    return BatchResult(count.astype(np.int64), up_out.astype(np.int64),
+                       Packings(best, nb.from_native), int(nodes[0]))
 
 
 @lru_cache(maxsize=1024)

@@ -204,7 +204,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
 
 # Node budgets of the compiled batch search (tpusim.planner.native.solve_batch); they only
 # trade time between its steps and the Python finisher: every count is exact whatever they are.
-BATCH_BUDGETS = {"joint_budget": 600, "first_budget": 50, "local_budget": 300, "local_waste": True,
+BATCH_BUDGETS = {"joint_budget": 600, "first_budget": 1000, "local_budget": 300, "local_waste": True,
                  "mid_budget": 1000, "quick_budget": 3000}
 BATCH_CHUNK_ROWS = 256  # patterns per compiled call when the batch is spread over threads
 
@@ -259,6 +259,8 @@ def finish_packing(pl: Placements, candidates: list[int], coverable: int, t: int
     from tpusim.planner.native import native_boxes
 
     nb = native_boxes(pl.grid, pl.shape)
+    if not candidates:
+        return 0
     if len(best) >= t:
         return t
     lp_value, order, whole, duals = _lp_relaxation(pl, candidates, duals=True)
