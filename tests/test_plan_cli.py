@@ -94,6 +94,9 @@ def test_ironwood_and_v5p_pods():
     (("--faulty-cubes", "3,x"), ("faulty-cubes",)),
     (("--faulty-cubes", "99"), ("99",)),
     (("--chart", "out.txt"), (".png",)),
+    (("--chip-availability", "0"), ("p_chip", "(0, 1]")),
+    (("--domain-cubes", "2", "--domain-availability", "0"), ("p_domain", "(0, 1]")),
+    (("--ocs-availability", "0"), ("ocs availability", "(0, 1]")),
 ])
 def test_errors_are_one_line(args, needles):
     assert_clean_error(run_cli("plan", "--samples", "5", *args), *needles)

@@ -50,9 +50,11 @@ def cube_availability(p_host: float, hosts_per_cube: int, *, p_chip: float = 1.0
     hosts = _count("hosts_per_cube", hosts_per_cube)
     if hosts == 0:
         raise TpusimError("hosts_per_cube must be >= 1; the pod has no cubes")
-    return (p_host ** hosts * _prob("p_chip", p_chip) ** _count("chips_per_cube", chips_per_cube)
-            * _prob("p_link", p_link) ** _count("links_per_cube", links_per_cube)
-            * _prob("p_rack", p_rack))
+    # an availability of 0 (the part is never up) is a typo, not a plan: (0, 1] like p_host
+    return (p_host ** hosts
+            * _prob("p_chip", p_chip, allow_zero=False) ** _count("chips_per_cube", chips_per_cube)
+            * _prob("p_link", p_link, allow_zero=False) ** _count("links_per_cube", links_per_cube)
+            * _prob("p_rack", p_rack, allow_zero=False))
 
 
 @lru_cache(maxsize=4096)
@@ -77,7 +79,7 @@ def healthy_pmf_correlated(n_cubes: int, p_cube: float, domain_cubes: int,
         raise TpusimError(
             f"domain_cubes must divide the pod's {n} cubes, got {domain_cubes}; divisors: {divisors}"
         )
-    pd = _prob("p_domain", p_domain)
+    pd = _prob("p_domain", p_domain, allow_zero=False)
     one = [(1.0 - pd) * (h == 0) + pd * x for h, x in enumerate(healthy_pmf(g, p_cube))]
     dist = [1.0]
     for _ in range(n // g):
