@@ -72,6 +72,7 @@ BASE = {
     ({"pod": {"name": "tpu-v4-4096", "spare_cubes": -1}}, "spare_cubes"),
     ({"pod": {"name": "tpu-v5e-256"}}, "cubes"),
     ({"run": {"days": 0}}, "days"),
+    ({"run": {"days": 4000}}, "3650"),
     ({"colour": "blue"}, "colour"),
 ])
 def test_bad_scenarios_raise_tpusim_error(patch, needle):
@@ -86,6 +87,7 @@ def test_bad_input_exits_2_with_one_line(cli, tmp_path):
     assert_clean_error(cli("simulate", str(bad)), "no-such-model")
     assert_clean_error(cli("simulate", "no-such-scenario.toml"), "not found")
     assert_clean_error(cli("simulate", "palm-540b-50d", "--days", "-3"), "--days")
+    assert_clean_error(cli("simulate", "palm-540b-50d", "--days", "1e7"), "--days", "3650")
     assert_clean_error(cli("simulate", "palm-540b-50d", "--out", str(tmp_path / "x.xlsx")), ".csv")
     neg = tmp_path / "neg.toml"
     neg.write_text('[pod]\nname = "tpu-v4-4096"\n[failures.host]\nmtbf_hours = -1\nmttr_hours = 1\n'

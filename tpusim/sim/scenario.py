@@ -165,7 +165,7 @@ def with_overrides(scenario: Scenario, *, days: float | None = None, seed: int |
     where = "command line"
     changes: dict[str, Any] = {}
     if days is not None:
-        changes["days"] = float(require_positive(where, "--days", days))
+        changes["days"] = _days(days, where, "--days")
     if seed is not None:
         changes["seed"] = _seed(seed, where)
     if replications is not None:
@@ -237,7 +237,7 @@ def scenario_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = N
     _require_dict(run, f"{where} [run]")
     rw = f"{where} [run]"
     _unknown_keys(run, ("days", "seed", "replications", "warm_start"), rw)
-    days = float(require_positive(rw, "days", run.get("days", 30)))
+    days = _days(run.get("days", 30), rw, "days")
     seed = _seed(run.get("seed", 0), rw)
     reps = _positive_int(run.get("replications", 1), rw, "replications")
     warm = run.get("warm_start", True)
@@ -486,6 +486,17 @@ def _unknown_keys(table: dict, known: tuple[str, ...], where: str) -> None:
 def _number(table: dict, key: str, where: str) -> float:
     """table[key] as a positive finite float, or a TpusimError naming the key."""
     return float(require_positive(where, key, require_key(table, key, where, (int, float))))
+
+
+MAX_DAYS = 3650.0  # ten years: beyond that fleets, failure rates and jobs change; not a run to simulate
+
+
+def _days(value: Any, where: str, name: str) -> float:
+    days = float(require_positive(where, name, value))
+    if days > MAX_DAYS:
+        raise TpusimError(f"{where}: {name} = {value!r} is more than {MAX_DAYS:g} days (ten years); "
+                          f"simulate a shorter run")
+    return days
 
 
 def _positive_int(value: Any, where: str, name: str) -> int:
