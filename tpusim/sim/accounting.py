@@ -69,8 +69,11 @@ def goodputs(rows: list[dict]) -> dict[str, float]:
 
 
 def replication_row(rows: list[dict]) -> dict:
-    """The all-jobs row of one replication (chip-weighted goodputs, seconds summed)."""
+    """The all-jobs row of one replication (chip-weighted goodputs, seconds summed, chips of all
+    jobs, the longest window)."""
     out: dict[str, Any] = {"replication": rows[0]["replication"], "job": "*"}
+    out["chips"] = sum(r["chips"] for r in rows)  # every job's chips
+    out["window_s"] = max(r["window_s"] for r in rows)  # the run's window
     out.update(goodputs(rows))
     for c in CATEGORIES:
         out[f"{c}_s"] = sum(r[f"{c}_s"] for r in rows)
