@@ -6,7 +6,9 @@
 - static packing (exact maximum packing per failure pattern) over --patterns failure patterns
   (default 10,000), every default slice size of the 4096-chip TPU v4 pod at 99.5% host
   availability: target <= 5 s, with the 95% confidence intervals it yields;
-- the same on the 9216-chip Ironwood pod: target <= 2x the v4 time.
+- the same on the 9216-chip Ironwood pod: target within 2x of that, i.e. <= 10 s (the issue's
+  "within 2x of that" read as 2x the 5 s limit; the ratio to the measured v4 time is printed
+  too).
 
 Every run starts from cold in-memory caches (placements, colorings, waste families, word
 arrays for the compiled search) for the packing cases; the compiled search itself
@@ -82,7 +84,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--patterns", type=int, default=10_000)
     parser.add_argument("--ironwood-patterns", type=int, default=None,
-                        help="patterns for the 9216-chip pod (default: --patterns); the target "
+                        help="patterns for the 9216-chip pod (default: --patterns); its target "
                              "is then scaled by the ratio of pattern counts")
     args = parser.parse_args()
     print(f"compiled search: {'yes' if available() else 'no (pure-Python fallback)'}")
@@ -90,11 +92,14 @@ def main() -> None:
     v4 = bench_packing(4096, args.patterns, TARGET_PACKING_S)
     rows.append(v4)
     iw = args.ironwood_patterns or args.patterns
-    rows.append(bench_packing(9216, iw, 2 * v4["seconds"] * iw / args.patterns))
+    rows.append(bench_packing(9216, iw, 2 * TARGET_PACKING_S * iw / args.patterns))
+    rows[-1]["ratio_to_v4"] = rows[-1]["seconds"] / v4["seconds"] * args.patterns / iw
     print(f"{'case':<70} {'seconds':>9} {'target':>8}  ok")
     for r in rows:
         ok = "yes" if r["seconds"] <= r["target_s"] else "NO"
         print(f"{r['case']:<70} {r['seconds']:9.2f} {r['target_s']:8.2f}  {ok}")
+        if "ratio_to_v4" in r:
+            print(f"    {r['ratio_to_v4']:.1f}x the v4 time per pattern")
         if "ci95_half_width_p_max" in r:
             print(f"    95% CI half-widths (widest row): p_schedulable +-{r['ci95_half_width_p_max']:.4f}, "
                   f"goodput +-{r['ci95_half_width_goodput_max']:.4f}")
