@@ -137,22 +137,32 @@ static void wmove_set(wctx_t *W, const uint64_t *cells, int wc, int d)
     }
 }
 
+/* For the sub-tori first..first+count-1 (a family: they partition the cells): each cell's
+   sub-torus and class (0: A, 1: B). */
+static void map_family(int16_t *cell_sub, int8_t *cell_side, int first, int count, int wc,
+                       const uint64_t *sub)
+{
+    memset(cell_sub, 0, sizeof(int16_t) * MAXCELL);
+    memset(cell_side, 0, sizeof(int8_t) * MAXCELL);
+    for (int q = first; q < first + count && q < MAXSUB; q++)
+        for (int side = 0; side < 2; side++)
+            for (int w = 0; w < wc; w++) {
+                uint64_t m = sub[(size_t)q * 2 * wc + side * wc + w];
+                while (m) {
+                    int cell = w * 64 + __builtin_ctzll(m);
+                    m &= m - 1;
+                    cell_sub[cell] = (int16_t)q;
+                    cell_side[cell] = (int8_t)side;
+                }
+            }
+}
+
 static void waste_init(wctx_t *W, int wc, int nfam, const int32_t *fam, const uint64_t *sub)
 {
     W->nf = nfam < MAXF ? nfam : MAXF;
     for (int f = 0; f < W->nf; f++) {
         W->g[f] = fam[3 * f + 2];
-        for (int q = fam[3 * f]; q < fam[3 * f] + fam[3 * f + 1] && q < MAXSUB; q++)
-            for (int side = 0; side < 2; side++)
-                for (int w = 0; w < wc; w++) {
-                    uint64_t m = sub[(size_t)q * 2 * wc + side * wc + w];
-                    while (m) {
-                        int cell = w * 64 + __builtin_ctzll(m);
-                        m &= m - 1;
-                        W->sub[f][cell] = (int16_t)q;
-                        W->side[f][cell] = (int8_t)side;
-                    }
-                }
+        map_family(W->sub[f], W->side[f], fam[3 * f], fam[3 * f + 1], wc, sub);
     }
 }
 
@@ -377,7 +387,7 @@ struct jctx {
     int wc, nf;
     int first[MAXJF], count[MAXJF];
     int16_t csub[MAXJF][MAXCELL];  /* sub-torus of each cell in each family */
-    int8_t csign[MAXJF][MAXCELL];  /* +1 class A, -1 class B, 0 not in the family */
+    int8_t cside[MAXJF][MAXCELL];  /* class of each cell: 0 A, 1 B */
     const uint64_t *sub;           /* sub-tori x 2 x wc (class A cells, class B cells) */
     int R[MAXSUB];                 /* per sub-torus: residual #A - #B the unused cells need */
     int S[MAXJF];                  /* per family: sum of |R| over its sub-tori */
@@ -390,7 +400,7 @@ static void japply(jctx_t *j, int cell, int d)
     for (int f = 0; f < j->nf; f++) {
         int *r = &j->R[j->csub[f][cell]];
         int old = *r < 0 ? -*r : *r;
-        *r -= d * j->csign[f][cell];
+        *r -= d * (1 - 2 * j->cside[f][cell]);  /* class A counts +1, class B -1 */
         j->S[f] += (*r < 0 ? -*r : *r) - old;
     }
 }
@@ -462,19 +472,7 @@ static int joint_init(jctx_t *J, int wc, int nfam, const int32_t *fam, const uin
         int jf = J->nf++;
         J->first[jf] = fam[3 * f];
         J->count[jf] = fam[3 * f + 1];
-        memset(J->csub[jf], 0, sizeof J->csub[jf]);
-        memset(J->csign[jf], 0, sizeof J->csign[jf]);
-        for (int q = J->first[jf]; q < J->first[jf] + J->count[jf]; q++)
-            for (int side = 0; side < 2; side++)
-                for (int w = 0; w < wc; w++) {
-                    uint64_t m = sub[(size_t)q * 2 * wc + side * wc + w];
-                    while (m) {
-                        int cell = w * 64 + __builtin_ctzll(m);
-                        m &= m - 1;
-                        J->csub[jf][cell] = (int16_t)q;
-                        J->csign[jf][cell] = side ? -1 : 1;
-                    }
-                }
+        map_family(J->csub[jf], J->cside[jf], J->first[jf], J->count[jf], wc, sub);
     }
     return J->nf;
 }
