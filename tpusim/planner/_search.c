@@ -3,7 +3,9 @@
  * Cells and boxes are bit sets (uint64 words). `exists_packing` answers "do t disjoint boxes
  * fit among the alive boxes inside the free cells?" by the same search as
  * tpusim.planner.packing._search: drop free cells no alive box covers; prune when the live cells
- * or any coloring class cannot hold t boxes; branch on the live cell with the fewest alive boxes
+ * or any coloring class cannot hold t boxes, when a waste family forces more unused cells than
+ * the slack, when the cells weigh less than t under an LP dual (if given), or (batch solver)
+ * when the joint parity bound rules t out; branch on the live cell with the fewest alive boxes
  * (place each of them, or leave the cell unused while the slack allows). It returns 1 (found,
  * the boxes in `out`), 0 (proved impossible) or -1 (node budget exhausted: no answer).
  * States proved impossible are remembered, per set of live cells, with the smallest target
@@ -12,8 +14,10 @@
  * inside `free` (packing.py does), so "t boxes do not fit in these live cells" depends only on
  * the box placements: entries stay valid across calls with the same `memo_id` (one per box
  * shape and pod), which reuses proofs across targets and failure patterns. A call with another
- * memo_id (or 0) invalidates the table by a stamp. The table and the other static state are
- * per thread (_Thread_local), so calls from different threads do not interfere.
+ * memo_id (or 0) invalidates the table by a stamp. The table is per thread (_Thread_local);
+ * everything else lives on the caller's stack, so calls from different threads do not
+ * interfere. Also here: the batch solver (`solve_batch`), the joint parity bound
+ * (`joint_bound_batch`) and the slab bound's cycle DP (`cycle_max_batch`).
  */
 #include <stdint.h>
 #include <string.h>
@@ -191,8 +195,8 @@ typedef struct {
     const uint64_t *cls;        /* ncls x wc */
     const int32_t *need;        /* ncls */
     const int32_t *rank;        /* boxes: try the options of a cell in increasing rank */
-    int nfam;
-    const int32_t *fam;         /* nfam x 3: first sub-torus, sub-tori, modulus (0: balanced) */
+    const int32_t *fam;         /* waste families x 3: first sub-torus, sub-tori, modulus (0:
+                                   balanced), for counting them at a search's root */
     const uint64_t *sub;        /* sub-tori x 2 x wc: cells of class A, cells of class B */
     const double *weight;       /* per cell: an LP dual (every box weighs >= 1), or 0 */
     long long nodes, budget;
@@ -356,7 +360,7 @@ int exists_packing(int wc, int wb, int k, const uint64_t *masks, const uint64_t 
     ctx_t c;
     ctx_t init = {.wc = wc, .wb = wb, .k = k, .ncls = ncls, .masks = masks,
                   .cube_boxes = cube_boxes, .conflict = conflict, .cls = cls, .need = need,
-                  .rank = rank, .nfam = nfam, .fam = fam, .sub = sub, .weight = weight,
+                  .rank = rank, .fam = fam, .sub = sub, .weight = weight,
                   .budget = budget, .out = out};
     c = init;
     ctx_setup(&c);
@@ -578,7 +582,7 @@ int solve_batch(int wc, int wb, int k, const uint64_t *masks, const uint64_t *cu
     jctx_t *J = &jstore;
     ctx_t init = {.wc = wc, .wb = wb, .k = k, .ncls = ncls, .masks = masks,
                   .cube_boxes = cube_boxes, .conflict = conflict, .cls = cls, .need = need,
-                  .rank = rank, .nfam = nfam, .fam = fam, .sub = sub, .out = out};
+                  .rank = rank, .fam = fam, .sub = sub, .out = out};
     c = init;
     ctx_setup(&c);
     wctx_t wstore;

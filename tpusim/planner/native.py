@@ -98,7 +98,6 @@ def _library():
     cyc.argtypes = [ctypes.c_int, ctypes.c_int, ptr, ptr, ptr]
     cyc.restype = None
     _CYCLE[0] = cyc
-    _BATCH.append(lib)
     return fn
 
 
