@@ -1,9 +1,11 @@
 """Compiled branch-and-bound for exact box packing (C via ctypes), with a pure-Python fallback.
 
 `_search.c` (next to this file) holds the same search as tpusim.planner.packing._search, on
-uint64 bit sets, about a thousand times faster per node. It is compiled on first use with the
-system C compiler (`cc`, or $CC) into a per-user cache folder ($TPUSIM_CACHE_DIR, else
-$XDG_CACHE_HOME/tpusim, else ~/.cache/tpusim), keyed by a hash of the source. When no compiler
+uint64 bit sets, about a thousand times faster per node; `_batch.c` the batch solver
+(`solve_batch`: many patterns per call), the joint parity bound and the slab bound's cycle DP;
+`_search.h` their shared types. They are compiled together on first use with the system C
+compiler (`cc`, or $CC) into a per-user cache folder ($TPUSIM_CACHE_DIR, else
+$XDG_CACHE_HOME/tpusim, else ~/.cache/tpusim), keyed by a hash of the sources. When no compiler
 is available, or TPUSIM_NO_NATIVE=1, `available()` is False and the planner uses its Python
 search, LP and integer program instead: the results are the same, only slower.
 
@@ -31,7 +33,8 @@ import numpy as np
 from tpusim.planner.bounds import colorings, waste_families
 from tpusim.planner.boxes import box_placements, box_sets, mask_of
 
-_SOURCE = Path(__file__).with_name("_search.c")
+_SOURCES = tuple(Path(__file__).with_name(n) for n in ("_search.c", "_batch.c"))  # one library
+_HEADER = Path(__file__).with_name("_search.h")
 _MAX_CELL_WORDS = 4
 _MAX_BOX_WORDS = 16
 _MAX_OPTIONS = 256  # boxes through one cube (MAXOPT in _search.c)
@@ -57,7 +60,7 @@ def _library():
     if os.environ.get("TPUSIM_NO_NATIVE") == "1":
         return None
     try:
-        src = _SOURCE.read_bytes()
+        src = b"".join(p.read_bytes() for p in (*_SOURCES, _HEADER))
     except OSError:
         return None
     machine = platform.machine()
@@ -102,7 +105,7 @@ def _library():
 
 
 def _compile(folder: Path, flags: list[str], lib_path: Path) -> bool:
-    """Build _search.c into lib_path with `flags` (the hardware popcount instruction, where the
+    """Build _search.c and _batch.c into lib_path with `flags` (the hardware popcount instruction, where the
     CPU family has one, makes the search about 1.5x faster); False if the compiler fails."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -110,7 +113,7 @@ def _compile(folder: Path, flags: list[str], lib_path: Path) -> bool:
         os.close(fd)
         cc = os.environ.get("CC", "cc")
         try:
-            subprocess.run([cc, *flags, "-shared", "-fPIC", "-o", tmp, str(_SOURCE)],
+            subprocess.run([cc, *flags, "-shared", "-fPIC", "-o", tmp, *map(str, _SOURCES)],
                            check=True, capture_output=True, timeout=120)
             os.replace(tmp, lib_path)
         finally:
@@ -228,7 +231,7 @@ def bit_words(rows: np.ndarray, n_words: int) -> np.ndarray:
 
 def joint_bounds(nb: NativeBoxes, coverable: np.ndarray, upper: np.ndarray, *,
                  budget: int = 100_000) -> np.ndarray:
-    """The joint parity bound (see _search.c) for each pattern: the largest t <= upper whose
+    """The joint parity bound (see _batch.c) for each pattern: the largest t <= upper whose
     unused-cube parities are not proved impossible (`budget` search nodes per target; when it
     runs out, t stands). `coverable`: (patterns x cubes) bool, the cubes healthy boxes cover.
     Always an upper bound on the maximum packing; often tighter than the waste families one at
@@ -317,7 +320,7 @@ def solve_batch(nb: NativeBoxes, grid: tuple[int, ...], shape: tuple[int, ...], 
                 coverable: np.ndarray, upper: np.ndarray, *, joint_budget: int, first_budget: int,
                 local_budget: int, local_waste: bool, mid_budget: int,
                 quick_budget: int) -> BatchResult:
-    """Maximum packings of many patterns in one compiled call (see solve_batch in _search.c):
+    """Maximum packings of many patterns in one compiled call (see solve_batch in _batch.c):
     `ok` (patterns x placements) healthy placements, `coverable` (patterns x cubes) the cubes
     they cover, `upper` an upper bound per pattern. Patterns whose searches run out of nodes
     come back with count -1, a lower upper bound where one was proved, and the best packing."""
