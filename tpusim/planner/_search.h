@@ -97,16 +97,19 @@ typedef struct {
 } ctx_t;
 
 
+/* Shared between the two files, not exported from the library (direct calls, no PLT). */
+#define INTERNAL __attribute__((visibility("hidden")))
+
 /* _search.c */
-void memo_begin(long long memo_id);
-void wmove_set(wctx_t *W, const uint64_t *cells, int wc, int d);
-void map_family(int16_t *cell_sub, int8_t *cell_side, int first, int count, int wc,
+INTERNAL void memo_begin(long long memo_id);
+INTERNAL void wmove_set(wctx_t *W, const uint64_t *cells, int wc, int d);
+INTERNAL void map_family(int16_t *cell_sub, int8_t *cell_side, int first, int count, int wc,
                 const uint64_t *sub);
-void waste_init(wctx_t *W, int wc, int nfam, const int32_t *fam, const uint64_t *sub);
-void ctx_setup(ctx_t *c);
-int run_search(ctx_t *c, wctx_t *W, const uint64_t *alive, const uint64_t *free, int t,
+INTERNAL void waste_init(wctx_t *W, int wc, int nfam, const int32_t *fam, const uint64_t *sub);
+INTERNAL void ctx_setup(ctx_t *c);
+INTERNAL int run_search(ctx_t *c, wctx_t *W, const uint64_t *alive, const uint64_t *free, int t,
                long long budget, int use_waste);
 /* _batch.c */
-int joint_check(jctx_t *J, const uint64_t *live, int u, long long budget);
+INTERNAL int joint_check(jctx_t *J, const uint64_t *live, int u, long long budget);
 
 #endif
