@@ -184,3 +184,11 @@ def test_p_schedulable_static_for_the_simulator():
     assert est.method == "exact" and math.isnan(est.goodput)
     assert 0 < est.p_schedulable < p_at_least_k_healthy(16, 8, p)
     assert p_schedulable_static(pod, (1, 1, 1), p).p_schedulable == pytest.approx(1 - (1 - p) ** 16)
+
+
+def test_static_estimates_reports_progress_per_shape():
+    """on_shape(done, total) is called once per slice shape, in order (the CLI's progress bar)."""
+    calls = []
+    static_estimates((2, 2, 4), [(1, 1, 1), (1, 1, 2), (1, 2, 2)], 0.9, samples=20, seed=1,
+                     exact_limit=0, on_shape=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -113,10 +114,22 @@ def plan(
     hosts = _int_list(faulty_hosts, "--faulty-hosts")
     if hosts:
         faulty = sorted(set(faulty or []) | set(cubes_of_hosts(pod, hosts)))
-    result = make_plan(pod, availability, slice_shape=slice_shape, n_slices=slices, target=target,
-                       samples=samples, seed=seed, p_chip=chip_availability, p_ocs=ocs_availability,
-                       domain_cubes=domain_cubes, p_domain=domain_availability,
-                       faulty_cubes=faulty, then_fail=then_fail)
+    kwargs = dict(slice_shape=slice_shape, n_slices=slices, target=target, samples=samples,
+                  seed=seed, p_chip=chip_availability, p_ocs=ocs_availability,
+                  domain_cubes=domain_cubes, p_domain=domain_availability, faulty_cubes=faulty,
+                  then_fail=then_fail)
+    if sys.stderr.isatty():  # a progress bar over slice sizes (the static model takes seconds)
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        with Progress("static torus: slice sizes", BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=Console(file=sys.stderr), transient=True) as bar:
+            task = bar.add_task("plan", total=None)
+            result = make_plan(pod, availability, **kwargs,
+                               on_shape=lambda done, total: bar.update(task, completed=done,
+                                                                       total=total))
+    else:
+        result = make_plan(pod, availability, **kwargs)
     if chart is not None:
         from tpusim.charts.plan import plan_chart
 

@@ -20,6 +20,7 @@ static goodput <= OCS goodput for every pattern set; one-cube slices give the OC
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from itertools import permutations, product
 
@@ -215,11 +216,13 @@ def _mean_with_control(x: np.ndarray, control: tuple[np.ndarray, float] | None) 
 def static_estimates(grid: tuple[int, ...], shapes: list[tuple[int, ...]], p_cube: float, *,
                      n_slices: int = 1, samples: int = 10_000, seed: int = 0,
                      exact_limit: int = EXACT_LIMIT, domain_cubes: int = 1,
-                     p_domain: float = 1.0, goodput: bool = True) -> list[StaticEstimate]:
+                     p_domain: float = 1.0, goodput: bool = True,
+                     on_shape: Callable[[int, int], None] | None = None) -> list[StaticEstimate]:
     """Static-torus estimates for several slice shapes (in cubes) on one cube grid, all from
     the same failure patterns: exact enumeration if 2^cubes <= exact_limit and failures are
     independent, else `samples` Monte Carlo patterns from default_rng(seed). goodput=False
-    skips the packing search (only "do n_slices fit?" is answered; much faster)."""
+    skips the packing search (only "do n_slices fit?" is answered; much faster). `on_shape(done,
+    total)` is called after each shape (for progress bars)."""
     n = math.prod(grid)
     p_cube = require_probability("static model", "p_cube", p_cube, allow_zero=True)
     exact = (1 << n) <= exact_limit and domain_cubes == 1 and p_domain == 1.0
@@ -249,6 +252,8 @@ def static_estimates(grid: tuple[int, ...], shapes: list[tuple[int, ...]], p_cub
             control = ((h_count // k) * k / n, expected_ocs_slices(pmf, k) * k / n)
         out.append(estimate_from_counts(shape, n_slices, counts, n, weights, None if exact else seed,
                                         goodput=goodput, control=control))
+        if on_shape is not None:
+            on_shape(len(out), len(shapes))
     return out
 
 

@@ -19,6 +19,7 @@ slice has goodput = p_cube with OCS.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from tpusim.errors import TpusimError, require_probability
@@ -143,14 +144,16 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
          n_slices: int = 1, target: float | None = None, samples: int = 2000, seed: int = 0,
          p_chip: float = 1.0, p_ocs: float = 1.0, domain_cubes: int = 1,
          p_domain: float = 1.0, faulty_cubes: list[int] | None = None,
-         then_fail: int | None = None) -> PlanResult:
+         then_fail: int | None = None,
+         on_shape: Callable[[int, int], None] | None = None) -> PlanResult:
     """Schedulability and goodput per slice size, with OCS (closed form) and on a static torus
     (exact packing per failure pattern, averaged exactly or by `samples` seeded Monte Carlo
     patterns). `slice_shape` (chips) restricts the rows to one slice and `n_slices` asks for
     that many disjoint slices at once; `target` adds the largest slice schedulable with at
     least that probability and the spare cubes each row needs to reach it with OCS;
     `faulty_cubes` adds a concrete assignment (the requested slice, else the largest row that
-    the healthy cubes can hold with OCS) and `then_fail` re-forms it after that cube fails."""
+    the healthy cubes can hold with OCS) and `then_fail` re-forms it after that cube fails.
+    `on_shape(done, total)` reports the static model's progress over slice sizes."""
     grid = require_cube_pod(pod)
     p_host = require_probability("plan", "availability", host_availability)
     if isinstance(n_slices, bool) or not isinstance(n_slices, int) or n_slices < 1:
@@ -181,7 +184,8 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
     n_ocs = ocs_count(chip.cube_shape, n, pod.ocs_ports, pod.ocs_spare_ports) if pod.ocs else 0
     ocs_up = p_ocs ** n_ocs
     static = static_estimates(grid, cube_shapes, p_cube, n_slices=n_slices, samples=samples,
-                              seed=seed, domain_cubes=domain_cubes, p_domain=p_domain)
+                              seed=seed, domain_cubes=domain_cubes, p_domain=p_domain,
+                              on_shape=on_shape)
     rows = []
     for shape, cshape, est in zip(shapes, cube_shapes, static, strict=True):
         k = math.prod(cshape)
