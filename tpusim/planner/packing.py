@@ -1,5 +1,11 @@
-"""Exact maximum packing of disjoint healthy boxes for one failure pattern.
+"""Exact maximum packing of disjoint healthy boxes: many patterns at once, or one.
 
+Many patterns (`batch_counts`, what tpusim.planner.static uses): the compiled batch solver
+(tpusim.planner.native.solve_batch: greedy, search, local search, joint parity bound) settles
+almost every pattern against the caller's upper bound; `finish_packing` settles the rest: the
+LP bound, a search guided by the LP solution and pruned by its dual, the integer program last.
+
+One pattern (`max_packing`: concrete assignments, small layers, the pure-Python fallback).
 Steps, cheapest first; each either proves its answer or hands over to the next:
 1. Upper bound: the best coloring bound (tpusim.planner.bounds) over the cubes some healthy
    box covers, capped by `need`.
@@ -14,7 +20,7 @@ Steps, cheapest first; each either proves its answer or hands over to the next:
 
 Invariants (tested): the result equals a brute-force maximum on small pods; the boxes returned
 are disjoint and healthy; the count never exceeds floor(healthy cubes / box cubes); every path
-(search, LP, integer program) gives the same count.
+(search, LP, integer program, batch with any budgets, threads or chunking) gives the same count.
 """
 
 from __future__ import annotations
