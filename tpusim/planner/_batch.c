@@ -156,7 +156,8 @@ static int joint_bound(jctx_t *J, const uint64_t *free, int k, int upper, long l
  * `upper`): a short full search at t (finds easy packings, proves easy impossibilities: t - 1),
  * local search (window by window: keep the boxes outside the window, ask the search for one
  * more box inside it, `local_budget` nodes each), and a longer full search at t. A packing of t
- * boxes when t is an upper bound is a maximum: count_out = t. When the searches run out of
+ * boxes when t is an upper bound is a maximum: count_out = t; so is t when the caller knows a
+ * packing of `lower[p]` >= t boxes exists (`lower` may be NULL). When the searches run out of
  * nodes the pattern is left to the caller: count_out = -1, upper_out = the current t (still an
  * upper bound), best_out = the best packing found (native indices, -1 padded).
  */
@@ -183,8 +184,8 @@ int solve_batch(int wc, int wb, int k, const uint64_t *masks, const uint64_t *cu
                 const uint64_t *conflict, int ncls, const uint64_t *cls, const int32_t *need,
                 const int32_t *rank, int nfam, const int32_t *fam, const uint64_t *sub,
                 int npat, const uint64_t *alive_all, const uint64_t *free_all,
-                const int32_t *upper, int norders, const int32_t *orders, int nboxes,
-                int nwin, const uint64_t *windows, long long joint_budget, long long first_budget,
+                const int32_t *upper, const int32_t *lower, int norders, const int32_t *orders,
+                int nboxes, int nwin, const uint64_t *windows, long long joint_budget, long long first_budget,
                 long long local_budget, int local_waste, long long mid_budget,
                 long long quick_budget,
                 int32_t *count_out, int32_t *upper_out, int32_t *best_out, int best_cap,
@@ -217,13 +218,14 @@ int solve_batch(int wc, int wb, int k, const uint64_t *masks, const uint64_t *cu
         const uint64_t *free = free_all + (size_t)p * wc;
         uint64_t used[MAXWC], nalive[MAXWB], nfree[MAXWC];
         int t = upper[p], nb = 0;
-        for (int o = 0; o < norders; o++) {
+        int low = lower ? lower[p] : 0;  /* a packing of `low` boxes is known to exist */
+        for (int o = 0; o < norders && low < t; o++) {
             int n = greedy_pack(&c, alive, orders + (size_t)o * nboxes, nboxes, used, trial);
             if (n > nb) { nb = n; memcpy(best, trial, sizeof(int32_t) * n); }
         }
         int stuck = 0, result = -1, joint_done = joint_budget <= 0;
         while (result < 0) {
-            if (nb >= t) { result = t; break; }
+            if (nb >= t || low >= t) { result = t; break; }
             int r = run_search(&c, &wstore, alive, free, t, first_budget, 1);
             total += c.nodes;
             if (r == 1) { nb = t; memcpy(best, out, sizeof(int32_t) * t); result = t; break; }
@@ -260,7 +262,7 @@ int solve_batch(int wc, int wb, int k, const uint64_t *masks, const uint64_t *cu
                 }
                 stuck = !improved;
             }
-            if (nb >= t) { result = t; break; }
+            if (nb >= t || low >= t) { result = t; break; }
             r = run_search(&c, &wstore, alive, free, t, mid_budget, 1);
             total += c.nodes;
             if (r == 1) { nb = t; memcpy(best, out, sizeof(int32_t) * t); result = t; break; }

@@ -86,7 +86,7 @@ def _library():
     batch = lib.solve_batch
     batch.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr,
                       ptr, ptr, ctypes.c_int, ptr, ptr,
-                      ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr, ctypes.c_int,
+                      ctypes.c_int, ptr, ptr, ptr, ptr, ctypes.c_int, ptr, ctypes.c_int,
                       ctypes.c_int, ptr, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_longlong,
                       ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong,
                       ptr, ptr, ptr, ctypes.c_int, ptr, ctypes.c_longlong]
@@ -317,19 +317,22 @@ def _batch_arrays(grid: tuple[int, ...], shape: tuple[int, ...],
 
 
 def solve_batch(nb: NativeBoxes, grid: tuple[int, ...], shape: tuple[int, ...], ok: np.ndarray,
-                coverable: np.ndarray, upper: np.ndarray, *, joint_budget: int, first_budget: int,
+                coverable: np.ndarray, upper: np.ndarray, *, lower: np.ndarray | None = None,
+                joint_budget: int, first_budget: int,
                 local_budget: int, local_waste: bool, mid_budget: int,
                 quick_budget: int) -> BatchResult:
     """Maximum packings of many patterns in one compiled call (see solve_batch in _batch.c):
     `ok` (patterns x placements) healthy placements, `coverable` (patterns x cubes) the cubes
     they cover, `upper` an upper bound per pattern. Patterns whose searches run out of nodes
-    come back with count -1, a lower upper bound where one was proved, and the best packing."""
+    come back with count -1, a lower upper bound where one was proved, and the best packing.
+    `lower`: per pattern, a count a packing is known to reach (without the packing itself)."""
     _library()
     fn = _BATCH[0]
     npat = len(upper)
     alive = bit_words(np.asarray(ok, dtype=bool)[:, nb.from_native], nb.wb)
     free = bit_words(coverable, nb.wc)
     up = np.ascontiguousarray(np.asarray(upper, dtype=np.int32))
+    low = None if lower is None else np.ascontiguousarray(np.asarray(lower, dtype=np.int32))
     orders, windows = _batch_arrays(grid, shape, WINDOW_WIDTHS)
     n_boxes = len(nb.masks)
     cap = max(int(up.max(initial=0)), 1)
@@ -341,7 +344,8 @@ def solve_batch(nb: NativeBoxes, grid: tuple[int, ...], shape: tuple[int, ...], 
     r = fn(nb.wc, nb.wb, nb.k, nb.masks.ctypes.data, nb.cube_boxes.ctypes.data,
            nb.conflict.ctypes.data, len(nb.need), nb.classes.ctypes.data, nb.need.ctypes.data,
            rank.ctypes.data, len(nb.families), nb.families.ctypes.data, nb.subtori.ctypes.data,
-           npat, alive.ctypes.data, free.ctypes.data, up.ctypes.data, len(orders),
+           npat, alive.ctypes.data, free.ctypes.data, up.ctypes.data,
+           None if low is None else low.ctypes.data, len(orders),
            orders.ctypes.data, n_boxes, len(windows), windows.ctypes.data, joint_budget, first_budget,
            local_budget, int(local_waste), mid_budget, quick_budget, count.ctypes.data, up_out.ctypes.data,
            best.ctypes.data, cap, nodes.ctypes.data, nb.memo_id)

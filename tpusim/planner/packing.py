@@ -217,16 +217,19 @@ BATCH_CHUNK_ROWS = 256  # patterns per compiled call when the batch is spread ov
 
 
 def batch_counts(pl: Placements, nb: NativeBoxes, ok: np.ndarray, coverable: np.ndarray,
-                 bound: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+                 bound: np.ndarray, *, lower: np.ndarray | None = None,
+                 threads: int | None = None) -> np.ndarray:
     """Exact maximum packing per pattern (rows of ok / coverable, bound an upper bound per
     row): identical patterns once, in chunks spread over `threads` threads (default
     tpusim.planner.native.thread_count(); the compiled search and HiGHS release the GIL): the
     compiled batch search first, finish_packing for the few it leaves open. The counts do not
-    depend on the number of threads or on the chunking."""
+    depend on the number of threads or on the chunking. `lower`: per row, a count some packing
+    is known to reach (a proof that the bound cannot be beaten then settles the row)."""
     from tpusim.planner.native import solve_batch, thread_count, unique_rows
 
     first, inverse = unique_rows(coverable)
     ok_u, cov_u, bound_u = ok[first], coverable[first], bound[first]
+    low_u = None if lower is None else np.asarray(lower)[first]
     threads = thread_count() if threads is None else threads
     n = len(first)
     counts = np.zeros(n, dtype=np.int64)
@@ -235,7 +238,7 @@ def batch_counts(pl: Placements, nb: NativeBoxes, ok: np.ndarray, coverable: np.
 
     def run(lo: int, hi: int) -> None:
         res = solve_batch(nb, pl.grid, pl.shape, ok_u[lo:hi], cov_u[lo:hi], bound_u[lo:hi],
-                          **BATCH_BUDGETS)
+                          lower=None if low_u is None else low_u[lo:hi], **BATCH_BUDGETS)
         got = res.count
         for i in np.flatnonzero(got < 0).tolist():
             cands = np.flatnonzero(ok_u[lo + i]).tolist()

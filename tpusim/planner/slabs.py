@@ -155,12 +155,21 @@ def cycle_max_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def slab_bound_matrix(grid: tuple[int, ...], free: np.ndarray) -> np.ndarray:
     """slab_bound for every row of `free` (patterns x cubes bool), vectorised."""
+    return slab_bounds_matrix(grid, free)[0]
+
+
+def slab_bounds_matrix(grid: tuple[int, ...], free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(upper, lower) bound per row of `free` (patterns x cubes bool). upper: slab_bound.
+    lower: disjoint slabs of two layers along one axis (starts p, p+2, ..., floor(n/2) of them)
+    each hold as many boxes as the exact packing of squares in their two layers' common free
+    cubes, so the sum is a packing that exists; the best over axes and p."""
     from tpusim.planner.native import cycle_max
 
     free = np.asarray(free, dtype=bool)
     rows = len(free)
     cubes = free.reshape((rows,) + tuple(grid))
     best = None
+    lower = np.zeros(rows, dtype=np.int64)
     for axis in range(len(grid)):
         layers = np.moveaxis(cubes, axis + 1, 1)
         n = layers.shape[1]
@@ -172,7 +181,9 @@ def slab_bound_matrix(grid: tuple[int, ...], free: np.ndarray) -> np.ndarray:
         if got is None:
             got = cycle_max_matrix(a, b)
         best = got if best is None else np.minimum(best, got)
-    return best.astype(np.int64)
+        for p in range(n):
+            lower = np.maximum(lower, a[:, [(p + 2 * i) % n for i in range(n // 2)]].sum(axis=1))
+    return best.astype(np.int64), lower
 
 
 def _ring_dominoes(n: int, mask: int) -> int:

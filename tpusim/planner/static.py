@@ -115,9 +115,15 @@ def max_boxes(pl: Placements, healthy: np.ndarray, *, cap: int | None = None,
     hard = np.flatnonzero(any_ok & (bound >= 2))
     nb = native_boxes(pl.grid, pl.shape) if hard.size else None
     if nb is not None:
+        lower = None
         if slabs.applies(pl.grid, pl.shape):
-            bound[hard] = np.minimum(bound[hard], slabs.slab_bound_matrix(pl.grid, coverable[hard]))
-        out[hard] = batch_counts(pl, nb, ok[hard], coverable[hard], bound[hard])
+            up, lower = slabs.slab_bounds_matrix(pl.grid, coverable[hard])
+            bound[hard] = np.minimum(bound[hard], up)
+            done = lower >= bound[hard]  # a packing meets the bound: no search at all
+            out[hard[done]] = bound[hard[done]]
+            hard, lower = hard[~done], lower[~done]
+        if hard.size:
+            out[hard] = batch_counts(pl, nb, ok[hard], coverable[hard], bound[hard], lower=lower)
         return out
     if hard.size:
         greedy = np.minimum(greedy_counts(pl, ok[hard]), bound[hard])
