@@ -131,6 +131,19 @@ def box_sets(cells, n_cubes: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return tuple(cube_boxes), tuple(conflict)
 
 
+def healthy_boxes(pl: Placements, healthy: np.ndarray) -> np.ndarray:
+    """(patterns x placements) bool: the placements whose cubes are all healthy in each row of
+    `healthy` (patterns x cubes bool); one matrix product for all rows."""
+    failed = (~np.asarray(healthy, dtype=bool)).astype(np.float32)
+    return (failed @ pl.matrix.T.astype(np.float32)) < 0.5
+
+
+def covered_cubes(pl: Placements, ok: np.ndarray) -> np.ndarray:
+    """(patterns x cubes) bool: the cubes some placement marked in `ok` (patterns x
+    placements, e.g. healthy_boxes) covers."""
+    return (np.asarray(ok).astype(np.float32) @ pl.matrix.astype(np.float32)) > 0.5
+
+
 def mask_of(cube_ids) -> int:
     """Bit mask (bit i = cube i) of an iterable of cube ids."""
     mask = 0

@@ -268,11 +268,11 @@ def finish_packing(pl: Placements, candidates: list[int], coverable: int, t: int
     rest."""
     from tpusim.planner.native import native_boxes
 
-    nb = native_boxes(pl.grid, pl.shape)
     if not candidates:
         return 0
     if len(best) >= t:
         return t
+    nb = native_boxes(pl.grid, pl.shape)
     lp_value, order, whole, duals = _lp_relaxation(pl, candidates, duals=True)
     t = min(t, int(math.floor(lp_value + 1e-6)))
     if len(whole) >= t:  # the relaxation's own solution is a packing of t boxes

@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from tpusim.planner.boxes import box_placements, mask_of
+from tpusim.planner.boxes import box_placements, covered_cubes, healthy_boxes, mask_of
 
 
 def applies(grid: tuple[int, ...], shape: tuple[int, ...]) -> bool:
@@ -72,19 +72,19 @@ def layer_packings(dims: tuple[int, ...], rows: np.ndarray) -> np.ndarray:
         # distinct layers once; the compiled batch search settles them (bounds, greedy, search)
         first, inverse = unique_rows(rows)
         uniq = rows[first]
-        ok = ((~uniq).astype(np.float32) @ pl.matrix.T.astype(np.float32)) < 0.5
-        cov = (ok.astype(np.float32) @ pl.matrix.astype(np.float32)) > 0.5
+        ok = healthy_boxes(pl, uniq)
+        cov = covered_cubes(pl, ok)
         counts = np.zeros(len(uniq), dtype=np.int64)
         todo = np.flatnonzero(ok.any(axis=1))
         if todo.size:
             upper = bounds_matrix(dims, shape, cov[todo])
             counts[todo] = batch_counts(pl, nb, ok[todo], cov[todo], upper)
         return counts[inverse]
-    ok = ((~rows).astype(np.float32) @ pl.matrix.T.astype(np.float32)) < 0.5
+    ok = healthy_boxes(pl, rows)
     any_ok = ok.any(axis=1)
     if not any_ok.any():
         return out
-    cov = (ok.astype(np.float32) @ pl.matrix.astype(np.float32)) > 0.5
+    cov = covered_cubes(pl, ok)
     upper = np.where(any_ok, bounds_matrix(dims, shape, cov), 0)
     lower = np.minimum(greedy_counts(pl, ok), upper)
     out[:] = lower

@@ -33,7 +33,13 @@ from tpusim.errors import TpusimError, require_probability
 from tpusim.planner import slabs
 from tpusim.planner.availability import expected_ocs_slices, healthy_pmf, healthy_pmf_correlated
 from tpusim.planner.bounds import bounds_matrix
-from tpusim.planner.boxes import Placements, box_placements, check_cube_shape
+from tpusim.planner.boxes import (
+    Placements,
+    box_placements,
+    check_cube_shape,
+    covered_cubes,
+    healthy_boxes,
+)
 from tpusim.planner.greedy import greedy_counts
 from tpusim.planner.native import native_boxes
 from tpusim.planner.packing import batch_counts, max_packing
@@ -102,13 +108,12 @@ def max_boxes(pl: Placements, healthy: np.ndarray, *, cap: int | None = None,
     top = n // k if cap is None else min(n // k, cap)
     if k == 1:
         return np.minimum(healthy.sum(axis=1), top)
-    failed = (~healthy).astype(np.float32)
-    ok = (failed @ pl.matrix.T.astype(np.float32)) < 0.5  # patterns x placements
+    ok = healthy_boxes(pl, healthy)  # patterns x placements
     any_ok = ok.any(axis=1)
     out = any_ok.astype(np.int64)
     if top <= 1:
         return out
-    coverable = (ok.astype(np.float32) @ pl.matrix.astype(np.float32)) > 0.5
+    coverable = covered_cubes(pl, ok)
     bound = np.minimum(bounds_matrix(pl.grid, pl.shape, coverable), top)
     if upper is not None:
         bound = np.minimum(bound, np.asarray(upper, dtype=np.int64))
