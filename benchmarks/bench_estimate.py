@@ -18,9 +18,9 @@ import sys
 import time
 
 from tpusim.workloads import estimate, load_workload
-from tpusim.workloads.estimator import resolve_slice
 from tpusim.workloads.mapping import mapping_candidates
 from tpusim.workloads.search import _search_cached, search
+from tpusim.workloads.sharding import resolve_slice
 
 TARGETS_S = {"estimate": 5e-3, "search_palm_540b_6144": 2.0}
 

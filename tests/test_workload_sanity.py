@@ -11,9 +11,9 @@ from tpusim.hardware import load_chip
 from tpusim.workloads import Parallelism, estimate, load_workload
 from tpusim.workloads.config import with_overrides
 from tpusim.workloads.efficiency import load_efficiency
-from tpusim.workloads.estimator import comm_params, in_slice_sizes, step_inputs
 from tpusim.workloads.flops import REMAT_FRACTIONS
 from tpusim.workloads.mapping import mapping_candidates
+from tpusim.workloads.sharding import comm_params, in_slice_sizes, step_inputs
 from tpusim.workloads.step import evaluate
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from tpusim.errors import TpusimError
 from tpusim.workloads import Parallelism, estimate, load_workload
 from tpusim.workloads.config import with_overrides
-from tpusim.workloads.estimator import check_parallelism
-from tpusim.workloads.search import search, shardings
+from tpusim.workloads.search import MAX_MICROBATCHES, search, shardings
+from tpusim.workloads.sharding import check_parallelism, sharding_problem
 
 
 def test_every_candidate_is_legal():
@@ -21,6 +21,22 @@ def test_every_candidate_is_legal():
         check_parallelism(
             wl, Parallelism(data=dpi * 2, fsdp=f, tensor=t, pipeline=p, microbatches=mb), 3072, 2
         )
+
+
+def test_search_yields_every_legal_sharding():
+    # the converse: a brute force over all factorisations, filtered by the one predicate, gives
+    # exactly the search's candidates (microbatches capped as the search caps them)
+    wl = with_overrides(load_workload("palm-8b"), chips_per_slice=32, global_batch_seqs=64)
+    c = wl.system.chips_per_slice
+    divs = [d for d in range(1, 65) if 64 % d == 0 or c % d == 0]
+    legal = {
+        (t, f, dpi, p, mb)
+        for t in divs for f in divs for dpi in divs for p in divs for mb in divs
+        if mb <= MAX_MICROBATCHES and sharding_problem(
+            wl, Parallelism(data=dpi, fsdp=f, tensor=t, pipeline=p, microbatches=mb), c, 1
+        ) is None
+    }
+    assert legal == set(shardings(wl)) and len(legal) > 10
 
 
 def test_ranked_and_consistent_with_estimate():

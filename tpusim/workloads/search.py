@@ -1,11 +1,10 @@
 """`--search`: every legal sharding of a workload on its system, evaluated at once (numpy).
 
-Candidates: tensor t dividing the chips per slice, the heads and d_ff (and kv heads, or
-divided by them); pipeline p dividing the rest and the layers; the rest split between
-in-slice data replicas and fsdp; the global batch divisible by (data x fsdp); microbatches
-dividing the sequences per replica (at least p with a pipeline); every remat policy; every
-placement of the logical axes on the slice's physical axes (the fastest is kept). Candidates
-that do not fit in HBM are dropped; the rest are ranked by tokens/s (= by MFU).
+Candidates: the chips per slice factored into tensor x pipeline x in-slice data x fsdp, with
+microbatches up to MAX_MICROBATCHES, kept when the legality rules of `sharding.py` allow them
+(applied level by level as the factors are chosen); every remat policy; every placement of the
+logical axes on the slice's physical axes (the fastest is kept). Candidates that do not fit in
+HBM are dropped; the rest are ranked by tokens/s (= by MFU).
 """
 
 from __future__ import annotations
@@ -19,16 +18,21 @@ from tpusim.errors import TpusimError
 from tpusim.hardware import load_chip
 from tpusim.workloads.config import REMATS, Parallelism, Workload, with_overrides
 from tpusim.workloads.efficiency import load_efficiency
-from tpusim.workloads.estimator import (
+from tpusim.workloads.flops import REMAT_FRACTIONS
+from tpusim.workloads.mapping import mapping_candidates
+from tpusim.workloads.sharding import (
     Estimate,
     comm_params,
     estimate_one,
     in_slice_sizes,
+    microbatch_problem,
+    pipeline_problem,
+    replicas_problem,
     resolve_slice,
     step_inputs,
+    tensor_problem,
+    utilization,
 )
-from tpusim.workloads.flops import REMAT_FRACTIONS, hardware_flops_per_token, model_flops_per_token
-from tpusim.workloads.mapping import mapping_candidates
 from tpusim.workloads.step import BREAKDOWN_KEYS, evaluate
 
 MAX_MICROBATCHES = 64
@@ -84,19 +88,19 @@ def shardings(wl: Workload) -> list[tuple[int, int, int, int, int]]:
     c, slices, seqs = s.chips_per_slice, s.slices, wl.training.global_batch_seqs
     out = []
     for t in _divisors(c):
-        if m.heads % t or m.d_ff % t or (m.kv_heads % t and t % m.kv_heads):
+        if tensor_problem(m, t):
             continue
         for p in _divisors(c // t):
-            if m.layers % p:
+            if pipeline_problem(m, p):
                 continue
             for dpi in _divisors(c // (t * p)):
                 f = c // (t * p * dpi)
                 replicas = slices * dpi * f
-                if seqs % replicas:
+                if replicas_problem(seqs, replicas):
                     continue
                 per_replica = seqs // replicas
                 for mb in _divisors(per_replica):
-                    if mb > MAX_MICROBATCHES or (p > 1 and mb < p):
+                    if mb > MAX_MICROBATCHES or microbatch_problem(per_replica, mb, p):
                         continue
                     out.append((t, f, dpi, p, mb))
     return out
@@ -153,8 +157,6 @@ def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchRes
     ranked = feasible[np.argsort(step[feasible], kind="stable")]
 
     tokens = wl.tokens_per_step
-    peak = wl.system.chips * chip.peak_bf16_flops_per_s
-    mflops = model_flops_per_token(wl.model)
     breakdown = {k: np.broadcast_to(res[f"breakdown.{k}"], r_dense.shape) for k in BREAKDOWN_KEYS}
     rows: list[dict] = []
     base = ranked[0] if ranked.size else None
@@ -162,6 +164,7 @@ def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchRes
         remat = remats[int(r) // n_rows]
         t, f, dpi, p, mb = (int(x) for x in cfg[r % n_rows])
         tps = tokens / step[r]
+        mfu, hfu = utilization(wl, chip, remat, float(tps))
         why = ""
         if base is not None and r != base:
             diffs = {k: breakdown[k][r] - breakdown[k][base] for k in BREAKDOWN_KEYS}
@@ -177,8 +180,8 @@ def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchRes
                 "remat": remat,
                 "step_time_s": float(step[r]),
                 "tokens_per_s": float(tps),
-                "mfu": float(mflops * tps / peak),
-                "hfu": float(hardware_flops_per_token(wl.model, remat) * tps / peak),
+                "mfu": mfu,
+                "hfu": hfu,
                 "memory_per_chip_bytes": float(mem[r]),
                 "loses_by": why,
             }
