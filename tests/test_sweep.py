@@ -9,7 +9,7 @@ import pytest
 from conftest import assert_clean_error
 
 from tpusim.errors import TpusimError
-from tpusim.sweep import (
+from tpusim.sweeps import (
     RowWriter,
     SweepSpec,
     apply_overrides,

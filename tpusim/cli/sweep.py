@@ -24,7 +24,7 @@ def sweep(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable summary."),
 ) -> None:
     """Run every point of a parameter grid; rows are written as they finish, so --resume continues."""
-    from tpusim.sweep import load_sweep, run_sweep, to_frame
+    from tpusim.sweeps import load_sweep, run_sweep, to_frame
 
     spec = load_sweep(sweep_file)
     target = out or spec.out
