@@ -25,7 +25,8 @@ def test_topology_pod_json_keys(cli):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     keys = {"chips", "hosts", "cubes", "ocs_count", "ocs_ports_used", "optical_links", "ici_links",
-            "bisection_bytes_per_s", "allreduce_bytes_per_s", "diameter_hops", "wraparound", "twisted"}
+            "bisection_bytes_per_s", "allreduce_bytes_per_s", "diameter_hops", "wraparound", "twisted",
+            "all_to_all_bytes_per_s"}
     assert keys <= set(data)
     assert data["chips"] == 4096 and data["ocs_count"] == 48
 
@@ -35,6 +36,8 @@ def test_topology_twisted_slice(cli):
     twisted = json.loads(cli("topology", "--slice", "4x4x8", "--twisted", "--json").stdout)
     assert twisted["twisted"] is True
     assert twisted["bisection_bytes_per_s"] > plain["bisection_bytes_per_s"]
+    gain = twisted["all_to_all_bytes_per_s"] / plain["all_to_all_bytes_per_s"]
+    assert 1.0 < gain < 2.0  # busiest link, not the bisection ratio
 
 
 def test_topology_readable(cli):

@@ -130,3 +130,25 @@ def test_malformed_toml_names_file_and_line(tmp_path):
     bad.write_text('[pod]\nname = "x"\nshape = 16x16\n')
     with pytest.raises(TpusimError, match=r"pod-bad.toml.*line 3"):
         load_toml(bad)
+
+
+@pytest.mark.parametrize(("chip", "sparsecores", "spmem_mib"), [
+    ("v3", 2, 5), ("v4", 4, 10), ("v5p", 4, None), ("v6e", 2, None), ("v7", 4, None),
+    ("v5e", 0, None),
+])
+def test_sparsecore_catalog(chip, sparsecores, spmem_mib):
+    """SparseCores per chip and Spmem: v3 2 / 5 MiB (Jouppi et al., ISCA 2023, Table 4); v4 4 x
+    2.5 MiB (openxla.org/xla/sparsecore); v5p 4 (Cloud v5p docs); v6e 2 (OpenXLA); TPU7x 4
+    (Cloud tpu7x docs); v5e none documented. Published counts are not assumptions."""
+    c = load_chip(chip)
+    assert c.sparsecores_per_chip == sparsecores
+    assert c.spmem_bytes_per_chip == (None if spmem_mib is None else spmem_mib * 2**20)
+    if sparsecores:
+        assert "sparsecores_per_chip" not in c.assumptions
+
+
+def test_v4_pod_flat_embedding_memory():
+    """v4 pod: SparseCores address all HBM as one 128 TiB space (4096 x 32 GiB)."""
+    pod = load_pod("tpu-v4-4096")
+    assert pod.chips * pod.chip.hbm_bytes == 128 * 2**40
+    assert pod.chips * pod.chip.sparsecores_per_chip == 16384

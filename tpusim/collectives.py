@@ -14,7 +14,9 @@ Formulas (jax-ml/scaling-book `sharding.md`, summarised in reference/hardware.md
   (Hockney's alpha-beta model: every ring step pays a hop) is the same in both limits, small
   messages latency-bound and large ones bandwidth-bound, and grows with the axis size.
 - AllReduce = ReduceScatter + AllGather (2x). AllToAll = AllGather / 4 on a ring
-  (the bisection argument: V/4 crosses the cut each way).
+  (the bisection argument: V/4 crosses the cut each way). A whole-slice all-to-all is limited by
+  its busiest link under shortest-path routing of the actual links (topology.alltoall), which
+  equals the bisection bound on plain tori and is smaller than it on twisted ones.
 - Across slices (DCN): ring all-reduce of each chip's shard with its counterparts,
   T = 2 (S-1)/S x V_chip / B_dcn, limited by the slower of DCN and PCIe (traffic leaves the chip
   through the host).
@@ -145,6 +147,30 @@ def all_to_all_bisection_s(
     """
     crossing = np.asarray(bytes_per_chip, dtype=float) * chips / 4
     return crossing / (bisection_links * link_one_way_bytes_per_s * link_fraction)
+
+
+def all_to_all_torus_s(
+    bytes_per_chip: ArrayLike,
+    chips: int,
+    max_link_load: float,
+    link_one_way_bytes_per_s: float,
+    link_fraction: float = 1.0,
+    latency_s: ArrayLike = 0.0,
+) -> ArrayLike:
+    """AllToAll over a whole slice, limited by its busiest link (topology.alltoall).
+
+    Each chip holds `bytes_per_chip` split into `chips` equal chunks, one per chip (its own
+    stays); `max_link_load` is the busiest link direction's load in source-destination flows
+    under shortest-path (ECMP) routing of the real links, so
+    T = latency + max_load x (V / N) / (W_uni f). On a plain torus with even sides this equals
+    `all_to_all_bisection_s`; on a twisted torus it is the smaller gain the links really give.
+    """
+    if chips <= 1:
+        return np.zeros_like(np.asarray(bytes_per_chip, dtype=float))
+    bw = link_one_way_bytes_per_s * link_fraction
+    return np.asarray(latency_s, dtype=float) + (
+        np.asarray(bytes_per_chip, dtype=float) * max_link_load / (chips * bw)
+    )
 
 
 def point_to_point_s(

@@ -45,6 +45,7 @@ _CHIP_OPTIONAL_NUMBERS = (
     "peak_fp8_flops_per_s",
     "mxus_per_tensorcore",
     "clock_hz",
+    "spmem_bytes_per_chip",
 )
 _SLICE_RULES = ("cubes", "listed")
 _WRAP_RULES = ("whole_cubes", "full_axis")
@@ -79,6 +80,7 @@ class Chip:
     peak_fp8_flops_per_s: float | None = None
     mxus_per_tensorcore: int | None = None
     clock_hz: float | None = None
+    spmem_bytes_per_chip: int | None = None  # SparseCore scratchpad (Spmem), all SCs together
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     assumptions: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -177,7 +179,8 @@ def chip_from_dict(doc: dict[str, Any], where: str) -> Chip:
         raise TpusimError(f"{where}: sparsecores_per_chip must be >= 0, got {sparse}")
     values["sparsecores_per_chip"] = sparse
     for key in ("hbm_bytes", "tensorcores_per_chip", "mxu_dim", "ici_links_per_chip",
-                "torus_dims", "chips_per_host", "max_pod_chips", "mxus_per_tensorcore"):
+                "torus_dims", "chips_per_host", "max_pod_chips", "mxus_per_tensorcore",
+                "spmem_bytes_per_chip"):
         if key in values and values[key] != int(values[key]):
             raise TpusimError(f"{where}: {key} must be a whole number, got {values[key]}")
         if key in values:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import typer
 
 from tpusim.cli import app
@@ -20,7 +22,7 @@ def topology(
     twisted: bool = typer.Option(False, "--twisted", help="Twisted torus (k x k x 2k or k x 2k x 2k)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Chips, hosts, cubes, OCS ports, links, bisection and all-reduce bandwidth, diameter."""
+    """Chips, hosts, cubes, OCS ports, links, bisection, all-reduce and all-to-all bandwidth, diameter."""
     summary = topology_summary(load_pod(pod), slice_shape, twisted=twisted)
     if json_out:
         print_json(summary.to_dict())
@@ -37,6 +39,12 @@ def topology(
         ("link degree (min..max)", f"{s.min_degree}..{s.max_degree}"),
         ("bisection", f"{fmt_rate(s.bisection_bytes_per_s, 'B/s')} ({s.bisection_links} links)"),
         ("all-reduce bandwidth", fmt_rate(s.allreduce_bytes_per_s, "B/s")),
+        ("all-to-all throughput", _a2a(s.all_to_all_bytes_per_s)),
         ("diameter", f"{s.diameter_hops} hops"),
     ]
     console().print(table(f"{s.pod} ({s.chip})", ["figure", "value"], rows, justify_right_from=2))
+
+
+def _a2a(rate: float) -> str:
+    """Aggregate all-to-all throughput; '-' for a single chip (no links to cross)."""
+    return fmt_rate(rate, "B/s") + " (busiest link, shortest paths)" if math.isfinite(rate) else "-"

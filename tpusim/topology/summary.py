@@ -1,7 +1,9 @@
 """Derived figures of a pod or a slice, computed from the structure (never typed in).
 
 `topology_summary(pod, slice_shape, twisted)` returns a TopologySummary whose fields are the
-`tpusim topology --json` keys.
+`tpusim topology --json` keys. `all_to_all_bytes_per_s` is the aggregate throughput of a large
+uniform all-to-all (every chip's buffer bytes over the time its busiest link needs, shortest
+paths of the real links, twisted ones included; raw link rate, no efficiency factor).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 
 from tpusim.hardware import Pod
 from tpusim.topology import groups, ocs
+from tpusim.topology.alltoall import all_to_all_loads
 from tpusim.topology.shape import SliceSpec, fmt_shape, slice_spec
 from tpusim.topology.torus import bisection_links, degrees, diameter, torus_links
 
@@ -31,6 +34,7 @@ class TopologySummary:
     bisection_links: int
     bisection_bytes_per_s: float  # links cut x one-way bandwidth (Cloud docs convention)
     allreduce_bytes_per_s: float  # sum over chips of links x one-way bandwidth
+    all_to_all_bytes_per_s: float  # N x V / t of a large uniform all-to-all (busiest link, ECMP)
     diameter_hops: int
     wraparound: list[bool]
     twisted: bool
@@ -65,6 +69,7 @@ def topology_summary(pod: Pod, shape: str | tuple[int, ...] | None = None,
             optical = cubes * ocs.optical_links_per_cube(chip.cube_shape)
     bisect = bisection_links(spec.shape, links)
     bw = chip.ici_link_one_way_bytes_per_s
+    a2a = all_to_all_loads(spec.shape, spec.wrap, spec.twisted)
     return TopologySummary(
         pod=pod.name,
         chip=chip.name,
@@ -79,6 +84,7 @@ def topology_summary(pod: Pod, shape: str | tuple[int, ...] | None = None,
         bisection_links=bisect,
         bisection_bytes_per_s=bisect * bw,
         allreduce_bytes_per_s=float(deg.sum()) * bw,
+        all_to_all_bytes_per_s=a2a.aggregate_bytes_per_s(bw),
         diameter_hops=diameter(spec.shape, spec.wrap, twisted=spec.twisted),
         wraparound=list(spec.wrap),
         twisted=spec.twisted,
