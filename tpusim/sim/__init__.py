@@ -7,7 +7,8 @@
 Modules: scenario (TOML -> frozen dataclasses), failures (distributions), jobs (progress rate
 and checkpoint interval per job), world (the shared state of one replication), components
 (failure and repair processes, cube health), scheduling (placement, spare swaps), lifecycle (the
-job state machine), progress (closed-form progress between events), crews (repair crews),
+job state machine, the only writer of a job's phase and flags), training (the SimPy process
+that drives it), progress (closed-form progress between events), crews (repair crews),
 engine (one replication), placement (calls into the planner), accounting (goodput, badput,
 tables), analytic (closed forms), replicate (replications over a process pool).
 """

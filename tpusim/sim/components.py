@@ -21,10 +21,10 @@ from collections.abc import Generator
 
 import simpy
 
-from tpusim.sim.lifecycle import hit, in_run
+from tpusim.sim.lifecycle import hit
 from tpusim.sim.scenario import Injection
-from tpusim.sim.scheduling import frag_check, request, try_schedule
-from tpusim.sim.world import ACTIVE, DONE, JobState, PodState, World, hole
+from tpusim.sim.scheduling import cube_lost, request, try_schedule
+from tpusim.sim.world import ACTIVE, DONE, NONE, JobState, PodState, World
 from tpusim.topology.ocs import ocs_count
 
 
@@ -44,35 +44,12 @@ def component_down(w: World, pod: PodState, cube: int, cause: str) -> None:
         return
     set_healthy(w, pod, -1)
     if w.log_on:
-        w.log("cube_down", -1, pod.idx, cube, cause)
-    j = pod.owner[cube]
-    if j < 0:
-        pod.free.discard(cube)
-        for waiting in w.pending:
-            if waiting.frag_since is not None:
-                frag_check(w, waiting)
+        w.log("cube_down", NONE, pod.idx, cube, cause)
+    job = cube_lost(w, pod, cube)
+    if job is None:
         return
-    job = w.jobs[j]
-    sl = job.slices[pod.owner_slice[cube]]
-    pod.owner[cube] = -1
-    pod.owner_slice[cube] = -1
-    if w.ocs:  # the position stays; a spare will take it (planner's re-forming rule)
-        pos = sl.cubes.index(cube)
-        sl.cubes[pos] = hole(cube)
-        sl.holes.append(pos)
-        sl.missing += 1
-        job.reconfigure = True
-    else:  # a static slice is lost whole; its healthy cubes go back to the pool
-        for c in sl.cubes:
-            pod.owner[c] = -1
-            pod.owner_slice[c] = -1
-            if pod.down[c] == 0:
-                pod.free.add(c)
-        sl.cubes = None
     notice = w.sc.maintenance is None or w.sc.maintenance.notice
-    if cause == "maintenance" and notice and in_run(w, job):
-        job.notice_save = True
-    hit(w, job, cause)
+    hit(w, job, cause, reconfigure=w.ocs, drain=cause == "maintenance" and notice)
     request(w, job)
 
 
@@ -84,8 +61,8 @@ def component_up(w: World, pod: PodState, cube: int) -> None:
         return
     set_healthy(w, pod, +1)
     if w.log_on:
-        w.log("cube_up", -1, pod.idx, cube, "")
-    pod.free.add(cube)
+        w.log("cube_up", NONE, pod.idx, cube, "")
+    pod.usable(cube)
     if w.pending:
         try_schedule(w)
 
@@ -121,12 +98,11 @@ def ocs_process(w: World, pod: PodState) -> Generator[simpy.Event, object, None]
         yield w.env.timeout(ttf.draw())
         w.n_events += 1
         if w.log_on:
-            w.log("ocs_fail", -1, pod.idx, -1, "")
+            w.log("ocs_fail", NONE, pod.idx, NONE, "")
         for job in w.jobs:
             if any(sl.pod == pod.idx and sl.cubes is not None and len(sl.cubes) > 1
                    for sl in job.slices) and job.state in ACTIVE:
-                job.reconfigure = True
-                hit(w, job, "ocs")
+                hit(w, job, "ocs", reconfigure=True)
 
 
 def link_process(w: World, pod: PodState, cube: int) -> Generator[simpy.Event, object, None]:
@@ -136,11 +112,10 @@ def link_process(w: World, pod: PodState, cube: int) -> Generator[simpy.Event, o
         yield w.env.timeout(ttf.draw())
         w.n_events += 1
         j = pod.owner[cube]
-        if j >= 0 and w.jobs[j].state in ACTIVE:
+        if j != NONE and w.jobs[j].state in ACTIVE:
             if w.log_on:
                 w.log("link_fail", j, pod.idx, cube, "")
-            w.jobs[j].reconfigure = True
-            hit(w, w.jobs[j], "link")
+            hit(w, w.jobs[j], "link", reconfigure=True)
 
 
 def maintenance_process(w: World, pod: PodState) -> Generator[simpy.Event, object, None]:
@@ -206,7 +181,7 @@ def start_components(w: World) -> None:
                 pod.down[cube] += 1
                 if pod.down[cube] == 1:
                     pod.healthy -= 1
-                    pod.free.discard(cube)
+                    pod.unusable(cube)
                 env.process(unit_process(w, pod, cube, 0.0, comp))
             else:
                 env.process(unit_process(w, pod, cube, float(first_up[i]), comp))
@@ -214,7 +189,7 @@ def start_components(w: World) -> None:
         for pod in w.pods:
             for cube in range(n):
                 if pod.down[cube]:
-                    w.log("cube_down", -1, pod.idx, cube, "initial")
+                    w.log("cube_down", NONE, pod.idx, cube, "initial")
     if sc.failure("ocs") is not None:
         n_ocs = ocs_count(sc.pod.chip.cube_shape, sc.pod.cubes, sc.pod.ocs_ports, sc.pod.ocs_spare_ports)
         for pod in w.pods:

@@ -6,7 +6,8 @@ The replication's shared state is a `World` (`world`); the behaviour is split by
   job-level interruptions (plain generator functions).
 - `scheduling`: jobs ask for cubes; spare swaps into OCS slices, slice placement with the
   planner's rules, release, fragmentation.
-- `lifecycle`: the training job's state machine (a generator function).
+- `lifecycle`: the training job's state machine (the only writer of its phase and flags);
+  `training`: the SimPy process that drives it.
 - `progress`: closed-form progress, checkpoints and badput between events (no event per
   step), and the roll-back after an interruption.
 - `crews`: the repair-crew resource.
@@ -21,12 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tpusim.sim import lifecycle
 from tpusim.sim.components import job_failure_process, set_healthy, start_components
 from tpusim.sim.jobs import JobPlan
-from tpusim.sim.lifecycle import job_process
-from tpusim.sim.progress import leave
 from tpusim.sim.scenario import Scenario
-from tpusim.sim.world import ACTIVE, CATEGORIES, WAITING, JobState, World
+from tpusim.sim.scheduling import close_fragmentation
+from tpusim.sim.training import job_process
+from tpusim.sim.world import CATEGORIES, JobState, World
 
 
 @dataclass
@@ -62,10 +64,8 @@ def run_replication(scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.ran
 
 def _job_row(w: World, job: JobState, horizon: float) -> dict:
     """Close the job's open phase at the horizon and return its accounting row."""
-    if job.state in ACTIVE or job.state == WAITING:
-        leave(w, job)
-    if job.frag_since is not None:
-        job.frag_wait += horizon - job.frag_since
+    lifecycle.close(w, job)
+    close_fragmentation(w, job)
     window = (job.end_s if job.end_s is not None else horizon) - job.window_start
     return {
         "job": job.plan.spec.name, "window_s": max(window, 0.0),

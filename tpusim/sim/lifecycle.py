@@ -1,26 +1,45 @@
-"""The training job's state machine, a SimPy process (`job_process`):
-WAITING -> [RECONFIGURING] -> INITIALIZING -> STARTING -> [RESTORING] -> RUNNING <-> SAVING
--> DONE. The recovery phases and the compute run with its checkpoints are one timeout per
-(re)start, split in closed form by `progress` when an interruption or the horizon cuts it.
-Interruptions (`hit`) come from the component processes and from the scheduler (an elastic
-job re-forming at full size).
+"""The training job's state machine: the only writer of a job's phase, its restart record
+(`Restart`: drain, reconfigure, shrink, from_memory), its interrupt flag, window and grant.
+
+    PENDING -> WAITING -> CYCLE -> DONE
+                  ^         |
+                  +---------+  interrupted (`hit`, `request_grow`) -> roll back -> restart
+
+A CYCLE is the recovery phases a (re)start needs (`recovery_phases`: [save,] [reconfigure,]
+initialise, start, [restore]) followed by the compute with its periodic checkpoints, laid out
+as one timeout by `training.job_process` and split in closed form by `progress` when the job
+leaves it (`leave`). Everything here is synchronous (no SimPy waits); the process that drives
+it is `training.job_process`.
+
+Interruptions come from the component processes (`hit`, with the cause counted) and from the
+scheduler (`granted`: an elastic job re-forms at full size when its slices are back).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-
 import simpy
 
-from tpusim.sim.progress import leave, lose, plan_run, recovery_phases
-from tpusim.sim.scheduling import release, request
+from tpusim.sim.progress import (
+    KEEP_ALL,
+    KEEP_CHECKPOINT,
+    KEEP_STEP,
+    account_wait,
+    plan_run,
+    roll_back,
+    split_recovery,
+    split_run,
+)
 from tpusim.sim.world import (
     ACTIVE,
+    BETWEEN,
     CYCLE,
     DONE,
-    EPS,
+    INIT,
+    NONE,
     RECONF,
+    RESTORE,
     SAVE,
+    STARTUP,
     STATE_NAMES,
     WAITING,
     JobState,
@@ -33,18 +52,12 @@ def enter(w: World, job: JobState, state: int) -> None:
     job.state = state
     job.phase_start = w.env.now
     if w.log_on:
-        w.log("state", job.idx, -1, -1, STATE_NAMES[state])
+        w.log("state", job.idx, NONE, NONE, STATE_NAMES[state])
 
 
-def hit(w: World, job: JobState, cause: str) -> None:
-    """Interrupt an active job (once per instant); count the cause."""
-    if job.state not in ACTIVE or job.interrupt_pending:
-        return
-    job.causes[cause] += 1
-    job.interrupt_pending = True
-    if w.log_on:
-        w.log("interrupt", job.idx, -1, -1, cause)
-    job.proc.interrupt(cause)
+def submitted(w: World, job: JobState) -> None:
+    """The job's window opens now."""
+    job.window_start = w.env.now
 
 
 def in_run(w: World, job: JobState) -> bool:
@@ -52,59 +65,160 @@ def in_run(w: World, job: JobState) -> bool:
     return job.state == CYCLE and w.env.now >= job.phase_start + job.recovery_s
 
 
-def job_process(w: World, job: JobState) -> Generator[simpy.Event, object, None]:
-    """The job from submission to the end of its work (or the horizon)."""
-    env = w.env
-    plan = job.plan
-    if plan.spec.submit_s > 0:
-        yield env.timeout(plan.spec.submit_s)
-    job.window_start = env.now
-    while True:
-        if not job.runnable():
-            enter(w, job, WAITING)
-            while not job.runnable():
-                request(w, job)
-                if job.runnable():
-                    break
-                try:
-                    yield job.grant
-                except simpy.Interrupt:
-                    job.interrupt_pending = False
-            leave(w, job)
-        elif not job.complete():
-            request(w, job)  # elastic, degraded: keep asking for the missing slices
-        try:
-            # reconfigure, initialise, start, restore, then compute with its periodic
-            # checkpoints to the end of the work: one timeout, split in closed form when an
-            # interruption (or the horizon) cuts it
-            job.phases = recovery_phases(w, job)
-            job.recovery_s = sum(d for _, d in job.phases)
-            for state, _duration in job.phases:  # consumed; restored if cut short
-                if state == RECONF:
-                    job.reconfigure = False
-                elif state == SAVE:
-                    job.notice_save = False
-            job.running_slices = job.complete_slices()
-            total = job.recovery_s
-            if plan.work_s - job.progress > EPS:
-                total += plan_run(w, job)
-            else:
-                job.run = None
-            job.state = CYCLE
-            job.phase_start = env.now
-            yield env.timeout(total)
-            leave(w, job, total)
-            job.end_s = env.now
-            enter(w, job, DONE)
-            release(w, job)
-            return
-        except simpy.Interrupt as interrupt:
-            job.interrupt_pending = False
-            leave(w, job)
-            lose(w, job, interrupt.cause)
-            if plan.spec.elastic:
-                if interrupt.cause == "grow":  # re-form at full size
-                    job.grow, job.shrink = True, False
-                else:  # go on with the surviving slices if there are enough
-                    job.grow = False
-                    job.shrink = not job.complete() and job.runnable()
+def hit(w: World, job: JobState, cause: str, *, reconfigure: bool = False,
+        drain: bool = False) -> None:
+    """A failure of `cause` strikes the job: its next start must `reconfigure` the OCS (a
+    cube of a slice was lost, or a reroute) and, with `drain` (maintenance with notice), save a
+    checkpoint first if the job is computing. An active job is interrupted (once per instant)
+    and the cause counted."""
+    if reconfigure:
+        job.restart.reconfigure = True
+    if drain and in_run(w, job):
+        job.restart.drain = True
+    if job.state not in ACTIVE or job.interrupt_pending:
+        return
+    job.causes[cause] += 1
+    _interrupt(w, job, cause)
+
+
+def request_grow(w: World, job: JobState) -> None:
+    """Interrupt a degraded elastic job so that it re-forms at full size (not a failure)."""
+    if job.state in ACTIVE and not job.interrupt_pending:
+        _interrupt(w, job, "grow")
+
+
+def _interrupt(w: World, job: JobState, cause: str) -> None:
+    job.interrupt_pending = True
+    if w.log_on:
+        w.log("interrupt", job.idx, NONE, NONE, cause)
+    job.proc.interrupt(cause)
+
+
+def interrupt_handled(job: JobState) -> None:
+    """The job's process has caught the interrupt; the next one may come."""
+    job.interrupt_pending = False
+
+
+def slices_rewired(job: JobState) -> None:
+    """The scheduler placed a slice on the OCS: the next start reconfigures."""
+    job.restart.reconfigure = True
+
+
+def granted(w: World, job: JobState) -> None:
+    """All slices are formed: wake a waiting job, or re-form a degraded elastic one."""
+    if job.state == WAITING:
+        if not job.grant.triggered:
+            job.grant.succeed()
+    elif job.degraded or job.restart.shrink:
+        request_grow(w, job)
+
+
+def grant(w: World, job: JobState) -> simpy.Event:
+    """The event a waiting job waits on (a fresh one once the last has fired)."""
+    if job.grant.triggered:
+        job.grant = w.env.event()
+    return job.grant
+
+
+def recovery_phases(w: World, job: JobState) -> list[tuple[int, float]]:
+    """The phases a (re)start goes through, in order, with their durations in seconds."""
+    rec = w.sc.recovery
+    restart = job.restart
+    phases: list[tuple[int, float]] = []
+    if restart.drain:
+        phases.append((SAVE, rec.checkpoint_save_s))
+    if restart.shrink:  # elastic: the surviving slices re-shard and go on
+        return phases + [(STARTUP, rec.program_startup_s)]
+    if restart.reconfigure and w.ocs:
+        phases.append((RECONF, rec.ocs_reconfigure_s))
+    phases += [(INIT, rec.tpu_init_s), (STARTUP, rec.program_startup_s)]
+    if job.started:
+        memory = rec.in_memory_replica or restart.from_memory
+        phases.append((RESTORE, rec.replica_restore_s if memory else rec.checkpoint_restore_s))
+    return phases
+
+
+def begin_cycle(w: World, job: JobState) -> float:
+    """Lay out the (re)start and the run to the end of the work from now; returns its length
+    in seconds (inf for a job that trains to the horizon). The restart flags of the phases
+    laid out are consumed (restored by `leave` if a phase is cut short)."""
+    job.phases = recovery_phases(w, job)
+    job.recovery_s = sum(d for _, d in job.phases)
+    for state, _duration in job.phases:
+        if state == RECONF:
+            job.restart.reconfigure = False
+        elif state == SAVE:
+            job.restart.drain = False
+    job.running_slices = job.complete_slices()
+    total = job.recovery_s + plan_run(w, job)
+    job.state = CYCLE
+    job.phase_start = w.env.now
+    return total
+
+
+def leave(w: World, job: JobState, planned: float | None = None) -> None:
+    """Account the time since the phase began (exactly `planned` when the phase ran to its
+    end, so that float rounding of the clock cannot stall progress)."""
+    state = job.state
+    dt = w.env.now - job.phase_start if planned is None else planned
+    if state == CYCLE:
+        recovery = job.recovery_s
+        cut = split_recovery(w, job, min(dt, recovery))
+        for phase, _duration in job.phases[cut:]:  # cut short: to be redone
+            if phase == RECONF:
+                job.restart.reconfigure = True
+            elif phase == SAVE:
+                job.restart.drain = True
+        if dt >= recovery:
+            _recovered(w, job)
+            if job.run is not None:
+                split_run(w, job, job.phase_start + recovery, dt - recovery,
+                          completed=planned is not None)
+    elif state == WAITING:
+        account_wait(w, job, dt)
+    else:
+        return
+    job.state = BETWEEN
+
+
+def _recovered(w: World, job: JobState) -> None:
+    """The recovery phases are over: the job runs on the slices it has."""
+    job.started = True
+    job.degraded = job.running_slices < job.plan.spec.slices
+    job.restart.shrink = job.restart.from_memory = False
+    if w.log_on:
+        w.events.append((job.phase_start + job.recovery_s, "state", job.idx, NONE, NONE,
+                         "running"))
+
+
+def finish(w: World, job: JobState, planned: float) -> None:
+    """The CYCLE ran to its end: the work is done."""
+    leave(w, job, planned)
+    job.end_s = w.env.now
+    enter(w, job, DONE)
+
+
+def interrupted(w: World, job: JobState, cause: str) -> None:
+    """The CYCLE was cut by `cause`: account it, roll back, and choose the next restart.
+    In memory (an in-memory replica, or the surviving data-parallel slices of an elastic job)
+    only the current partial step is lost."""
+    job.interrupt_pending = False
+    leave(w, job)
+    spec = job.plan.spec
+    elastic_alive = spec.elastic and job.started and cause != "job" and job.complete_slices() >= 1
+    if job.restart.drain:
+        keep = KEEP_ALL  # drained with a final checkpoint (maintenance notice)
+    elif w.sc.recovery.in_memory_replica or elastic_alive or cause == "grow":
+        keep = KEEP_STEP
+        job.restart.from_memory = True
+    else:
+        keep = KEEP_CHECKPOINT
+    roll_back(w, job, keep)
+    if spec.elastic:  # go on with the surviving slices if there are enough (not to grow)
+        job.restart.shrink = cause != "grow" and not job.complete() and job.runnable()
+
+
+def close(w: World, job: JobState) -> None:
+    """The horizon: account the open phase."""
+    if job.state in ACTIVE or job.state == WAITING:
+        leave(w, job)

@@ -10,25 +10,51 @@ O(1) for everything else.
 from __future__ import annotations
 
 from tpusim.sim import placement
-from tpusim.sim.world import ACTIVE, WAITING, JobState, PodState, World, hole
+from tpusim.sim.lifecycle import granted, slices_rewired
+from tpusim.sim.world import NONE, JobState, PodState, World, hole
 
 
 def request(w: World, job: JobState) -> None:
     """Register that `job` needs cubes (idempotent) and try to serve it now."""
     if job.complete():
         return
-    if job.grant.triggered:
-        job.grant = w.env.event()
     if not w.pending:  # nobody ahead in the queue: serve directly
         fill(w, job)
         frag_check(w, job)
         if job.complete():
-            _granted(w, job)
+            granted(w, job)
             return
     if job not in w.pending:
         w.pending.append(job)
         w.pending.sort(key=lambda j: (-j.plan.spec.priority, j.idx))
     try_schedule(w)
+
+
+def cube_lost(w: World, pod: PodState, cube: int) -> JobState | None:
+    """`cube` went down. A free cube just leaves the pool (waiting jobs' fragmentation is
+    re-checked); a cube in a slice leaves it: with OCS its position stays as a hole that a
+    spare will fill (the planner's re-forming rule), on a static torus the slice is lost whole
+    and its healthy cubes go back to the pool. Returns the job that lost the cube, if any."""
+    j = pod.owner[cube]
+    if j == NONE:
+        pod.unusable(cube)
+        for waiting in w.pending:
+            if waiting.frag_since is not None:
+                frag_check(w, waiting)
+        return None
+    job = w.jobs[j]
+    sl = job.slices[pod.owner_slice[cube]]
+    pod.release(cube)
+    if w.ocs:
+        pos = sl.cubes.index(cube)
+        sl.cubes[pos] = hole(cube)
+        sl.holes.append(pos)
+        sl.missing += 1
+    else:
+        for c in sl.cubes:
+            pod.release(c)
+        sl.cubes = None
+    return job
 
 
 def try_schedule(w: World) -> None:
@@ -38,20 +64,7 @@ def try_schedule(w: World) -> None:
         frag_check(w, job)
         if job.complete():
             w.pending.remove(job)
-            _granted(w, job)
-
-
-def _granted(w: World, job: JobState) -> None:
-    """All slices are formed: wake a waiting job, or re-form a degraded elastic one."""
-    if job.state == WAITING:
-        if not job.grant.triggered:
-            job.grant.succeed()
-    elif (job.degraded or job.shrink) and job.state in ACTIVE and not job.interrupt_pending:
-        job.grow = True
-        job.interrupt_pending = True
-        if w.log_on:
-            w.log("interrupt", job.idx, -1, -1, "grow")
-        job.proc.interrupt("grow")
+            granted(w, job)
 
 
 def frag_check(w: World, job: JobState) -> None:
@@ -71,12 +84,6 @@ def frag_check(w: World, job: JobState) -> None:
         job.frag_since = None
 
 
-def _take(pod: PodState, cube: int, job: JobState, s: int) -> None:
-    pod.free.discard(cube)
-    pod.owner[cube] = job.idx
-    pod.owner_slice[cube] = s
-
-
 def fill(w: World, job: JobState) -> None:
     """Swap healthy spares into the holes of the job's OCS slices, then place its unplaced
     slices (all or nothing), preferring the pod each slice was on before."""
@@ -90,7 +97,7 @@ def fill(w: World, job: JobState) -> None:
                     break
                 pos = sl.holes.pop()
                 failed = hole(sl.cubes[pos])
-                _take(pod, spare, job, s)
+                pod.take(spare, job.idx, s)
                 if w.log_on:
                     changed = placement.swap_cross_connects(
                         w.sc.pod, spec.slice_cubes, [hole(x) if x < 0 else x for x in sl.cubes],
@@ -120,13 +127,13 @@ def fill(w: World, job: JobState) -> None:
     for s, p, cubes in found:
         pod = w.pods[p]
         for c in cubes:
-            _take(pod, c, job, s)
+            pod.take(c, job.idx, s)
         sl = job.slices[s]
         sl.pod, sl.cubes, sl.missing, sl.holes = p, list(cubes), 0, []
         if w.log_on:
-            w.log("place", job.idx, p, -1, f"slice {s}")
+            w.log("place", job.idx, p, NONE, f"slice {s}")
     if w.ocs:
-        job.reconfigure = True
+        slices_rewired(job)
 
 
 def release(w: World, job: JobState) -> None:
@@ -136,12 +143,15 @@ def release(w: World, job: JobState) -> None:
             continue
         pod = w.pods[sl.pod]
         for c in sl.cubes:
-            if c < 0:
-                continue
-            pod.owner[c] = -1
-            pod.owner_slice[c] = -1
-            if pod.down[c] == 0:
-                pod.free.add(c)
+            if c >= 0:
+                pod.release(c)
         sl.cubes, sl.holes, sl.missing = None, [], 0
     if w.pending:
         try_schedule(w)
+
+
+def close_fragmentation(w: World, job: JobState) -> None:
+    """The horizon: a fragmentation wait still open ends now."""
+    if job.frag_since is not None:
+        job.frag_wait += w.env.now - job.frag_since
+        job.frag_since = None

@@ -2,12 +2,23 @@
 
 `World` is a plain record (no behaviour beyond construction and `log`): the SimPy environment,
 the per-pod cube health (`PodState`), the per-job state (`JobState`, its slices `SliceState`),
-the random streams, and the event log. The behaviour lives in the modules that act on it:
-`components` (failures, repairs, cube health), `scheduling` (placement, spare swaps),
-`lifecycle` (the job state machine) and `progress` (closed-form time accounting).
+the random streams, and the event log. The behaviour lives in the modules that act on it, and
+each field has one writer:
+
+| fields | written by |
+|---|---|
+| `JobState`: phase, restart record, interrupt, window, grant, causes | `lifecycle` |
+| `JobState`: time accounting, checkpoints (`acc`, `progress`, `ckpt`, ...) | `progress` |
+| `JobState`: fragmentation clock; `SliceState`; the queue `World.pending` | `scheduling` |
+| `PodState`: cube health (`down`, `healthy`, `hist`) | `components` |
+| `PodState`: owners and free cubes | its methods (`take`, `release`, ...) |
+
+Invariant (tested in tests/test_sim_ownership.py): no module assigns a field it does not own.
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
 
 import numpy as np
 import simpy
@@ -18,10 +29,28 @@ from tpusim.sim.jobs import JobPlan
 from tpusim.sim.scenario import Scenario
 from tpusim.topology.ocs import optical_links_per_cube
 
-# Job states; each maps to one accounting category.
-PENDING, WAITING, RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, DONE, CYCLE = range(10)
+
+class Phase(IntEnum):
+    """A job's phase; each maps to one accounting category. The engine keeps the plain int
+    values below (`WAITING`, `CYCLE`, ...) on its hot path; the names are for logs and docs."""
+
+    BETWEEN = -1  # the job left a phase and has not entered the next (within one instant)
+    PENDING = 0  # not yet submitted
+    WAITING = 1  # waiting for its slices
+    RECONF = 2  # OCS reconfiguration
+    INIT = 3  # TPU initialisation
+    STARTUP = 4  # program start-up
+    RESTORE = 5  # checkpoint (or replica) restore
+    RUNNING = 6  # computing
+    SAVE = 7  # blocking checkpoint save
+    DONE = 8  # finished its work
+    CYCLE = 9  # recovery phases, then compute with periodic saves: one timeout
+
+
+BETWEEN, PENDING, WAITING, RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, DONE, CYCLE = (
+    int(p) for p in Phase)
 STATE_NAMES = ("pending", "waiting", "reconfiguring", "initializing", "starting", "restoring",
-               "running", "saving", "done", "running")
+               "running", "saving", "done", "running")  # indexed by phase (PENDING .. CYCLE)
 # CYCLE = recovery phases (reconfigure, init, start-up, restore) then compute with periodic
 # checkpoints to the end of the work, as one timeout split in closed form when an
 # interruption or the horizon cuts it: a job has events only when something happens to it.
@@ -33,6 +62,7 @@ CATEGORY_OF = {WAITING: C_WAIT, RECONF: C_RECONF, INIT: C_INIT, STARTUP: C_START
 ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, CYCLE))
 CAUSES = ("host", "chip", "cube", "ocs", "link", "job", "maintenance")
 EPS = 1e-6  # seconds; below this a remaining duration counts as zero
+NONE = -1  # no job / pod / cube (owners, event-log columns)
 
 # Event log columns: (time_s, kind, job, pod, cube, detail)
 EVENT_COLUMNS = ("time_s", "kind", "job", "pod", "cube", "detail")
@@ -47,25 +77,68 @@ class SliceState:
     __slots__ = ("cubes", "holes", "missing", "pod")
 
     def __init__(self) -> None:
-        self.pod = -1
+        self.pod = NONE
         self.cubes: list[int] | None = None  # None: not placed
         self.holes: list[int] = []  # OCS: positions whose cube failed and await a spare
         self.missing = 0  # len(holes)
 
 
 class PodState:
+    """One pod: cube health (`down` counts the units of each cube that are down; `healthy`
+    cubes with none down, `hist` seconds spent at each healthy count) and cube ownership
+    (`owner` job and `owner_slice`, `free` = healthy and unowned)."""
+
     __slots__ = ("crews", "down", "free", "healthy", "hist", "idx", "last_t", "owner", "owner_slice")
 
     def __init__(self, idx: int, n_usable: int, crews: Crews | None) -> None:
         self.idx = idx
         self.down = [0] * n_usable
-        self.owner = [-1] * n_usable
-        self.owner_slice = [-1] * n_usable
+        self.owner = [NONE] * n_usable
+        self.owner_slice = [NONE] * n_usable
         self.free = set(range(n_usable))
         self.healthy = n_usable
         self.hist = [0.0] * (n_usable + 1)  # seconds spent with h healthy cubes
         self.last_t = 0.0
         self.crews = crews
+
+    def take(self, cube: int, job: int, slice_index: int) -> None:
+        """`cube` joins slice `slice_index` of job `job`."""
+        self.free.discard(cube)
+        self.owner[cube] = job
+        self.owner_slice[cube] = slice_index
+
+    def release(self, cube: int) -> None:
+        """`cube` leaves its job; it is free again if it is healthy."""
+        self.owner[cube] = NONE
+        self.owner_slice[cube] = NONE
+        if self.down[cube] == 0:
+            self.free.add(cube)
+
+    def unusable(self, cube: int) -> None:
+        """`cube` went down (a unit of it failed): it is no longer free."""
+        self.free.discard(cube)
+
+    def usable(self, cube: int) -> None:
+        """`cube` is healthy again (it has no owner: a cube leaves its job when it fails)."""
+        self.free.add(cube)
+
+
+class Restart:
+    """What the job's next (re)start must do; written only by `lifecycle`.
+
+    - drain: save a checkpoint first (maintenance with notice caught the job computing);
+    - reconfigure: the OCS must rewire the slices (a cube was swapped in, or a reroute);
+    - shrink: an elastic job goes on with its surviving slices (re-shard only);
+    - from_memory: the restart point is in a peer's memory, not on storage.
+    """
+
+    __slots__ = ("drain", "from_memory", "reconfigure", "shrink")
+
+    def __init__(self) -> None:
+        self.drain = False
+        self.reconfigure = False
+        self.shrink = False
+        self.from_memory = False
 
 
 class JobState:
@@ -73,34 +146,33 @@ class JobState:
         self.idx = idx
         self.plan = plan
         self.slices = [SliceState() for _ in range(plan.spec.slices)]
+        self.proc: simpy.Process | None = None  # set by the engine
+        # lifecycle: the phase and what the next restart must do
         self.state = PENDING
         self.phase_start = 0.0
-        self.acc = [0.0] * len(CATEGORIES)
+        self.phases: list[tuple[int, float]] = []  # recovery phases of the current CYCLE
+        self.recovery_s = 0.0  # their total, seconds
+        self.restart = Restart()
+        self.started = False  # has run once (later starts restore a checkpoint)
+        self.degraded = False  # elastic: running on fewer slices than asked for
+        self.running_slices = plan.spec.slices
+        self.interrupt_pending = False
         self.causes = dict.fromkeys(CAUSES, 0)
+        self.grant = env.event()  # fires when a waiting job's slices are formed
+        self.window_start = plan.spec.submit_s
+        self.end_s: float | None = None
+        # progress: closed-form time accounting and checkpoints
+        self.acc = [0.0] * len(CATEGORIES)
         self.progress = 0.0  # running seconds kept
         self.ckpt = 0.0  # progress at the last durable checkpoint
         self.pending_ckpt: tuple[float, float] | None = None  # async write: (valid_at, progress)
         self.until_ckpt = plan.interval_s
-        self.started = False
-        self.reconfigure = False
-        self.notice_save = False
-        self.interrupt_pending = False
-        self.phases: list[tuple[int, float]] = []
         self.block = 0.0  # blocking seconds per checkpoint in the current run
-        self.recovery_s = 0.0  # seconds of recovery phases at the start of the current CYCLE
         self.run: tuple | None = None  # (first segment, checkpoints, last segment), progress s
         self.rate = 1.0  # fraction of the slices running (elastic jobs run degraded)
-        self.shrink = False  # elastic: continue on fewer slices (re-shard only)
-        self.degraded = False  # elastic: running on fewer slices than asked for
-        self.running_slices = plan.spec.slices
-        self.grow = False  # elastic: re-form at full size (peers hand over the state)
-        self.in_memory = False  # the restart point is in a peer's memory, not on storage
+        # scheduling: waiting that enough free cubes in total could have served
         self.frag_since: float | None = None
         self.frag_wait = 0.0
-        self.grant = env.event()
-        self.window_start = plan.spec.submit_s
-        self.end_s: float | None = None
-        self.proc: simpy.Process | None = None
 
     def complete_slices(self) -> int:
         return sum(1 for s in self.slices if s.cubes is not None and not s.missing)
