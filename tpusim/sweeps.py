@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tpusim import defaults
 from tpusim.data import load_toml, require_key, require_table, resolve_path
 from tpusim.errors import TpusimError
 
@@ -148,10 +149,11 @@ def run_plan_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, An
     if "pod" in kwargs:
         pod = load_pod(kwargs["pod"])
     else:
-        pod = find_pod(kwargs.get("chips", 4096), kwargs.get("generation"))
+        pod = find_pod(kwargs.get("chips", defaults.POD_CHIPS), kwargs.get("generation"))
     result = plan(pod, kwargs["availability"], slice_shape=kwargs.get("slice"),
                   n_slices=kwargs.get("slices", 1), target=kwargs.get("target"),
-                  samples=kwargs.get("samples", 1000), seed=kwargs.get("seed", 0))
+                  samples=kwargs.get("samples", defaults.PLAN_SAMPLES),
+                  seed=kwargs.get("seed", defaults.SEED))
     head = {"pod_name": pod.name, "cube_availability": result.cube_availability}
     return [{**head, **{k: v for k, v in asdict(row).items() if k != "cube_shape"}}
             for row in result.rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import typer
 
@@ -22,7 +23,15 @@ def _per_slice(chips: int | None, slices: int | None, file_slices: int) -> int |
     return chips // n
 
 
-@app.command()
+EXAMPLES = """Examples:
+
+  tpusim estimate palm-540b
+
+  tpusim estimate palm-62b --chip v5p --chips 1024 --search --chart breakdown.svg
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def estimate(
     workload: str = typer.Argument(..., help="Workload TOML file, or a shipped name like palm-540b."),
     chip: str | None = typer.Option(None, "--chip", help="Chip generation (v4, v5p, ...)."),
@@ -34,6 +43,8 @@ def estimate(
     ),
     search_: bool = typer.Option(False, "--search", help="Rank every legal sharding that fits."),
     top: int = typer.Option(15, "--top", help="Rows shown with --search."),
+    chart: Path | None = typer.Option(
+        None, "--chart", help="Where the step time goes, as a figure: .png, .svg or .pdf."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Step time, tokens/s, MFU, HFU, memory per chip and where the time goes."""
@@ -45,6 +56,8 @@ def estimate(
         raise TpusimError(f"--slices must be >= 1, got {slices}")
     if top < 1:
         raise TpusimError(f"--top must be >= 1, got {top}")
+    if chart is not None and chart.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise TpusimError(f"--chart {str(chart)!r}: use a .png, .svg or .pdf file name")
     wl = load_workload(workload)
     per_slice = _per_slice(chips, slices, wl.system.slices)
     if per_slice is None and slice_shape is not None:  # --slice alone sets the slice size
@@ -54,6 +67,8 @@ def estimate(
             wl, top=top, chip=chip, chips_per_slice=per_slice, slices=slices, slice_shape=slice_shape,
             global_batch_seqs=global_batch,
         )
+        if chart is not None and result.best is not None:
+            _chart(result.best, chart)
         if json_out:
             print_json(result.to_dict())
             return
@@ -61,10 +76,18 @@ def estimate(
         return
     est = run_estimate(wl, chip=chip, chips_per_slice=per_slice, slices=slices, slice_shape=slice_shape,
                        global_batch_seqs=global_batch)
+    if chart is not None:
+        _chart(est, chart)
     if json_out:
         print_json(est.to_dict())
         return
     _print_estimate(est)
+
+
+def _chart(est, path: Path) -> None:
+    from tpusim import charts
+
+    charts.save(charts.step_breakdown(est), path)
 
 
 def _print_estimate(est) -> None:

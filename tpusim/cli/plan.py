@@ -7,12 +7,18 @@ from pathlib import Path
 
 import typer
 
+from tpusim import defaults
 from tpusim.cli import app
 from tpusim.errors import TpusimError
 
-# Static-model Monte Carlo patterns by default: a trade between the 95% interval (about +-0.07 on
-# P(sched), +-0.03 on goodput) and run time; --samples 10000 for report-quality numbers.
-DEFAULT_SAMPLES = 200
+EXAMPLES = """Examples:
+
+  tpusim plan --chips 4096 --availability 0.995
+
+  tpusim plan --availability 0.99,0.995,0.999 --chart goodput.svg   # the TPU v4 paper's figure
+
+  tpusim plan --slice 8x16x16 --faulty-cubes 3,17,42 --then-fail 0 --chart cubes.png
+"""
 
 
 def _int_list(text: str | None, what: str) -> list[int] | None:
@@ -26,6 +32,18 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
         ) from None
 
 
+def availability_levels(text: str) -> list[float]:
+    """'0.99,0.995' -> [0.99, 0.995] (one or more host availabilities, in the order given)."""
+    try:
+        levels = [float(x) for x in text.replace(" ", "").split(",") if x != ""]
+    except ValueError:
+        raise TpusimError(f"cannot read --availability {text!r}; write one or more numbers in "
+                          f"(0, 1] separated by commas, e.g. 0.995 or 0.99,0.995,0.999") from None
+    if not levels:
+        raise TpusimError("--availability needs at least one number, e.g. 0.995")
+    return list(dict.fromkeys(levels))
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
@@ -36,12 +54,13 @@ def _prob(x: float) -> str:
     return f"{x:.3f}"
 
 
-@app.command()
+@app.command(epilog=EXAMPLES)
 def plan(
-    chips: int = typer.Option(4096, "--chips", help="Pod size in chips (4096: v4, 8960: v5p, 9216: v7)."),
-    availability: float = typer.Option(
-        0.995, "--availability",
-        help="Host availability in (0, 1], e.g. 0.995.",
+    chips: int = typer.Option(defaults.POD_CHIPS, "--chips",
+                              help="Pod size in chips (4096: v4, 8960: v5p, 9216: v7)."),
+    availability: str = typer.Option(
+        str(defaults.HOST_AVAILABILITY), "--availability",
+        help="Host availability in (0, 1], e.g. 0.995; several separated by commas.",
     ),
     generation: str | None = typer.Option(
         None, "--generation",
@@ -73,10 +92,11 @@ def plan(
         help="Then this cube fails: re-form the first slice around it.",
     ),
     samples: int = typer.Option(
-        DEFAULT_SAMPLES, "--samples",
+        defaults.PLAN_SAMPLES, "--samples",
         help="Monte Carlo failure patterns for the static model.",
     ),
-    seed: int = typer.Option(0, "--seed", min=0, help="Random seed for the static model's patterns."),
+    seed: int = typer.Option(defaults.SEED, "--seed", min=0,
+                             help="Random seed for the static model's patterns."),
     chip_availability: float = typer.Option(
         1.0, "--chip-availability",
         help="Per-chip availability (1 = chips fail only with hosts).",
@@ -95,7 +115,8 @@ def plan(
     ),
     chart: Path | None = typer.Option(
         None, "--chart",
-        help="Write goodput vs slice size to FILE (.png, .svg, .pdf).",
+        help="Figure to FILE (.png, .svg, .pdf): goodput vs slice size, or the cube map "
+             "with --faulty-cubes.",
     ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     csv_out: bool = typer.Option(False, "--csv", help="Rows as CSV."),
@@ -103,12 +124,12 @@ def plan(
     """Slice sizes a pod can count on: P(schedulable) and goodput, with OCS and on a static torus."""
     from tpusim.hardware import find_pod, load_pod
     from tpusim.planner.assign import cubes_of_hosts
-    from tpusim.planner.table import plan as make_plan
 
     if chart is not None and chart.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise TpusimError(f"--chart {chart}: use a .png, .svg or .pdf file name")
     if samples < 1:
         raise TpusimError(f"--samples must be >= 1, got {samples}")
+    levels = availability_levels(availability)
     pod = load_pod(pod_name) if pod_name else find_pod(chips, generation)
     faulty = _int_list(faulty_cubes, "--faulty-cubes")
     hosts = _int_list(faulty_hosts, "--faulty-hosts")
@@ -118,34 +139,47 @@ def plan(
                   seed=seed, p_chip=chip_availability, p_ocs=ocs_availability,
                   domain_cubes=domain_cubes, p_domain=domain_availability, faulty_cubes=faulty,
                   then_fail=then_fail)
-    if sys.stderr.isatty():  # a progress bar over slice sizes (the static model takes seconds)
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        with Progress("static torus: slice sizes", BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=Console(file=sys.stderr), transient=True) as bar:
-            task = bar.add_task("plan", total=None)
-            result = make_plan(pod, availability, **kwargs,
-                               on_shape=lambda done, total: bar.update(task, completed=done,
-                                                                       total=total))
-    else:
-        result = make_plan(pod, availability, **kwargs)
+    results = [_run(pod, level, kwargs) for level in levels]
     if chart is not None:
-        from tpusim.charts.plan import plan_chart
+        from tpusim import charts
 
-        plan_chart(pod, availability, chart, samples=samples, seed=seed,
-                   slice_shape=slice_shape)
+        concrete = results[0].assignment is not None
+        charts.save(charts.cube_map(results[0]) if concrete else charts.plan_goodput(results), chart)
     if json_out:
         from tpusim.cli.render import print_json
 
-        print_json(result.to_dict())
+        dicts = [r.to_dict() for r in results]
+        print_json(dicts[0] if len(dicts) == 1 else dicts)
         return
     if csv_out:
         from tpusim.cli.render import print_csv
 
-        print_csv([{**r.to_dict(), "cube_shape": "x".join(map(str, r.cube_shape))} for r in result.rows])
+        print_csv([{**({"host_availability": res.host_availability} if len(results) > 1 else {}),
+                    **r.to_dict(), "cube_shape": "x".join(map(str, r.cube_shape))}
+                   for res in results for r in res.rows])
         return
-    _print_readable(result, chart)
+    for result in results:
+        _print_readable(result, None)
+    if chart is not None:
+        from tpusim.cli.render import console
+
+        console().print(f"chart written to {chart}")
+
+
+def _run(pod, level: float, kwargs: dict):
+    """One plan, with a progress bar over slice sizes on a terminal (the static model takes s)."""
+    from tpusim.planner.table import plan as make_plan
+
+    if not sys.stderr.isatty():
+        return make_plan(pod, level, **kwargs)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(f"host {level}: static torus, slice sizes", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(file=sys.stderr), transient=True) as bar:
+        task = bar.add_task("plan", total=None)
+        return make_plan(pod, level, **kwargs,
+                         on_shape=lambda done, total: bar.update(task, completed=done, total=total))
 
 
 def _print_readable(result, chart: Path | None) -> None:

@@ -12,8 +12,15 @@ from tpusim.cli import app
 from tpusim.cli.render import console, print_json, table
 from tpusim.units import HOUR_S, fmt_duration
 
+EXAMPLES = """Examples:
 
-@app.command()
+  tpusim simulate palm-540b-50d --replications 50 --seed 7 --chart palm.svg
+
+  tpusim simulate scenarios/palm-540b-50d.toml -n 1 --timeline timeline.png --out events.csv
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def simulate(
     scenario: str = typer.Argument(..., help="Scenario TOML (or a name in scenarios/)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed (default: the scenario's)."),
@@ -24,7 +31,9 @@ def simulate(
     out: Path | None = typer.Option(
         None, "--out", help="Event log (1 replication) or replication table: .parquet or .csv."),
     chart: Path | None = typer.Option(
-        None, "--chart", help="Timeline of replication 0: .png, .svg or .pdf."),
+        None, "--chart", help="Goodput figure (decomposition, badput, distributions): .png/.svg/.pdf."),
+    timeline: Path | None = typer.Option(
+        None, "--timeline", help="Timeline of replication 0 (job states, healthy cubes): .png/.svg/.pdf."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Goodput over days to months: failures, repairs, OCS reconfiguration, checkpoints, restarts."""
@@ -32,8 +41,9 @@ def simulate(
     from tpusim.sim import load_scenario, with_overrides
     from tpusim.sim import simulate as run
 
-    if chart is not None and chart.suffix not in (".png", ".svg", ".pdf"):
-        raise TpusimError(f"--chart {str(chart)!r}: use a .png, .svg or .pdf file name")
+    for flag, path in (("--chart", chart), ("--timeline", timeline)):
+        if path is not None and path.suffix.lower() not in (".png", ".svg", ".pdf"):
+            raise TpusimError(f"{flag} {str(path)!r}: use a .png, .svg or .pdf file name")
     if workers is not None and workers < 1:
         raise TpusimError(f"--workers must be >= 1, got {workers}")
     sc = with_overrides(load_scenario(scenario), days=days, seed=seed, replications=replications)
@@ -45,20 +55,23 @@ def simulate(
         progress = Progress("replications", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                             console=Console(file=sys.stderr), transient=True)
     if progress is None:
-        result = run(sc, workers=workers, with_events=chart is not None, out=out)
+        result = run(sc, workers=workers, with_events=timeline is not None, out=out)
     else:
         with progress:
             task = progress.add_task("simulate", total=sc.replications)
-            result = run(sc, workers=workers, with_events=chart is not None, out=out,
+            result = run(sc, workers=workers, with_events=timeline is not None, out=out,
                          on_rows=lambda k: progress.advance(task, k))
-    if chart is not None:
-        from tpusim.charts.timeline import timeline_chart
+    if chart is not None or timeline is not None:
+        from tpusim import charts
 
-        timeline_chart(result.events, result.scenario, result.first, chart)
+        if chart is not None:
+            charts.save(charts.simulate_overview(result), chart)
+        if timeline is not None:
+            charts.save(charts.timeline(result), timeline)
     if json_out:
         print_json(result.summary)
         return
-    _render(result, out, chart)
+    _render(result, out, chart, timeline)
 
 
 def _pct(x: float) -> str:
@@ -69,7 +82,7 @@ def _ci(x: float) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"± {100 * x:.1f}"
 
 
-def _render(result, out: Path | None, chart: Path | None) -> None:
+def _render(result, out: Path | None, chart: Path | None, timeline: Path | None) -> None:
     s = result.summary
     sc = result.scenario
     con = console()
@@ -110,6 +123,7 @@ def _render(result, out: Path | None, chart: Path | None) -> None:
     con.print(table("Jobs", ["job", "chips", "MFU", "ckpt interval", "goodput", "sched", "runtime",
                              "interrupts", "time to train p50", "finished"], job_rows,
                     caption="\n".join(notes) if notes else None))
-    for path, what in ((out, "table" if s["replications"] > 1 else "event log"), (chart, "timeline")):
+    for path, what in ((out, "table" if s["replications"] > 1 else "event log"), (chart, "goodput figure"),
+                       (timeline, "timeline")):
         if path is not None:
             con.print(f"wrote {what} to {path}")

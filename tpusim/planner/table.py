@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+from tpusim import defaults
 from tpusim.errors import TpusimError, require_probability
 from tpusim.planner import availability as av
 from tpusim.planner.assign import assignment
@@ -141,7 +142,8 @@ def pod_info(pod) -> dict:
 
 
 def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | None = None,
-         n_slices: int = 1, target: float | None = None, samples: int = 2000, seed: int = 0,
+         n_slices: int = 1, target: float | None = None, samples: int = defaults.PLAN_SAMPLES,
+         seed: int = defaults.SEED,
          p_chip: float = 1.0, p_ocs: float = 1.0, domain_cubes: int = 1,
          p_domain: float = 1.0, faulty_cubes: list[int] | None = None,
          then_fail: int | None = None,

@@ -24,6 +24,7 @@ import numpy as np
 from tpusim.sim.engine import ReplicationResult
 from tpusim.sim.jobs import JobPlan
 from tpusim.sim.world import CATEGORIES, CAUSES, EVENT_COLUMNS
+from tpusim.stats import mean_ci95
 
 BADPUT = tuple(c for c in CATEGORIES if c != "productive")
 SCHEDULING_BADPUT = ("waiting_for_resources", "ocs_reconfiguration")
@@ -88,11 +89,8 @@ def replication_row(rows: list[dict]) -> dict:
 
 
 def _mean_ci(values: np.ndarray) -> dict[str, float]:
-    values = values[~np.isnan(values)]
-    if values.size == 0:
-        return {"mean": math.nan, "ci95": math.nan}
-    half = float(1.96 * values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else math.nan
-    return {"mean": float(values.mean()), "ci95": half}
+    mean, half = mean_ci95(values)  # Student-t: honest with few replications
+    return {"mean": mean, "ci95": half}
 
 
 def _quantiles(values: np.ndarray) -> dict[str, float | None]:
