@@ -22,13 +22,14 @@ Usage: python benchmarks/bench_plan.py [--json FILE] [--repeat N] [--patterns N]
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
 import subprocess
 import sys
 import time
+
+from common import finish
 
 from tpusim.hardware import find_pod
 from tpusim.planner import cube_availability
@@ -56,8 +57,9 @@ def bench_cli(repeat: int) -> dict:
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ, COLUMNS="160"))
         times.append(time.perf_counter() - t0)
-    return {"case": "tpusim plan --chips 4096 --availability 0.995 (end to end)",
-            "seconds": statistics.median(times), "target_s": TARGET_CLI_S}
+    return {"name": "plan_cli_4096", "seconds": statistics.median(times), "target_s": TARGET_CLI_S,
+            "description": "`tpusim plan --chips 4096 --availability 0.995`, end to end (Python "
+                           "start-up, 200 static patterns)"}
 
 
 def bench_packing(chips: int, patterns: int, target_s: float) -> dict:
@@ -70,7 +72,8 @@ def bench_packing(chips: int, patterns: int, target_s: float) -> dict:
     seconds = time.perf_counter() - t0
     widest_p = max(e.p_schedulable_hi - e.p_schedulable_lo for e in est) / 2
     widest_g = max(e.goodput_hi - e.goodput_lo for e in est) / 2
-    return {"case": f"static packing, {pod.name}, {patterns} patterns x {len(shapes)} sizes",
+    return {"name": f"static_packing_{pod.chips}",
+            "description": f"static packing, {pod.name}, {patterns:,} patterns x {len(shapes)} sizes",
             "seconds": seconds, "target_s": target_s,
             "ci95_half_width_p_max": widest_p, "ci95_half_width_goodput_max": widest_g,
             "rows": [{"slice_cubes": math.prod(e.slice_cube_shape), "p_schedulable": e.p_schedulable,
@@ -78,7 +81,7 @@ def bench_packing(chips: int, patterns: int, target_s: float) -> dict:
                       "goodput_lo": e.goodput_lo, "goodput_hi": e.goodput_hi} for e in est]}
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--repeat", type=int, default=3)
@@ -94,19 +97,15 @@ def main() -> None:
     iw = args.ironwood_patterns or args.patterns
     rows.append(bench_packing(9216, iw, 2 * TARGET_PACKING_S * iw / args.patterns))
     rows[-1]["ratio_to_v4"] = rows[-1]["seconds"] / v4["seconds"] * args.patterns / iw
-    print(f"{'case':<70} {'seconds':>9} {'target':>8}  ok")
+    status = finish("plan", rows, args.json)
     for r in rows:
-        ok = "yes" if r["seconds"] <= r["target_s"] else "NO"
-        print(f"{r['case']:<70} {r['seconds']:9.2f} {r['target_s']:8.2f}  {ok}")
         if "ratio_to_v4" in r:
             print(f"    {r['ratio_to_v4']:.1f}x the v4 time per pattern")
         if "ci95_half_width_p_max" in r:
             print(f"    95% CI half-widths (widest row): p_schedulable +-{r['ci95_half_width_p_max']:.4f}, "
                   f"goodput +-{r['ci95_half_width_goodput_max']:.4f}")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+    return status
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

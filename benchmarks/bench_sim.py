@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import json
 import statistics
 import sys
 import time
 
 import numpy as np
+from common import write_json
 
 from tpusim.sim import load_scenario, scenario_from_dict, simulate, with_overrides
 from tpusim.sim.engine import run_replication
@@ -73,6 +73,7 @@ def bench(replications: int, workers: int, repeat: int) -> list[dict]:
     run_replication(palm, plans, np.random.SeedSequence(99), log=False)  # warm caches
     t, result = _time_replication(palm, plans, repeat)
     rows.append({"name": "palm_one_replication", "seconds": t, "target_s": TARGETS_S["palm_one_replication"],
+                 "description": "one replication of the 50-day PaLM scenario, in process",
                  "simpy_events": result.simpy_events, "events_per_s": result.simpy_events / t})
 
     sc = with_overrides(palm, replications=replications, seed=1)
@@ -80,6 +81,7 @@ def bench(replications: int, workers: int, repeat: int) -> list[dict]:
     simulate(sc, workers=workers, plans=plans)
     wall = time.perf_counter() - t0
     rows.append({"name": f"palm_{replications}_replications", "seconds": wall,
+                 "description": f"{replications:,} replications of the PaLM scenario on {workers} workers",
                  "target_s": TARGETS_S["palm_1000_replications"] * replications / 1000,
                  "workers": workers})
 
@@ -88,6 +90,7 @@ def bench(replications: int, workers: int, repeat: int) -> list[dict]:
     t, result = _time_replication(big, big_plans, max(1, repeat // 2))
     bare = bare_heapq_loop(result.simpy_events, big.pod_count * big.usable_cubes * 16)
     rows.append({"name": "pod_16k_256d", "seconds": t, "target_s": TARGETS_S["pod_16k_256d"],
+                 "description": "one replication, 16,384-chip pod over 256 days",
                  "simpy_events": result.simpy_events, "component_events": result.n_events,
                  "events_per_s": result.simpy_events / t, "bare_heapq_s": bare,
                  "bare_heapq_events_per_s": result.simpy_events / bare,
@@ -118,8 +121,7 @@ def main() -> int:
         print(f"{row['name']:<28}{row['seconds']:>10.3f}{row['target_s']:>9.1f}  {rate:>12}  "
               f"{'ok' if passed else 'SLOW'} {note}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(rows, fh, indent=2)
+        write_json(args.json, "sim", rows)
     return 0 if ok else 1
 
 

@@ -1,4 +1,4 @@
-"""Collective costs on torus axes (scaling book formulas, reference/hardware.md section 4)."""
+"""Collective costs on torus axes (jax-ml/scaling-book `sharding.md` formulas)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`tpusim estimate` end to end: summary, --json keys (DESIGN.md), --search, bad input."""
+"""`tpusim estimate` end to end: summary, --json keys (docs/contract.md), --search, bad input."""
 
 from __future__ import annotations
 

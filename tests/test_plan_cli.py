@@ -1,4 +1,4 @@
-"""`tpusim plan` end to end: the JSON contract (DESIGN.md), CSV, table, chart files, concrete
+"""`tpusim plan` end to end: the JSON contract (docs/contract.md), CSV, table, chart files, concrete
 assignments, and one-line errors with exit code 2."""
 
 from __future__ import annotations

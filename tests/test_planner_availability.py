@@ -1,11 +1,11 @@
 """Closed forms of the availability planner against published figures and brute force.
 
-Sources: hardware reference (../shared/reference/hardware.md) section 1.6, reconstructing the
-TPU v4 paper's availability model (Jouppi et al., ISCA 2023): p_cube = p_host^16 = 0.8515 /
-0.9229 / 0.9841 at 99.0 / 99.5 / 99.9% host availability (tolerance 5e-5, the 4 digits quoted);
-with OCS P(at least 48 of 64 cubes healthy) = 0.989 at 99.0% (tolerance 5e-4, 3 digits); the
-full pod needs all 64 cubes. Ironwood (Google Cloud blog 2026, via section 1.6, a weak source):
-130 of 144 cubes healthy with 95% confidence needs p_cube ~ 0.935 (tolerance 0.003).
+Sources: the TPU v4 paper's availability model (Jouppi et al., ISCA 2023): p_cube =
+p_host^16 = 0.8515 / 0.9229 / 0.9841 at 99.0 / 99.5 / 99.9% host availability (tolerance 5e-5,
+the 4 digits quoted); with OCS P(at least 48 of 64 cubes healthy) = 0.989 at 99.0% (tolerance
+5e-4, 3 digits); the full pod needs all 64 cubes. Ironwood (Google Cloud blog 2026,
+"Cluster-level reliability for trillion-parameter models on TPUs", a weak source read through
+summaries): 130 of 144 cubes healthy with 95% confidence needs p_cube ~ 0.935 (tolerance 0.003).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Cost of collectives on TPU torus axes and across slices over the data-center network.
 
-Formulas (jax-ml/scaling-book `sharding.md`, summarised in reference/hardware.md section 4):
+Formulas (jax-ml/scaling-book `sharding.md`, https://jax-ml.github.io/scaling-book/sharding/):
 
 - A logical mesh axis runs over one or more physical torus axes (an `AxisSet`). On a physical
   axis with wraparound, a bidirectional ring uses both links of every chip: bandwidth

@@ -1,7 +1,7 @@
 """The plan: for each slice size, schedulability and goodput with OCS and on a static torus.
 
 `plan(pod, host_availability, ...)` returns a PlanResult whose `to_dict()` is the
-`tpusim plan --json` contract (DESIGN.md): {"pod", "cube_availability", "rows": [{"slice_chips",
+`tpusim plan --json` contract (docs/contract.md): {"pod", "cube_availability", "rows": [{"slice_chips",
 "slice_cubes", "shape", "p_schedulable_ocs", "p_schedulable_static", "goodput_ocs",
 "goodput_static", ...}]}, plus "target" and "assignment" when asked for.
 

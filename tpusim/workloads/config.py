@@ -1,4 +1,4 @@
-"""Workload TOML -> frozen dataclasses, with every input checked (schema in DESIGN.md).
+"""Workload TOML -> frozen dataclasses, with every input checked (schema in docs/contract.md).
 
 [model]        kind = "dense_llm", layers, d_model, heads, head_dim, kv_heads, d_ff, vocab,
                seq_len, mlp = "gelu"|"swiglu"; optional block = "serial"|"parallel",

@@ -1,0 +1,45 @@
+"""The documentation stays true to the repository: generated tables are current, links resolve,
+nothing cites a file outside the repository."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def test_benchmark_table_is_generated_from_results():
+    """README's benchmark table equals what benchmarks/render.py builds from benchmarks/results."""
+    run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "render.py"), "--check"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_relative_links_resolve(doc):
+    text = doc.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    missing = [t for t in targets if "://" not in t and not (doc.parent / t).exists()]
+    assert missing == []
+
+
+def test_repository_cites_nothing_outside_itself():
+    listed = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    pattern = re.compile(r"\.\./shared|shared/reference|shared/DESIGN")
+    offenders = []
+    for name in listed.stdout.splitlines():
+        path = REPO / name
+        if path.suffix in {".py", ".md", ".toml", ".ipynb", ".c", ".h", ".sh", ""} and path.is_file():
+            if name == "tests/test_docs.py":
+                continue
+            if pattern.search(path.read_text(encoding="utf-8", errors="replace")):
+                offenders.append(name)
+    assert offenders == []
