@@ -120,7 +120,7 @@ def _is_box(pod, cubes: np.ndarray) -> bool:
     sets = []
     for axis, g in enumerate(grid):
         used = sorted(set(coords[:, axis].tolist()))
-        ok = any(set((s + i) % g for i in range(len(used))) == set(used) for s in range(g))
+        ok = any({(s + i) % g for i in range(len(used))} == set(used) for s in range(g))
         if not ok:
             return False
         sets.append(used)

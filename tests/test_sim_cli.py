@@ -56,7 +56,7 @@ BASE = {
 }
 
 
-@pytest.mark.parametrize("patch, needle", [
+@pytest.mark.parametrize(("patch", "needle"), [
     ({"failures": {"host": {"mtbf_hours": -5, "mttr_hours": 4}}}, "mtbf_hours"),
     ({"failures": {"host": {"availability": 1.5, "mttr_hours": 4}}}, "availability"),
     ({"failures": {"host": {"mtbf_hours": 5}}}, "mttr_hours"),

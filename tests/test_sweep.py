@@ -62,10 +62,12 @@ def test_resume_after_interrupt_runs_only_missing_points(tmp_path):
     spec = load_sweep(_estimate_sweep(tmp_path, "global_batch_seqs = [128, 256, 512]"))
     out = tmp_path / "out.csv"
     calls = []
+
+    def stop_after_first(done, total):
+        calls.append(done)
+        raise KeyboardInterrupt
+
     with pytest.raises(KeyboardInterrupt):
-        def stop_after_first(done, total):
-            calls.append(done)
-            raise KeyboardInterrupt
         run_sweep(spec, out, progress=stop_after_first)
     assert len(read_rows(out)) == 1  # the finished point was written before the interrupt
     with pytest.raises(TpusimError, match="--resume"):

@@ -63,7 +63,7 @@ def test_defaults_for_optional_keys(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "old,new,needle",
+    ("old", "new", "needle"),
     [
         ("layers = 4", "layers = -4", "layers"),
         ("d_model = 1024", "d_model = 0", "d_model"),
@@ -96,7 +96,7 @@ def test_missing_file():
 
 
 @pytest.mark.parametrize(
-    "par,needle",
+    ("par", "needle"),
     [
         (Parallelism(data=1, fsdp=32, tensor=1), "chips per slice"),  # product != chips
         (Parallelism(data=1, fsdp=4, tensor=16), "heads"),  # tensor > heads

@@ -14,7 +14,7 @@ TOL = 0.005
 
 
 @pytest.mark.parametrize(
-    "name,tflops,remat_tflops",
+    ("name", "tflops", "remat_tflops"),
     [
         ("palm-8b", 0.0550, 0.0561),  # 8B/62B rematerialise only inside attention ("minimal")
         ("palm-62b", 0.388, 0.392),
@@ -29,7 +29,9 @@ def test_palm_table_22_flops_per_token(name, tflops, remat_tflops):
     )
 
 
-@pytest.mark.parametrize("name,params_b", [("palm-8b", 8.63), ("palm-62b", 62.50), ("palm-540b", 540.35)])
+@pytest.mark.parametrize(
+    ("name", "params_b"), [("palm-8b", 8.63), ("palm-62b", 62.50), ("palm-540b", 540.35)]
+)
 def test_palm_table_1_parameters(name, params_b):
     assert param_counts(load_workload(name).model).total / 1e9 == pytest.approx(params_b, rel=TOL)
 

@@ -33,7 +33,7 @@ def _chip_file(tmp_path, factor: float) -> str:
 def test_more_link_bandwidth_never_slows_a_step(tmp_path, name):
     wl = load_workload(name)
     base = estimate(wl)
-    par = Parallelism(**{k: v for k, v in base.parallelism.items()})
+    par = Parallelism(**dict(base.parallelism.items()))
     wl = with_overrides(wl, remat=base.remat)
     times = [
         estimate(wl, chip=_chip_file(tmp_path, f), parallelism=par).step_time_s for f in (0.5, 1.0, 2.0, 4.0)
@@ -68,7 +68,7 @@ def _step(wl, par, shape, wrap):
     return float(np.min(res["step_time_s"]))
 
 
-@pytest.mark.parametrize("tensor,fsdp", [(1, 128), (4, 32), (8, 16), (16, 8)])
+@pytest.mark.parametrize(("tensor", "fsdp"), [(1, 128), (4, 32), (8, 16), (16, 8)])
 def test_wraparound_never_slower(tensor, fsdp):
     wl = with_overrides(load_workload("maxtext-v4-22b"), chips_per_slice=128, global_batch_seqs=128)
     par = Parallelism(data=1, fsdp=fsdp, tensor=tensor)

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import typer
 
-from tpusim.cli import app
+from tpusim.cli.app import app
 from tpusim.cli.render import console, print_json, table
 from tpusim.hardware import Chip, Pod, all_chips, all_pods
 from tpusim.topology.shape import fmt_shape

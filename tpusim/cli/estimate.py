@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tpusim.cli import app
+from tpusim.cli.app import app
 from tpusim.cli.render import console, print_json, table
 from tpusim.errors import TpusimError
 from tpusim.topology.shape import parse_shape

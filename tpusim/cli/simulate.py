@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from tpusim.cli import app
+from tpusim.cli.app import app
 from tpusim.cli.render import console, print_json, table
 from tpusim.units import HOUR_S, fmt_duration
 

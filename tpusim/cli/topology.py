@@ -6,7 +6,7 @@ import math
 
 import typer
 
-from tpusim.cli import app
+from tpusim.cli.app import app
 from tpusim.cli.render import console, print_json, table
 from tpusim.hardware import load_pod
 from tpusim.topology.summary import topology_summary

@@ -92,7 +92,7 @@ def reform_slice(pod, cube_grid: np.ndarray, failed_cube: int, healthy_spares: l
     where = np.argwhere(grid == int(failed_cube))
     if where.size == 0:
         raise TpusimError(f"cube {failed_cube} is not part of this slice; nothing to re-form")
-    in_slice = set(int(c) for c in grid.ravel())
+    in_slice = {int(c) for c in grid.ravel()}
     spares = [int(s) for s in healthy_spares if int(s) not in in_slice and int(s) != int(failed_cube)]
     if not spares:
         raise TpusimError(

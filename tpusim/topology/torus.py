@@ -51,7 +51,7 @@ def twist_offsets(shape: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
     short_axes = [i for i, n in enumerate(shape) if n == lo]
     if len(short_axes) == 2 and len(long_axes) == 1:  # k x k x 2k
         offset = tuple(lo if i == long_axes[0] else 0 for i in range(3))
-        return {a: offset for a in short_axes}
+        return dict.fromkeys(short_axes, offset)
     if len(short_axes) == 1 and len(long_axes) == 2:  # k x 2k x 2k
         offset = tuple(lo if i in long_axes else 0 for i in range(3))
         return {short_axes[0]: offset}
