@@ -140,7 +140,7 @@ def test_time_per_chip_grows_with_slice():
 def test_cached_and_read_only():
     a = all_to_all_loads((4, 4, 8), RING, True)
     assert all_to_all_loads((4, 4, 8), RING, True) is a
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         a.link_load[0] = 1.0
     assert a.link_load.size == len(torus_links((4, 4, 8), RING, twisted=True))
     assert a.link_load.max() == pytest.approx(a.max_link_load)
