@@ -6,9 +6,14 @@ a provenance caption (pod, seed, samples or replications, tpusim version). `save
 path)` writes PNG, SVG (text as text) or PDF. No backend is ever chosen, so inline plotting in
 a notebook keeps working.
 
-    >>> import tpusim, tpusim.charts as charts
-    >>> ax = charts.plan_goodput([tpusim.plan(availability=a) for a in (0.99, 0.999)])
-    >>> charts.save(ax, "goodput.svg")
+    >>> import tpusim.charts as charts
+    >>> from tpusim.hardware import load_pod
+    >>> from tpusim.planner.table import plan
+    >>> ax = charts.plan_goodput([plan(load_pod("tpu-v4-4096"), a) for a in (0.99, 0.999)])
+    >>> ax.get_xlabel(), len(ax.lines)  # OCS and static for each availability
+    ('slice size (chips)', 4)
+
+`charts.save(ax, "goodput.svg")` writes the file.
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def cube_map(result: Any, *, ax=None, model: str = "ocs"):
     grid = plan["pod"]["cube_grid"]
     panels, rows, cols = _layers(grid)
     n = math.prod(grid)
-    status: dict[int, tuple[str, str]] = {c: ("spare", CUBE_COLOURS["spare"]) for c in range(n)}
+    status: dict[int, tuple[str, str]] = dict.fromkeys(range(n), ("spare", CUBE_COLOURS["spare"]))
     for c in a["faulty_cubes"]:
         status[c] = ("faulty", CUBE_COLOURS["faulty"])
     placed = a.get(model) or []
@@ -131,7 +131,7 @@ def cube_map(result: Any, *, ax=None, model: str = "ocs"):
     ax.set_aspect("equal")
     ax.axis("off")
     order = ["faulty"] + [f"slice {i}" for i in range(len(placed))] + ["spare", "failed", "replacement"]
-    shown = {w: col for w, col in status.values()}
+    shown = dict(status.values())
     handles = [Patch(facecolor=shown[w], edgecolor="#999999", label=_label(w, reform))
                for w in order if w in shown]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)

@@ -135,30 +135,11 @@ def plan(
     hosts = _int_list(faulty_hosts, "--faulty-hosts")
     if hosts:
         faulty = sorted(set(faulty or []) | set(cubes_of_hosts(pod, hosts)))
-<<<<<<< HEAD
-    kwargs = dict(slice_shape=slice_shape, n_slices=slices, target=target, samples=samples,
-                  seed=seed, p_chip=chip_availability, p_ocs=ocs_availability,
-                  domain_cubes=domain_cubes, p_domain=domain_availability, faulty_cubes=faulty,
-                  then_fail=then_fail)
-    results = [_run(pod, level, kwargs) for level in levels]
-=======
     kwargs = {"slice_shape": slice_shape, "n_slices": slices, "target": target, "samples": samples,
-                  "seed": seed, "p_chip": chip_availability, "p_ocs": ocs_availability,
-                  "domain_cubes": domain_cubes, "p_domain": domain_availability, "faulty_cubes": faulty,
-                  "then_fail": then_fail}
-    if sys.stderr.isatty():  # a progress bar over slice sizes (the static model takes seconds)
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        with Progress("static torus: slice sizes", BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=Console(file=sys.stderr), transient=True) as bar:
-            task = bar.add_task("plan", total=None)
-            result = make_plan(pod, availability, **kwargs,
-                               on_shape=lambda done, total: bar.update(task, completed=done,
-                                                                       total=total))
-    else:
-        result = make_plan(pod, availability, **kwargs)
->>>>>>> c4ce4f4 (guards: ruff adds pytest-style, return, numpy and comprehension rules (and runs in .ci/run); pytest strict markers/config, warnings as errors, doctests collected from tpusim/ (the sim doctest now checks its figure); the typer app lives in cli/app.py so command modules no longer import their own package (an import loop); tests/test_imports.py: no import cycles and no imports up the layers, with the two known offenders listed until they are fixed)
+              "seed": seed, "p_chip": chip_availability, "p_ocs": ocs_availability,
+              "domain_cubes": domain_cubes, "p_domain": domain_availability, "faulty_cubes": faulty,
+              "then_fail": then_fail}
+    results = [_run(pod, level, kwargs) for level in levels]
     if chart is not None:
         from tpusim import charts
 
