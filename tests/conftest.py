@@ -35,3 +35,28 @@ def assert_clean_error(result: subprocess.CompletedProcess, *needles: str) -> No
     assert "Traceback" not in result.stderr
     for needle in needles:
         assert needle.lower() in lines[0].lower(), (needle, lines[0])
+
+
+def run_main(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `tpusim.cli.main` in this process (fast: no interpreter start-up) and return what a
+    subprocess would: exit code, stdout, stderr. For error paths and quick commands."""
+    import contextlib
+    import io
+
+    from tpusim.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old_argv, old_cwd = sys.argv, Path.cwd()
+    sys.argv = ["tpusim", *args]
+    code = 0
+    try:
+        os.chdir(cwd or REPO)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = old_argv
+        os.chdir(old_cwd)
+    return subprocess.CompletedProcess(["tpusim", *args], code, out.getvalue(), err.getvalue())

@@ -88,11 +88,11 @@ def test_bad_point_becomes_error_row(tmp_path):
     assert "unknown chip 'v9'" in rows[1]["error"]
 
 
-def test_unknown_grid_key_is_reported(tmp_path):
+def test_unknown_grid_key_is_refused_before_any_point_runs(tmp_path):
     spec = load_sweep(_estimate_sweep(tmp_path, "chipz = ['v4']"))
-    result = run_sweep(spec, tmp_path / "o.jsonl")
-    assert result.errors == 1
-    assert "unknown grid key(s) chipz" in read_rows(tmp_path / "o.jsonl")[0]["error"]
+    with pytest.raises(TpusimError, match="unknown grid key 'chipz'; did you mean 'chip'"):
+        run_sweep(spec, tmp_path / "o.jsonl")
+    assert not (tmp_path / "o.jsonl").exists()
 
 
 def test_process_pool_gives_same_rows(tmp_path):

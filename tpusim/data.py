@@ -1,17 +1,21 @@
-"""Where the shipped data lives, and TOML loading with errors that name the file and line.
+"""Where the shipped data lives, and the one way a name or path given by the user becomes a file.
 
 The data folders (`topologies/`, `workloads/`, `scenarios/`) sit at the repository root and
 are copied into the wheel as `tpusim/_data/<folder>`; both places are searched, so editable
 and wheel installs behave the same.
+
+`find_input` resolves every reference to a TOML file (command-line arguments, a pod's `chip`, a
+scenario's pod, a sweep's base): a path (it ends in `.toml` or holds a `/`) is looked for as
+given, then beside the file that names it, then in the shipped folder; a bare name is a shipped
+file (`palm-540b` -> `workloads/palm-540b.toml`, `v4` -> `topologies/chip-v4.toml`).
 """
 
 from __future__ import annotations
 
-import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from tpusim.errors import TpusimError
+from tpusim.errors import TpusimError, unknown_name
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -24,67 +28,42 @@ def data_dir(folder: str) -> Path:
     raise TpusimError(f"tpusim data folder {folder!r} is missing; reinstall tpusim")
 
 
-def resolve_path(path: str | Path, *, relative_to: Path | None = None, folder: str | None = None) -> Path:
-    """Find a file: as given (from the current directory), then beside `relative_to`
-    (the TOML file that names it), then in the shipped data folder `folder`.
+def catalog(folder: str, prefix: str = "") -> dict[str, Path]:
+    """Shipped files of `folder` whose names start with `prefix`: {name without prefix: path}."""
+    base = data_dir(folder)
+    return {p.stem[len(prefix):]: p for p in sorted(base.glob(f"{prefix}*.toml"))}
 
-    Raises TpusimError naming every place looked at when the file is nowhere.
+
+def find_input(ref: str | Path, *, kind: str, folder: str, prefix: str = "",
+               relative_to: Path | None = None,
+               name_key: Callable[[str], str] = str.lower) -> Path:
+    """The file `ref` names (see the module docstring), as an absolute path.
+
+    `kind` names the file in messages ('workload', 'chip'); `name_key` maps a bare name to its
+    catalog key (aliases). Raises TpusimError naming the places looked at, or the known names
+    with a did-you-mean.
     """
-    path = Path(path)
-    tried = [path]
-    if path.is_file():
-        return path
-    if relative_to is not None and not path.is_absolute():
-        candidate = relative_to / path
-        tried.append(candidate)
-        if candidate.is_file():
-            return candidate
-    if folder is not None and not path.is_absolute():
-        base = data_dir(folder)
-        for candidate in dict.fromkeys((base / path, base / path.name)):
-            tried.append(candidate)
+    text = str(ref)
+    if not text.strip():
+        raise TpusimError(f"empty {kind} name; give a name (see `tpusim catalog`) or a .toml file")
+    if text.endswith(".toml") or "/" in text or "\\" in text:
+        path = Path(text)
+        tried = [path]
+        if relative_to is not None and not path.is_absolute():
+            tried.append(relative_to / path)
+        if not path.is_absolute():
+            base = data_dir(folder)
+            tried.extend(dict.fromkeys((base / path, base / path.name)))
+        for candidate in tried:
             if candidate.is_file():
-                return candidate
-    raise TpusimError(f"file not found: {str(path)!r} (looked in {', '.join(map(str, tried))})")
-
-
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML file; a syntax error becomes a TpusimError naming the file and line."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TpusimError(f"file not found: {str(path)!r}") from None
-    except OSError as exc:
-        raise TpusimError(f"cannot read {str(path)!r}: {exc.strerror}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TpusimError(f"malformed TOML in {path}: {exc} (fix the syntax at that line)") from None
-
-
-def require_table(doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    """`doc[key]` as a table, or a TpusimError saying the table is missing."""
-    value = doc.get(key)
-    if not isinstance(value, dict):
-        raise TpusimError(f"{where}: missing [{key}] table")
-    return value
-
-
-def require_key(table: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...]) -> Any:
-    """`table[key]` checked to be of `kind`, or a TpusimError naming the key and the type wanted."""
-    if key not in table:
-        raise TpusimError(f"{where}: missing key {key!r}")
-    value = table[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if isinstance(value, bool) and bool not in kinds:
-        raise TpusimError(f"{where}: {key} must be {_kind_name(kinds)}, got {value!r}")
-    if not isinstance(value, kinds):
-        raise TpusimError(f"{where}: {key} must be {_kind_name(kinds)}, got {value!r}")
-    return value
-
-
-def _kind_name(kinds: tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-             list: "an array", dict: "a table"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
+                return candidate.resolve()
+        raise TpusimError(f"{kind} file not found: {text!r} (looked in {', '.join(map(str, tried))})")
+    files = catalog(folder, prefix)
+    key = name_key(text)
+    if key in files:
+        return files[key].resolve()
+    for candidate in ([relative_to / f"{text}.toml"] if relative_to is not None else []) + [
+            Path(f"{text}.toml")]:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise unknown_name(kind, text, files, note="not found as a shipped name or as a file")

@@ -18,37 +18,44 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tpusim.data import data_dir, load_toml, require_key, require_table
-from tpusim.errors import TpusimError, require_positive, unknown_name
+from tpusim import defaults
+from tpusim.data import catalog, find_input
+from tpusim.errors import TpusimError
+from tpusim.inputs import REQUIRED, Section, file_version, fmt_shape, load_toml
+from tpusim.topology.ocs import ocs_count
 
 CHIP_PREFIX = "chip-"
 POD_PREFIX = "pod-"
 
-# Required numeric chip fields (SI units, names carry the unit).
-_CHIP_NUMBERS = (
-    "peak_bf16_flops_per_s",
-    "hbm_bytes",
-    "hbm_bytes_per_s",
-    "tensorcores_per_chip",
-    "mxu_dim",
-    "ici_links_per_chip",
-    "ici_link_one_way_bytes_per_s",
-    "ici_hop_latency_s",
-    "torus_dims",
-    "chips_per_host",
-    "pcie_bytes_per_s",
-    "dcn_bytes_per_s_per_chip",
-    "max_pod_chips",
-)
-_CHIP_OPTIONAL_NUMBERS = (
-    "peak_int8_ops_per_s",
-    "peak_fp8_flops_per_s",
-    "mxus_per_tensorcore",
-    "clock_hz",
-    "spmem_bytes_per_chip",
-)
+# Numeric chip fields: (integer?, smallest, largest). SI units, names carry the unit. The ranges
+# are far outside any real chip; they keep every derived figure finite (a step time is FLOPs
+# divided by a rate, so a rate of 1e-300 would overflow it).
+_RATE = (False, 1.0, 1e24)
+_CHIP_NUMBERS: dict[str, tuple[bool, float, float]] = {
+    "peak_bf16_flops_per_s": _RATE,
+    "hbm_bytes": (True, 1, 2**50),
+    "hbm_bytes_per_s": _RATE,
+    "tensorcores_per_chip": (True, 1, 64),
+    "mxu_dim": (True, 1, 4096),
+    "ici_links_per_chip": (True, 1, 64),
+    "ici_link_one_way_bytes_per_s": _RATE,
+    "ici_hop_latency_s": (False, 1e-12, 1.0),
+    "torus_dims": (True, 1, 4),
+    "chips_per_host": (True, 1, 1024),
+    "pcie_bytes_per_s": _RATE,
+    "dcn_bytes_per_s_per_chip": _RATE,
+    "max_pod_chips": (True, 1, 2**24),
+}
+_CHIP_OPTIONAL_NUMBERS: dict[str, tuple[bool, float, float]] = {
+    "peak_int8_ops_per_s": _RATE,
+    "peak_fp8_flops_per_s": _RATE,
+    "mxus_per_tensorcore": (True, 1, 64),
+    "clock_hz": (False, 1e6, 1e11),
+    "spmem_bytes_per_chip": (True, 1, 2**40),
+}
 _SLICE_RULES = ("cubes", "listed")
 _WRAP_RULES = ("whole_cubes", "full_axis")
+_CHIP_ALIASES = {"tpu7x": "v7", "ironwood": "v7"}
 
 
 @dataclass(frozen=True)
@@ -126,190 +133,179 @@ class Pod:
         """The pod's shape in cubes (e.g. (4, 4, 4) for the v4 pod), or None without cubes."""
         if self.chip.cube_shape is None:
             return None
-        return tuple(s // c for s, c in zip(self.shape, self.chip.cube_shape, strict=True))
+        return self.cube_shape_of(self.shape)
 
     @property
     def cubes(self) -> int:
         grid = self.cube_grid
         return 0 if grid is None else math.prod(grid)
 
+    @property
+    def ocs_count(self) -> int:
+        """OCSes wiring the pod's cubes (48 on the v4 pod); 0 without OCS."""
+        if not self.ocs or self.chip.cube_shape is None:
+            return 0
+        return ocs_count(self.chip.cube_shape, self.cubes, self.ocs_ports, self.ocs_spare_ports)
 
-def _where(path: Path) -> str:
-    return str(path)
+    def cube_shape_of(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """A whole-cube slice shape in chips -> the same slice in cubes ((8, 8, 16) -> (2, 2, 4)
+        on v4); a TpusimError naming a whole-cube shape near it otherwise."""
+        side = self.chip.cube_shape
+        if side is None:
+            raise TpusimError(f"{self.chip.name} has no OCS cubes; slices are not made of cubes")
+        if len(shape) != len(side) or any(s % c for s, c in zip(shape, side, strict=True)):
+            near = tuple(max(c, s // c * c) for s, c in zip(shape, side, strict=False))
+            raise TpusimError(
+                f"slice {fmt_shape(shape)} is not made of whole {fmt_shape(side)} cubes; "
+                f"use whole cubes, e.g. {fmt_shape(near)}"
+            )
+        return tuple(s // c for s, c in zip(shape, side, strict=True))
 
 
-def _read_sources(doc: dict[str, Any], where: str, values: dict[str, Any]) -> tuple[dict, dict]:
-    sources = doc.get("sources", {})
-    assumptions = doc.get("assumptions", {})
-    if not isinstance(sources, dict) or not isinstance(assumptions, dict):
-        raise TpusimError(f"{where}: [sources] and [assumptions] must be tables")
-    missing = [k for k in values if k not in sources and k != "name" and k != "chip"]
+def _sources(doc: Section, table: Section) -> tuple[dict[str, str], dict[str, str]]:
+    """[sources] must cite every value of `table` (but its name); [sources] and [assumptions]
+    may name only keys of `table`."""
+    keys = [k for k in table.names() if k not in ("name", "chip")]
+    sources = doc.mapping("sources", keys=keys)
+    assumptions = doc.mapping("assumptions", keys=keys)
+    missing = [k for k in keys if k not in sources]
     if missing:
         raise TpusimError(
-            f"{where}: no source for {', '.join(missing)}; add a [sources] entry citing each value"
+            f"{doc.label}: no source for {', '.join(missing)}; add a [sources] entry citing each value"
         )
-    return dict(sources), dict(assumptions)
-
-
-def _parse_dims(value: Any, key: str, where: str) -> tuple[int, ...]:
-    if isinstance(value, str):
-        from tpusim.topology.shape import parse_shape
-
-        return parse_shape(value)
-    if not isinstance(value, list) or not value or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
-    ):
-        raise TpusimError(f"{where}: {key} must be a list of positive integers like [2, 2, 1]")
-    return tuple(value)
+    return sources, assumptions
 
 
 def chip_from_dict(doc: dict[str, Any], where: str) -> Chip:
     """Build a Chip from a parsed chip TOML document, checking every field."""
-    table = require_table(doc, "chip", where)
-    slices = require_table(doc, "slices", where)
-    values: dict[str, Any] = {"name": require_key(table, "name", where, str)}
-    for key in _CHIP_NUMBERS:
-        value = require_key(table, key, where, (int, float))
-        values[key] = require_positive(where, key, value)
-    for key in _CHIP_OPTIONAL_NUMBERS:
-        if key in table:
-            values[key] = require_positive(where, key, require_key(table, key, where, (int, float)))
-    sparse = require_key(table, "sparsecores_per_chip", where, int)
-    if sparse < 0:
-        raise TpusimError(f"{where}: sparsecores_per_chip must be >= 0, got {sparse}")
-    values["sparsecores_per_chip"] = sparse
-    for key in ("hbm_bytes", "tensorcores_per_chip", "mxu_dim", "ici_links_per_chip",
-                "torus_dims", "chips_per_host", "max_pod_chips", "mxus_per_tensorcore",
-                "spmem_bytes_per_chip"):
-        if key in values and values[key] != int(values[key]):
-            raise TpusimError(f"{where}: {key} must be a whole number, got {values[key]}")
-        if key in values:
-            values[key] = int(values[key])
-    values["host_shape"] = _parse_dims(require_key(table, "host_shape", where, list), "host_shape", where)
-    if "cube_shape" in table:
-        values["cube_shape"] = _parse_dims(table["cube_shape"], "cube_shape", where)
-    sources, assumptions = _read_sources(doc, where, table)
+    top = Section(doc, where)
+    table = top.section("chip")
+    values: dict[str, Any] = {"name": table.string("name")}
+    for key, (whole, low, high) in (_CHIP_NUMBERS | _CHIP_OPTIONAL_NUMBERS).items():
+        default = REQUIRED if key in _CHIP_NUMBERS else None
+        if whole:
+            values[key] = table.integer(key, default, at_least=int(low), at_most=int(high))
+        else:
+            values[key] = table.number(key, default, at_least=low, at_most=high)
+        if values[key] is None:
+            del values[key]
+    values["sparsecores_per_chip"] = table.integer("sparsecores_per_chip", at_least=0, at_most=64)
+    values["host_shape"] = table.shape("host_shape")
+    cube = table.shape("cube_shape", None)
+    if cube is not None:
+        values["cube_shape"] = cube
     dims = values["torus_dims"]
     if len(values["host_shape"]) != dims or math.prod(values["host_shape"]) != values["chips_per_host"]:
         raise TpusimError(
-            f"{where}: host_shape {values['host_shape']} must have {dims} axes and "
+            f"{table.label}: host_shape {values['host_shape']} must have {dims} axes and "
             f"{values['chips_per_host']} chips (chips_per_host)"
         )
-    if "cube_shape" in values and len(values["cube_shape"]) != dims:
-        raise TpusimError(f"{where}: cube_shape must have {dims} axes (torus_dims)")
+    if cube is not None and len(cube) != dims:
+        raise TpusimError(f"{table.label}: cube_shape must have {dims} axes (torus_dims)")
 
-    rule = require_key(slices, "rule", where, str)
-    if rule not in _SLICE_RULES:
-        raise TpusimError(f"{where}: [slices] rule must be one of {', '.join(_SLICE_RULES)}, got {rule!r}")
-    wrap = require_key(slices, "wrap", where, str)
-    if wrap not in _WRAP_RULES:
-        raise TpusimError(f"{where}: [slices] wrap must be one of {', '.join(_WRAP_RULES)}, got {wrap!r}")
-    if (rule == "cubes" or wrap == "whole_cubes") and "cube_shape" not in values:
-        raise TpusimError(f"{where}: slice rule {rule!r} / wrap {wrap!r} needs [chip] cube_shape")
-    shapes: tuple[tuple[int, ...], ...] = ()
-    if rule == "listed":
-        listed = require_key(slices, "shapes", where, list)
-        shapes = tuple(_parse_dims(s, "shapes", where) for s in listed)
+    slices = top.section("slices")
+    rule = slices.choice("rule", _SLICE_RULES)
+    wrap = slices.choice("wrap", _WRAP_RULES)
+    if (rule == "cubes" or wrap == "whole_cubes") and cube is None:
+        raise TpusimError(f"{slices.label}: slice rule {rule!r} / wrap {wrap!r} needs [chip] cube_shape")
+    values["slice_shapes"] = slices.shapes("shapes") if rule == "listed" else ()
+    slices.allow("shapes")
     values["slice_rule"] = rule
-    values["slice_shapes"] = shapes
     values["wrap_rule"] = wrap
-    values["twisted_allowed"] = bool(slices.get("twisted", False))
+    values["twisted_allowed"] = slices.boolean("twisted", False)
+    sources, assumptions = _sources(top, table)
+    top.done()
     return Chip(**values, sources=sources, assumptions=assumptions)
-
-
-def _catalog_files(prefix: str) -> dict[str, Path]:
-    folder = data_dir("topologies")
-    return {p.stem[len(prefix):]: p for p in sorted(folder.glob(f"{prefix}*.toml"))}
 
 
 def chip_names() -> list[str]:
     """Names of the chips in the shipped catalog."""
-    return list(_catalog_files(CHIP_PREFIX))
+    return list(catalog("topologies", CHIP_PREFIX))
 
 
 def pod_names() -> list[str]:
     """Names of the pods in the shipped catalog."""
-    return list(_catalog_files(POD_PREFIX))
+    return list(catalog("topologies", POD_PREFIX))
+
+
+def _chip_key(name: str) -> str:
+    key = name.lower().removeprefix("tpu-")
+    return _CHIP_ALIASES.get(key, key)
+
+
+def chip_path(ref: str | Path, *, relative_to: Path | None = None) -> Path:
+    """The chip file a reference names: a catalog name ('v4', 'tpu-v4', 'V4', 'ironwood') or a path."""
+    return find_input(ref, kind="chip", folder="topologies", prefix=CHIP_PREFIX,
+                      relative_to=relative_to, name_key=_chip_key)
+
+
+def pod_path(ref: str | Path, *, relative_to: Path | None = None) -> Path:
+    """The pod file a reference names: a catalog name ('tpu-v4-4096') or a path."""
+    return find_input(ref, kind="pod", folder="topologies", prefix=POD_PREFIX, relative_to=relative_to)
 
 
 @cache
-def _load_chip_file(path: Path) -> Chip:
-    return chip_from_dict(load_toml(path), _where(path))
+def _load_chip_file(path: Path, version: tuple[int, int]) -> Chip:
+    return chip_from_dict(load_toml(path), str(path))
 
 
 def load_chip(name_or_path: str | Path) -> Chip:
     """A chip by catalog name ('v4', also 'tpu-v4' or 'V4') or from a chip TOML file."""
-    path = _catalog_path(name_or_path, CHIP_PREFIX, "chip")
-    return _load_chip_file(path)
-
-
-def _catalog_path(name_or_path: str | Path, prefix: str, kind: str) -> Path:
-    text = str(name_or_path)
-    if text.endswith(".toml") or "/" in text:
-        path = Path(text)
-        if not path.is_file():
-            raise TpusimError(f"{kind} file not found: {text!r}")
-        return path.resolve()
-    files = _catalog_files(prefix)
-    key = text.lower()
-    if key.startswith("tpu-") and prefix == CHIP_PREFIX:
-        key = key[4:]
-    if key == "tpu7x" or key == "ironwood":
-        key = "v7"
-    if key not in files:
-        raise unknown_name(kind, text, files)
-    return files[key].resolve()
+    path = chip_path(name_or_path)
+    return _load_chip_file(path, file_version(path))
 
 
 def pod_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = None) -> Pod:
-    """Build a Pod from a parsed pod TOML document; its `chip` names a catalog chip or a file."""
-    from tpusim.topology.shape import parse_shape
-
-    table = require_table(doc, "pod", where)
-    name = require_key(table, "name", where, str)
-    chip_ref = require_key(table, "chip", where, str)
-    if chip_ref.endswith(".toml") and base is not None and not Path(chip_ref).is_file():
-        chip_ref = str(base / chip_ref)
-    chip = load_chip(chip_ref)
-    shape = parse_shape(require_key(table, "shape", where, str))
-    ocs = require_key(table, "ocs", where, bool)
+    """Build a Pod from a parsed pod TOML document; its `chip` names a catalog chip or a file
+    (looked for beside the pod file, `base`, too)."""
+    top = Section(doc, where)
+    table = top.section("pod")
+    name = table.string("name")
+    chip_file = chip_path(table.string("chip"), relative_to=base)
+    chip = _load_chip_file(chip_file, file_version(chip_file))
+    shape = table.shape("shape")
+    ocs = table.boolean("ocs")
     if len(shape) != chip.torus_dims:
         raise TpusimError(
-            f"{where}: pod shape {'x'.join(map(str, shape))} has {len(shape)} axes but chip "
+            f"{table.label}: pod shape {fmt_shape(shape)} has {len(shape)} axes but chip "
             f"{chip.name} is a {chip.torus_dims}D torus"
         )
     chips = math.prod(shape)
     if chips > chip.max_pod_chips:
         raise TpusimError(
-            f"{where}: pod of {chips} chips exceeds the largest {chip.name} pod ({chip.max_pod_chips})"
+            f"{table.label}: pod of {chips} chips exceeds the largest {chip.name} pod ({chip.max_pod_chips})"
         )
     if any(s % h for s, h in zip(shape, chip.host_shape, strict=True)):
-        raise TpusimError(f"{where}: pod shape must be a whole number of hosts {chip.host_shape}")
+        raise TpusimError(f"{table.label}: pod shape must be a whole number of hosts {chip.host_shape}")
     ports = spare = None
+    table.allow("ocs_ports", "ocs_spare_ports")
     if ocs:
         if chip.cube_shape is None:
-            raise TpusimError(f"{where}: ocs = true needs a chip with cube_shape; {chip.name} has none")
+            raise TpusimError(f"{table.label}: ocs = true needs a chip with cube_shape; {chip.name} has none")
         if any(s % c for s, c in zip(shape, chip.cube_shape, strict=True)):
             raise TpusimError(
-                f"{where}: an OCS pod must be whole cubes; each side a multiple of {chip.cube_shape}"
+                f"{table.label}: an OCS pod must be whole cubes; each side a multiple of {chip.cube_shape}"
             )
-        ports = int(require_positive(where, "ocs_ports", require_key(table, "ocs_ports", where, int)))
-        spare = require_key(table, "ocs_spare_ports", where, int)
-        if not 0 <= spare < ports:
-            raise TpusimError(f"{where}: ocs_spare_ports must be in [0, ocs_ports), got {spare}")
-    sources, assumptions = _read_sources(doc, where, table)
+        ports = table.integer("ocs_ports", at_least=1, at_most=100_000)
+        spare = table.integer("ocs_spare_ports", at_least=0)
+        if ports - spare < 2:
+            raise TpusimError(f"{table.label}: an OCS needs at least 2 usable ports; ocs_spare_ports "
+                              f"({spare}) must be at most ocs_ports - 2 ({ports - 2})")
+    sources, assumptions = _sources(top, table)
+    top.done()
     return Pod(name=name, chip=chip, shape=shape, ocs=ocs, ocs_ports=ports,
                ocs_spare_ports=spare, sources=sources, assumptions=assumptions)
 
 
 @cache
-def _load_pod_file(path: Path) -> Pod:
-    return pod_from_dict(load_toml(path), _where(path), base=path.parent)
+def _load_pod_file(path: Path, version: tuple[int, int]) -> Pod:
+    return pod_from_dict(load_toml(path), str(path), base=path.parent)
 
 
-def load_pod(name_or_path: str | Path) -> Pod:
-    """A pod by catalog name ('tpu-v4-4096') or from a pod TOML file."""
-    return _load_pod_file(_catalog_path(name_or_path, POD_PREFIX, "pod"))
+def load_pod(name_or_path: str | Path, *, relative_to: Path | None = None) -> Pod:
+    """A pod by catalog name ('tpu-v4-4096') or from a pod TOML file (also beside `relative_to`)."""
+    path = pod_path(name_or_path, relative_to=relative_to)
+    return _load_pod_file(path, file_version(path))
 
 
 def all_chips() -> list[Chip]:
@@ -318,6 +314,23 @@ def all_chips() -> list[Chip]:
 
 def all_pods() -> list[Pod]:
     return [load_pod(n) for n in pod_names()]
+
+
+def select_pod(*, pod: str | Path | None = None, chips: int | None = None,
+               generation: str | None = None) -> Pod:
+    """The pod a user asked for: by name or file (`pod`), else by size (`chips`, default
+    defaults.POD_CHIPS) and `generation`. A pod given together with a size or a generation it
+    does not have is a contradiction, refused (never one of them silently ignored)."""
+    if pod is None:
+        return find_pod(defaults.POD_CHIPS if chips is None else chips, generation)
+    found = load_pod(pod)
+    if chips is not None and chips != found.chips:
+        raise TpusimError(f"pod {found.name} has {found.chips} chips, not {chips}; give the pod or "
+                          f"the chip count (--pod or --chips), not both")
+    if generation is not None and load_chip(generation).name != found.chip.name:
+        raise TpusimError(f"pod {found.name} is made of {found.chip.name} chips, not {generation}; "
+                          f"give the pod or the generation (--pod or --generation), not both")
+    return found
 
 
 def find_pod(chips: int, generation: str | None = None) -> Pod:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import difflib
 import hashlib
 import itertools
 import json
@@ -32,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from tpusim import defaults
-from tpusim.data import load_toml, require_key, require_table, resolve_path
+from tpusim.data import find_input
 from tpusim.errors import TpusimError
+from tpusim.inputs import UnknownKeyError, check_integer, load_toml, read_toml, show
 
 KINDS = ("estimate", "plan", "simulate")
 OUT_SUFFIXES = (".csv", ".jsonl")
@@ -58,28 +60,73 @@ class SweepSpec:
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
-    """Read and check a sweep TOML file (see the module docstring)."""
+    """Read and check a sweep TOML file (see the module docstring); `run_sweep` checks the grid
+    keys against the runner and the base file (`check_grid`) before any point runs."""
     path = Path(path)
-    where = str(path)
-    doc = load_toml(path)
-    table = require_table(doc, "sweep", where)
-    kind = require_key(table, "kind", where, str)
-    if kind not in KINDS:
-        raise TpusimError(f"{where}: [sweep] kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    doc = read_toml(path)
+    table = doc.section("sweep")
+    kind = table.choice("kind", KINDS)
     base = None
-    if kind != "plan":
-        base_ref = require_key(table, "base", where, str)
+    table.allow("base")
+    if kind == "plan":
+        if table.has("base"):
+            raise TpusimError(f"{table.label}: a plan sweep has no base file; remove base")
+    else:
         folder = "workloads" if kind == "estimate" else "scenarios"
-        base = resolve_path(base_ref, relative_to=path.parent, folder=folder)
-    grid = require_table(doc, "grid", where)
-    for key, values in grid.items():
-        if not isinstance(values, list) or not values:
-            raise TpusimError(f"{where}: [grid] {key} must be a non-empty array of values, e.g. [1, 2]")
-    out = table.get("out")
-    if out is not None and not isinstance(out, str):
-        raise TpusimError(f"{where}: [sweep] out must be a file name")
-    return SweepSpec(name=path.stem, kind=kind, base=base, grid=dict(grid),
-                     out=Path(out) if out else None)
+        base = find_input(table.string("base", hint="the workload or scenario file the grid changes"),
+                          kind=f"sweep base ({folder[:-1]})", folder=folder, relative_to=path.parent)
+    out = table.string("out", None, hint="a .csv or .jsonl file name")
+    grid_table = doc.section("grid")
+    grid = {key: grid_table.array(key, non_empty=True) for key in grid_table.names()}
+    doc.done(hint="grid values go in [grid], e.g. seed = [5]")
+    return SweepSpec(name=path.stem, kind=kind, base=base, grid=grid, out=Path(out) if out else None)
+
+
+def check_grid(spec: SweepSpec) -> None:
+    """Refuse, before anything runs, a grid key that no point could use: a plain key the runner
+    does not take, or a dotted key the base file's schema does not know ('model.layerz'). Each
+    point's document is built and read with the strict reader; other input errors (a value out
+    of range at some point) are left to that point's row."""
+    allowed = RUNNER_KEYS[spec.kind]
+    plain = [k for k in spec.grid if "." not in k]
+    for key in plain:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            raise UnknownKeyError(
+                f"sweep {spec.kind}: unknown grid key {key!r}; {guess}use {', '.join(allowed)} "
+                f"or a dotted key of the base file such as {_EXAMPLE_KEYS[spec.kind]!r}")
+    dotted = [k for k in spec.grid if "." in k]
+    if not dotted:
+        return
+    if spec.kind == "plan":
+        raise TpusimError(f"sweep plan: dotted grid keys ({', '.join(dotted)}) need a base file; a plan "
+                          f"sweep takes only {', '.join(allowed)}")
+    base_doc = load_toml(spec.base)
+    seen: set[str] = set()
+    for params in points(spec):
+        overrides = {k: params[k] for k in dotted}
+        key = json.dumps(overrides, sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            _parse_base(spec, apply_overrides(base_doc, overrides))
+        except UnknownKeyError as exc:
+            raise UnknownKeyError(f"sweep grid key not in the base file {spec.base.name}: {exc}") from None
+        except TpusimError:
+            continue  # a bad value at this point: reported in its row
+
+
+def _parse_base(spec: SweepSpec, doc: dict[str, Any]):
+    """The base document (with a point's overrides) read strictly: a Workload or a Scenario."""
+    if spec.kind == "estimate":
+        from tpusim.workloads.config import workload_from_dict
+
+        return workload_from_dict(doc, str(spec.base), spec.base.stem)
+    from tpusim.sim import scenario_from_dict
+
+    return scenario_from_dict(doc, str(spec.base), base=spec.base.parent)
 
 
 def point_id(params: dict[str, Any]) -> str:
@@ -114,46 +161,48 @@ def apply_overrides(doc: dict[str, Any], params: dict[str, Any]) -> dict[str, An
 
 # --- runners: (spec, params) -> rows ---------------------------------------------------------
 
-def _split(params: dict[str, Any], allowed: tuple[str, ...], kind: str) -> dict[str, Any]:
-    plain = {k: v for k, v in params.items() if "." not in k}
-    unknown = sorted(set(plain) - set(allowed))
-    if unknown:
-        raise TpusimError(
-            f"sweep {kind}: unknown grid key(s) {', '.join(unknown)}; use {', '.join(allowed)} "
-            f"or a dotted key of the base file such as 'training.global_batch_seqs'"
-        )
-    return plain
+# The plain grid keys each runner takes (arguments of its library call).
+RUNNER_KEYS: dict[str, tuple[str, ...]] = {
+    "estimate": ("chip", "chips_per_slice", "slices", "slice_shape", "global_batch_seqs", "remat"),
+    "plan": ("chips", "generation", "pod", "availability", "slice", "slices", "target", "samples",
+             "seed"),
+    "simulate": ("days", "seed", "replications"),
+}
+_EXAMPLE_KEYS = {"estimate": "training.global_batch_seqs", "plan": "(none)",
+                 "simulate": "recovery.checkpoint_save_s"}
+
+
+def _split(params: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The point's plain (runner) keys; `check_grid` has refused any the runner does not take."""
+    return {k: v for k, v in params.items() if "." not in k and k in RUNNER_KEYS[kind]}
 
 
 def run_estimate_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
     """One `tpusim estimate` of the base workload with the point's overrides."""
-    from tpusim.workloads.config import workload_from_dict
     from tpusim.workloads.estimator import estimate
 
-    kwargs = _split(params, ("chip", "chips_per_slice", "slices", "slice_shape",
-                             "global_batch_seqs", "remat"), "estimate")
-    doc = apply_overrides(load_toml(spec.base), params)
-    workload = workload_from_dict(doc, str(spec.base), spec.base.stem)
-    return [estimate(workload, **kwargs).to_row()]
+    workload = _parse_base(spec, apply_overrides(load_toml(spec.base), params))
+    return [estimate(workload, **_split(params, "estimate")).to_row()]
 
 
 def run_plan_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
     """One `tpusim plan`: a row per slice size (or per requested slice)."""
-    from tpusim.hardware import find_pod, load_pod
+    from tpusim.hardware import select_pod
     from tpusim.planner.table import plan
 
-    kwargs = _split(params, ("chips", "generation", "pod", "availability", "slice", "slices",
-                             "target", "samples", "seed"), "plan")
+    kwargs = _split(params, "plan")
     if "availability" not in kwargs:
         raise TpusimError("a plan sweep needs an 'availability' grid key, e.g. availability = [0.99, 0.995]")
-    if "pod" in kwargs:
-        pod = load_pod(kwargs["pod"])
-    else:
-        pod = find_pod(kwargs.get("chips", defaults.POD_CHIPS), kwargs.get("generation"))
+    where = "sweep plan point"
+    for key in ("pod", "generation", "slice"):
+        if key in kwargs and not isinstance(kwargs[key], str):
+            raise TpusimError(f"{where}: {key} must be a string, got {show(kwargs[key])}")
+    pod = select_pod(pod=kwargs.get("pod"), chips=kwargs.get("chips"), generation=kwargs.get("generation"))
+    samples = check_integer(kwargs.get("samples", defaults.PLAN_SAMPLES), "samples", where, at_least=1)
+    seed = check_integer(kwargs.get("seed", defaults.SEED), "seed", where, at_least=0)
     result = plan(pod, kwargs["availability"], slice_shape=kwargs.get("slice"),
                   n_slices=kwargs.get("slices", 1), target=kwargs.get("target"),
-                  samples=kwargs.get("samples", defaults.PLAN_SAMPLES),
-                  seed=kwargs.get("seed", defaults.SEED))
+                  samples=samples, seed=seed)
     head = {"pod_name": pod.name, "cube_availability": result.cube_availability}
     return [{**head, **{k: v for k, v in asdict(row).items() if k != "cube_shape"}}
             for row in result.rows]
@@ -162,12 +211,10 @@ def run_plan_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, An
 def run_simulate_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
     """One `tpusim simulate` of the base scenario with the point's overrides (all replications in
     this process); the row is the summary's scalar figures."""
-    from tpusim.sim import scenario_from_dict, simulate, with_overrides
+    from tpusim.sim import simulate, with_overrides
 
-    kwargs = _split(params, ("days", "seed", "replications"), "simulate")
-    doc = apply_overrides(load_toml(spec.base), params)
-    scenario = scenario_from_dict(doc, str(spec.base), base=spec.base.parent)
-    scenario = with_overrides(scenario, **kwargs)
+    scenario = _parse_base(spec, apply_overrides(load_toml(spec.base), params))
+    scenario = with_overrides(scenario, **_split(params, "simulate"))
     summary = simulate(scenario, workers=1).summary
     return [_flatten(summary)]
 
@@ -351,6 +398,7 @@ def run_sweep(
     `progress(done, total)` is called after each point.
     """
     check_out_path(out)
+    check_grid(spec)
     if backend not in ("local", "ray"):
         raise TpusimError(f"unknown backend {backend!r}; use local or ray")
     if workers < 1:

@@ -56,8 +56,9 @@ def _prob(x: float) -> str:
 
 @app.command(epilog=EXAMPLES)
 def plan(
-    chips: int = typer.Option(defaults.POD_CHIPS, "--chips",
-                              help="Pod size in chips (4096: v4, 8960: v5p, 9216: v7)."),
+    chips: int | None = typer.Option(
+        None, "--chips",
+        help=f"Pod size in chips (default {defaults.POD_CHIPS}: v4; 8960: v5p; 9216: v7)."),
     availability: str = typer.Option(
         str(defaults.HOST_AVAILABILITY), "--availability",
         help="Host availability in (0, 1], e.g. 0.995; several separated by commas.",
@@ -122,7 +123,7 @@ def plan(
     csv_out: bool = typer.Option(False, "--csv", help="Rows as CSV."),
 ) -> None:
     """Slice sizes a pod can count on: P(schedulable) and goodput, with OCS and on a static torus."""
-    from tpusim.hardware import find_pod, load_pod
+    from tpusim.hardware import select_pod
     from tpusim.planner.assign import cubes_of_hosts
 
     if chart is not None and chart.suffix.lower() not in (".png", ".svg", ".pdf"):
@@ -130,7 +131,7 @@ def plan(
     if samples < 1:
         raise TpusimError(f"--samples must be >= 1, got {samples}")
     levels = availability_levels(availability)
-    pod = load_pod(pod_name) if pod_name else find_pod(chips, generation)
+    pod = select_pod(pod=pod_name, chips=chips, generation=generation)
     faulty = _int_list(faulty_cubes, "--faulty-cubes")
     hosts = _int_list(faulty_hosts, "--faulty-hosts")
     if hosts:

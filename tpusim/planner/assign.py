@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from tpusim.errors import TpusimError
+from tpusim.inputs import check_integer
 from tpusim.planner.boxes import box_placements, check_cube_shape, healthy_mask
 from tpusim.planner.packing import max_packing
 from tpusim.topology.ocs import CrossConnect, changed_connects, slice_cross_connects
@@ -53,8 +54,7 @@ def place_slices(pod, healthy: np.ndarray, slice_cube_shape: tuple[int, ...], n_
     """
     grid = _grid_of(pod)
     shape = check_cube_shape(grid, tuple(slice_cube_shape))
-    if isinstance(n_slices, bool) or not isinstance(n_slices, int | np.integer) or n_slices < 0:
-        raise TpusimError(f"n_slices must be a whole number >= 0, got {n_slices!r}")
+    n_slices = check_integer(n_slices, "n_slices", "place_slices", at_least=0)
     h = _check_healthy(pod, healthy)
     k = math.prod(shape)
     if n_slices == 0:

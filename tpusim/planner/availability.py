@@ -25,17 +25,16 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from tpusim.errors import TpusimError, require_probability
+from tpusim.errors import TpusimError
+from tpusim.inputs import check_integer, check_probability
 
 
 def _prob(name: str, value: float, *, allow_zero: bool = True) -> float:
-    return require_probability("availability", name, value, allow_zero=allow_zero)
+    return check_probability(value, name, "availability", allow_zero=allow_zero)
 
 
 def _count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TpusimError(f"{name} must be a whole number >= 0, got {value!r}")
-    return value
+    return check_integer(value, name, "availability", at_least=0)
 
 
 def cube_availability(p_host: float, hosts_per_cube: int, *, p_chip: float = 1.0,
@@ -106,8 +105,7 @@ def p_at_least_k_healthy(n_cubes: int, k: int, p_cube: float) -> float:
     Tested: P(>=48 of 64) = 0.989 at p_cube 0.8515; equals brute-force enumeration on small
     pods; 1 for k <= 0, 0 for k > n_cubes, p_cube^n for k = n_cubes.
     """
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TpusimError(f"k must be a whole number of cubes, got {k!r}")
+    k = check_integer(k, "k (cubes)", "availability")
     return _tail(healthy_pmf(n_cubes, p_cube), k)
 
 

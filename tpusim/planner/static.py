@@ -29,7 +29,8 @@ from itertools import permutations, product
 
 import numpy as np
 
-from tpusim.errors import TpusimError, require_probability
+from tpusim.errors import TpusimError
+from tpusim.inputs import check_probability
 from tpusim.planner import slabs
 from tpusim.planner.availability import expected_ocs_slices, healthy_pmf, healthy_pmf_correlated
 from tpusim.planner.bounds import bounds_matrix
@@ -72,7 +73,7 @@ class StaticEstimate:
 def sample_healthy(n_cubes: int, p_cube: float, samples: int, seed: int, *,
                    domain_cubes: int = 1, p_domain: float = 1.0) -> np.ndarray:
     """(samples x n_cubes) bool: healthy cubes drawn from default_rng(seed)."""
-    p_cube = require_probability("static model", "p_cube", p_cube, allow_zero=True)
+    p_cube = check_probability(p_cube, "p_cube", "static model", allow_zero=True)
     if samples < 1:
         raise TpusimError(f"samples must be >= 1, got {samples}")
     rng = np.random.default_rng(seed)
@@ -238,7 +239,7 @@ def static_estimates(grid: tuple[int, ...], shapes: list[tuple[int, ...]], p_cub
     skips the packing search (only "do n_slices fit?" is answered; much faster). `on_shape(done,
     total)` is called after each shape (for progress bars)."""
     n = math.prod(grid)
-    p_cube = require_probability("static model", "p_cube", p_cube, allow_zero=True)
+    p_cube = check_probability(p_cube, "p_cube", "static model", allow_zero=True)
     exact = (1 << n) <= exact_limit and domain_cubes == 1 and p_domain == 1.0
     if exact:
         patterns = all_patterns(n)

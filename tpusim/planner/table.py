@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from tpusim import defaults
-from tpusim.errors import TpusimError, require_probability
+from tpusim.errors import TpusimError
+from tpusim.inputs import check_integer, check_probability
 from tpusim.planner import availability as av
 from tpusim.planner.assign import assignment
 from tpusim.planner.static import static_estimates
@@ -157,12 +158,11 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
     the healthy cubes can hold with OCS) and `then_fail` re-forms it after that cube fails.
     `on_shape(done, total)` reports the static model's progress over slice sizes."""
     grid = require_cube_pod(pod)
-    p_host = require_probability("plan", "availability", host_availability)
-    if isinstance(n_slices, bool) or not isinstance(n_slices, int) or n_slices < 1:
-        raise TpusimError(f"--slices must be a whole number >= 1, got {n_slices!r}")
+    p_host = check_probability(host_availability, "availability", "plan")
+    n_slices = check_integer(n_slices, "--slices", "plan", at_least=1)
     if target is not None:
-        target = require_probability("plan", "target", target)
-    p_ocs = require_probability("plan", "OCS availability", p_ocs)
+        target = check_probability(target, "target", "plan")
+    p_ocs = check_probability(p_ocs, "OCS availability", "plan")
     n = math.prod(grid)
     chip = pod.chip
     p_cube = av.cube_availability(p_host, chip.hosts_per_cube, p_chip=p_chip,

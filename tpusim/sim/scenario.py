@@ -20,17 +20,20 @@ Defaults (documented in docs/simulate.md with their sources) are module constant
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tpusim.data import load_toml, require_key, resolve_path
-from tpusim.errors import TpusimError, require_positive, require_probability
+from tpusim.data import find_input
+from tpusim.errors import TpusimError, unknown_name
 from tpusim.hardware import Pod, load_pod
+from tpusim.inputs import Section, UnknownKeyError, check_integer, check_number, load_toml
 from tpusim.sim.failures import DISTRIBUTIONS, Lifetime, mtbf_from_availability
 from tpusim.topology.shape import check_slice_shape, fmt_shape, is_whole_cubes
 from tpusim.units import DAY_S, HOUR_S
+from tpusim.workloads.config import workload_path
 
 # Component classes a scenario may give failures for. host/chip/cube need repairs (the cube is
 # unusable until repaired); ocs/link/job are interruptions the job recovers from in place.
@@ -159,59 +162,70 @@ class Scenario:
         return None
 
 
+MAX_DAYS = 3650.0  # ten years: beyond that fleets, failure rates and jobs change; not a run to simulate
+MAX_REPLICATIONS = 100_000  # 1000 replications give goodput to +-0.1%; more is a typo
+# Distribution shapes where sampling stays finite and the mean is what the file says: a Weibull
+# k below 0.1 has Gamma(1 + 1/k) > 1e15 (draws overflow); a lognormal sigma above 4 puts the
+# median below 1/3000 of the mean (most draws ~0, a few astronomically long).
+SHAPE_LIMITS = {"weibull": (0.1, 20.0), "lognormal": (0.01, 4.0)}
+DEFAULT_RUN: dict[str, Any] = {"days": 30.0, "seed": 0, "replications": 1, "warm_start": True}
+
+
 def with_overrides(scenario: Scenario, *, days: float | None = None, seed: int | None = None,
                    replications: int | None = None) -> Scenario:
     """The scenario with command-line overrides applied (checked like the TOML values)."""
     where = "command line"
     changes: dict[str, Any] = {}
     if days is not None:
-        changes["days"] = _days(days, where, "--days")
+        changes["days"] = check_number(days, "--days", where, above=0, at_most=MAX_DAYS,
+                                       hint="ten years at most; simulate a shorter run")
     if seed is not None:
-        changes["seed"] = _seed(seed, where)
+        changes["seed"] = check_integer(seed, "--seed", where, at_least=0)
     if replications is not None:
-        changes["replications"] = _positive_int(replications, where, "--replications")
-    return replace(scenario, **changes)
+        changes["replications"] = check_integer(replications, "--replications", where, at_least=1,
+                                                at_most=MAX_REPLICATIONS)
+    out = replace(scenario, **changes)
+    _check_submissions(out.jobs, out.days, where)
+    return out
+
+
+def scenario_path(ref: str | Path, *, relative_to: Path | None = None) -> Path:
+    """The scenario file a reference names: a shipped name ('palm-540b-50d') or a path."""
+    return find_input(ref, kind="scenario", folder="scenarios", relative_to=relative_to)
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and check a scenario TOML (a path, or a name in the shipped `scenarios/`)."""
-    text = str(path)
-    if not text.endswith(".toml") and "/" not in text:
-        text += ".toml"
-    found = resolve_path(text, folder="scenarios")
+    found = scenario_path(path)
     return scenario_from_dict(load_toml(found), str(found), base=found.parent)
 
 
 def scenario_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = None) -> Scenario:
-    _unknown_keys(doc, ("name", "pod", "failures", "maintenance", "repair", "recovery", "jobs",
-                        "run", "inject", "sources", "assumptions"), where)
-    pod_table = doc.get("pod")
-    if not isinstance(pod_table, dict):
-        raise TpusimError(f"{where}: missing [pod] table (name = \"tpu-v4-4096\", ...)")
-    pw = f"{where} [pod]"
-    _unknown_keys(pod_table, ("name", "count", "ocs", "spare_cubes"), pw)
-    pod_ref = require_key(pod_table, "name", pw, str)
-    if pod_ref.endswith(".toml") and base is not None and not Path(pod_ref).is_file():
-        pod_ref = str(base / pod_ref)
-    pod = load_pod(pod_ref)
+    """Build a Scenario from a parsed TOML document, refusing unknown keys and tables. Files it
+    names (pod, workloads) are looked for beside `base` (the scenario's folder) too."""
+    top = Section(doc, where)
+    name = top.string("name", Path(where).stem)
+    top.mapping("sources")
+    top.mapping("assumptions")
+    pod_table = top.section("pod")
+    pod = load_pod(pod_table.string("name", hint='a pod name like "tpu-v4-4096" or a pod TOML file'),
+                   relative_to=base)
     if pod.cube_grid is None:
         raise TpusimError(
-            f"{pw}: simulate needs a pod made of cubes (v4, v5p, v7); {pod.name} has none"
+            f"{pod_table.label}: simulate needs a pod made of cubes (v4, v5p, v7); {pod.name} has none"
         )
-    count = _positive_int(pod_table.get("count", 1), pw, "count")
-    ocs = pod_table.get("ocs", pod.ocs)
-    if not isinstance(ocs, bool):
-        raise TpusimError(f"{pw}: ocs must be true or false, got {ocs!r}")
+    count = pod_table.integer("count", 1, at_least=1, at_most=1024)
+    ocs = pod_table.boolean("ocs", pod.ocs)
     if ocs and not pod.ocs:
-        raise TpusimError(f"{pw}: pod {pod.name} has no OCS; set ocs = false")
+        raise TpusimError(f"{pod_table.label}: pod {pod.name} has no OCS; set ocs = false")
 
-    jobs = _jobs(doc, where, pod)
-    spare = pod_table.get("spare_cubes", "all")
+    jobs = _jobs(top, pod, base)
+    spare = pod_table.raw("spare_cubes", "all")
     if spare == "all":
         usable = pod.cubes
     else:
-        if isinstance(spare, bool) or not isinstance(spare, int) or spare < 0:
-            raise TpusimError(f"{pw}: spare_cubes must be an integer >= 0 or \"all\", got {spare!r}")
+        spare = check_integer(spare, "spare_cubes", pod_table.label, at_least=0,
+                              hint='or "all": every cube of the pod')
         need = -(-sum(j.cubes for j in jobs) // count)
         usable = min(pod.cubes, need + spare)
     for job in jobs:
@@ -226,286 +240,204 @@ def scenario_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = N
                 f"{usable * count}; use fewer slices or set [pod] count"
             )
 
-    repair = doc.get("repair", {})
-    _require_dict(repair, f"{where} [repair]")
-    _unknown_keys(repair, ("crews",), f"{where} [repair]")
-    crews = repair.get("crews", 0)
-    if isinstance(crews, bool) or not isinstance(crews, int) or crews < 0:
-        raise TpusimError(f"{where} [repair]: crews must be an integer >= 0 (0 = unlimited), got {crews!r}")
+    crews = top.section("repair", required=False).integer("crews", 0, at_least=0,
+                                                           hint="0 = unlimited")
+    run = top.section("run", required=False)
+    days = run.number("days", DEFAULT_RUN["days"], above=0, at_most=MAX_DAYS,
+                      hint="ten years at most; simulate a shorter run")
+    seed = run.integer("seed", DEFAULT_RUN["seed"], at_least=0)
+    reps = run.integer("replications", DEFAULT_RUN["replications"], at_least=1, at_most=MAX_REPLICATIONS)
+    warm = run.boolean("warm_start", DEFAULT_RUN["warm_start"])
+    _check_submissions(jobs, days, f"{where} [[jobs]]")
 
-    run = doc.get("run", {})
-    _require_dict(run, f"{where} [run]")
-    rw = f"{where} [run]"
-    _unknown_keys(run, ("days", "seed", "replications", "warm_start"), rw)
-    days = _days(run.get("days", 30), rw, "days")
-    seed = _seed(run.get("seed", 0), rw)
-    reps = _positive_int(run.get("replications", 1), rw, "replications")
-    warm = run.get("warm_start", True)
-    if not isinstance(warm, bool):
-        raise TpusimError(f"{rw}: warm_start must be true or false")
-
-    return Scenario(
-        name=str(doc.get("name", Path(where).stem)),
+    scenario = Scenario(
+        name=name,
         pod=pod,
         pod_count=count,
         ocs=ocs,
         usable_cubes=usable,
         repair_crews=crews,
-        failures=_failures(doc, where, ocs),
-        maintenance=_maintenance(doc, where),
-        recovery=_recovery(doc, where),
+        failures=_failures(top, ocs),
+        maintenance=_maintenance(top),
+        recovery=_recovery(top),
         jobs=jobs,
-        days=days,
+        days=float(days),
         seed=seed,
         replications=reps,
         warm_start=warm,
-        injections=_injections(doc, where, count, usable, jobs),
+        injections=_injections(top, count, usable, jobs),
         source=where,
     )
+    top.done()
+    return scenario
+
+
+def _check_submissions(jobs: tuple[JobSpec, ...], days: float, where: str) -> None:
+    """A job submitted at or after the end of the run would never run: an input error."""
+    for job in jobs:
+        if job.submit_s >= days * DAY_S:
+            raise TpusimError(
+                f"{where}: job {job.name!r} is submitted at {job.submit_s / HOUR_S:g} h, after the "
+                f"run ends ({days:g} days = {days * 24:g} h); submit it earlier or run longer (days)"
+            )
 
 
 # --- sections -----------------------------------------------------------------------------
 
-def _failures(doc: dict[str, Any], where: str, ocs: bool) -> tuple[ComponentFailures, ...]:
-    table = doc.get("failures", {})
-    _require_dict(table, f"{where} [failures]")
+def _failures(top: Section, ocs: bool) -> tuple[ComponentFailures, ...]:
+    table = top.section("failures", required=False)
     out = []
-    for comp, spec in table.items():
-        fw = f"{where} [failures.{comp}]"
+    for comp in table.names():
         if comp not in COMPONENTS:
-            raise TpusimError(f"{where}: unknown [failures.{comp}]; components: {', '.join(COMPONENTS)}")
-        _require_dict(spec, fw)
-        _unknown_keys(spec, ("ttf", "ttf_shape", "mtbf_hours", "availability", "mttr_hours", "ttr",
-                             "ttr_shape", "source"), fw)
-        ttr = None
-        mttr_s = None
-        if "mttr_hours" in spec:
-            mttr_s = require_positive(fw, "mttr_hours", spec["mttr_hours"]) * HOUR_S
+            close = difflib.get_close_matches(comp, COMPONENTS, n=1)
+            guess = f"did you mean [failures.{close[0]}]? " if close else ""
+            raise UnknownKeyError(f"{top.file}: unknown [failures.{comp}]; {guess}"
+                                  f"components: {', '.join(COMPONENTS)}")
+        spec = table.section(comp)
+        spec.string("source", "")  # a free-text citation
+        if comp not in REPAIRED and (spec.has("ttr") or spec.has("ttr_shape")):
+            raise TpusimError(f"{spec.label}: ttr applies to repaired components ({', '.join(REPAIRED)}); "
+                              f"a {comp} failure is an interruption the job recovers from")
+        mttr_s = spec.number("mttr_hours", None, above=0, scale=HOUR_S)
         if comp in REPAIRED and mttr_s is None:
-            raise TpusimError(f"{fw}: a {comp} needs mttr_hours (mean time to repair)")
-        if "mtbf_hours" in spec and "availability" in spec:
-            raise TpusimError(f"{fw}: give mtbf_hours or availability (with mttr_hours), not both")
-        if "mtbf_hours" in spec:
-            mtbf_s = require_positive(fw, "mtbf_hours", spec["mtbf_hours"]) * HOUR_S
-        elif "availability" in spec:
-            a = require_probability(fw, "availability", spec["availability"])
+            raise TpusimError(f"{spec.label}: a {comp} needs mttr_hours (mean time to repair)")
+        if spec.has("mtbf_hours") and spec.has("availability"):
+            raise TpusimError(f"{spec.label}: give mtbf_hours or availability (with mttr_hours), not both")
+        if spec.has("mtbf_hours"):
+            mtbf_s = spec.number("mtbf_hours", above=0, scale=HOUR_S)
+        elif spec.has("availability"):
+            a = spec.number("availability", above=0, at_most=1, hint="write 99.5% as 0.995")
             if mttr_s is None:
-                raise TpusimError(f"{fw}: availability needs mttr_hours to derive the MTBF")
+                raise TpusimError(f"{spec.label}: availability needs mttr_hours to derive the MTBF")
             if a >= 1:
+                spec.allow("ttf", "ttf_shape", "ttr", "ttr_shape")
                 continue  # never fails
             mtbf_s = mtbf_from_availability(a, mttr_s)
         else:
-            raise TpusimError(f"{fw}: give mtbf_hours, or availability with mttr_hours")
-        ttf = _lifetime(spec, "ttf", mtbf_s, fw)
-        if comp in REPAIRED:
-            ttr = _lifetime(spec, "ttr", mttr_s, fw)
+            raise TpusimError(f"{spec.label}: give mtbf_hours, or availability with mttr_hours")
+        ttf = _lifetime(spec, "ttf", mtbf_s)
+        ttr = _lifetime(spec, "ttr", mttr_s) if comp in REPAIRED else None
         if comp == "link" and ttf.kind != "exponential":
-            raise TpusimError(f"{fw}: optical links are modelled per cube bundle; use ttf = \"exponential\"")
+            raise TpusimError(f"{spec.label}: optical links are modelled per cube bundle; "
+                              f'use ttf = "exponential"')
         if comp in ("ocs", "link") and not ocs:
-            raise TpusimError(f"{fw}: {comp} failures need an OCS pod (ocs = true)")
+            raise TpusimError(f"{spec.label}: {comp} failures need an OCS pod (ocs = true)")
         out.append(ComponentFailures(comp, ttf, ttr))
     return tuple(out)
 
 
-def _lifetime(spec: dict, prefix: str, mean_s: float, where: str) -> Lifetime:
-    kind = spec.get(prefix, "exponential")
-    if kind not in DISTRIBUTIONS:
-        raise TpusimError(f"{where}: {prefix} must be one of {', '.join(DISTRIBUTIONS)}, got {kind!r}")
-    shape = spec.get(f"{prefix}_shape", 1.0)
-    if kind != "exponential":
-        require_positive(where, f"{prefix}_shape", shape)
-    return Lifetime(kind, float(mean_s), float(shape))
+def _lifetime(spec: Section, prefix: str, mean_s: float) -> Lifetime:
+    kind = spec.choice(prefix, DISTRIBUTIONS, "exponential")
+    if kind == "exponential":
+        spec.allow(f"{prefix}_shape")
+        spec.number(f"{prefix}_shape", 1.0, above=0)
+        return Lifetime(kind, float(mean_s))
+    low, high = SHAPE_LIMITS[kind]
+    what = "Weibull k" if kind == "weibull" else "lognormal sigma"
+    shape = spec.number(f"{prefix}_shape", 1.0, at_least=low, at_most=high,
+                        hint=f"the {what}; outside this range sampling overflows")
+    return Lifetime(kind, float(mean_s), shape)
 
 
-def _maintenance(doc: dict[str, Any], where: str) -> Maintenance | None:
-    table = doc.get("maintenance")
+def _maintenance(top: Section) -> Maintenance | None:
+    table = top.optional_section("maintenance")
     if table is None:
         return None
-    mw = f"{where} [maintenance]"
-    _require_dict(table, mw)
-    _unknown_keys(table, ("cube_interval_hours", "duration_hours", "notice"), mw)
-    interval = _number(table, "cube_interval_hours", mw)
-    duration = _number(table, "duration_hours", mw)
-    notice = table.get("notice", True)
-    if not isinstance(notice, bool):
-        raise TpusimError(f"{mw}: notice must be true or false")
-    return Maintenance(interval * HOUR_S, duration * HOUR_S, notice)
+    return Maintenance(table.number("cube_interval_hours", above=0, scale=HOUR_S),
+                       table.number("duration_hours", above=0, scale=HOUR_S),
+                       table.boolean("notice", True))
 
 
-def _recovery(doc: dict[str, Any], where: str) -> Recovery:
-    table = doc.get("recovery", {})
-    rw = f"{where} [recovery]"
-    _require_dict(table, rw)
-    _unknown_keys(table, tuple(DEFAULT_RECOVERY), rw)
-    values = {**DEFAULT_RECOVERY, **table}
+def _recovery(top: Section) -> Recovery:
+    table = top.section("recovery", required=False)
     out: dict[str, Any] = {}
-    for key, value in values.items():
-        default = DEFAULT_RECOVERY[key]
+    for key, default in DEFAULT_RECOVERY.items():
         if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise TpusimError(f"{rw}: {key} must be true or false, got {value!r}")
-            out[key] = value
+            out[key] = table.boolean(key, default)
         elif key == "checkpoint_interval_s":
-            if value == "auto":
-                out[key] = None
-            elif isinstance(value, str):
-                raise TpusimError(
-                    f"{rw}: checkpoint_interval_s must be \"auto\" or seconds > 0, got {value!r}")
-            else:
-                out[key] = float(require_positive(rw, key, value))
+            value = table.raw(key, default)
+            out[key] = None if value == "auto" else check_number(
+                value, key, table.label, above=0, hint='or "auto": Young/Daly from the failure rate')
         else:
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 \
-                    or not math.isfinite(value):
-                raise TpusimError(f"{rw}: {key} must be a time >= 0 in seconds, got {value!r}")
-            out[key] = float(value)
+            out[key] = float(table.number(key, default, at_least=0, hint="a time in seconds"))
     if out["checkpoint_save_s"] <= 0 and not out["in_memory_replica"]:
-        raise TpusimError(f"{rw}: checkpoint_save_s must be > 0")
+        raise TpusimError(f"{table.label}: checkpoint_save_s must be > 0")
     rec = Recovery(**out)
     if rec.checkpoint_async and rec.checkpoint_interval_s is not None \
             and rec.checkpoint_interval_s < rec.checkpoint_save_s:
         raise TpusimError(
-            f"{rw}: with checkpoint_async the interval ({rec.checkpoint_interval_s:g} s) must be at "
-            f"least checkpoint_save_s ({rec.checkpoint_save_s:g} s), one write at a time"
+            f"{table.label}: with checkpoint_async the interval ({rec.checkpoint_interval_s:g} s) must be "
+            f"at least checkpoint_save_s ({rec.checkpoint_save_s:g} s), one write at a time"
         )
     return rec
 
 
-def _jobs(doc: dict[str, Any], where: str, pod: Pod) -> tuple[JobSpec, ...]:
-    jobs = doc.get("jobs")
-    if not isinstance(jobs, list) or not jobs:
-        raise TpusimError(f"{where}: add at least one [[jobs]] table (name, slice, slices, ...)")
+def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
+    tables = top.sections("jobs")
+    if not tables:
+        raise TpusimError(f"{top.label}: add at least one [[jobs]] table (name, slice, slices, ...)")
     out = []
     names = set()
-    for i, job in enumerate(jobs):
-        jw = f"{where} [[jobs]] #{i + 1}"
-        _require_dict(job, jw)
-        _unknown_keys(job, ("name", "workload", "slice", "slices", "train_tokens", "steps", "priority",
-                            "submit_hours", "mfu", "step_time_s", "tokens_per_step", "elastic",
-                            "min_slices"), jw)
-        name = str(job.get("name", f"job{i}"))
+    for i, job in enumerate(tables):
+        name = job.string("name", f"job{i}")
         if name in names:
-            raise TpusimError(f"{jw}: duplicate job name {name!r}")
+            raise TpusimError(f"{job.label}: duplicate job name {name!r}")
         names.add(name)
-        shape = check_slice_shape(pod.chip, pod.shape, require_key(job, "slice", jw, str))
+        try:
+            shape = check_slice_shape(pod.chip, pod.shape, job.string("slice", hint='e.g. "8x8x8"'))
+        except TpusimError as exc:
+            raise TpusimError(f"{job.label}: {exc}") from None
         if not is_whole_cubes(pod.chip, shape):
             raise TpusimError(
-                f"{jw}: slice {fmt_shape(shape)} is smaller than a cube; the simulator places "
+                f"{job.label}: slice {fmt_shape(shape)} is smaller than a cube; the simulator places "
                 f"whole-cube slices (e.g. {fmt_shape(pod.chip.cube_shape)})"
             )
-        cubes = tuple(s // c for s, c in zip(shape, pod.chip.cube_shape, strict=True))
-        slices = _positive_int(job.get("slices", 1), jw, "slices")
-        if "train_tokens" in job and "steps" in job:
-            raise TpusimError(f"{jw}: give train_tokens or steps, not both")
-        tokens = _number(job, "train_tokens", jw) if "train_tokens" in job else None
-        steps = _positive_int(job["steps"], jw, "steps") if "steps" in job else None
-        priority = job.get("priority", 0)
-        if isinstance(priority, bool) or not isinstance(priority, int):
-            raise TpusimError(f"{jw}: priority must be an integer (higher runs first)")
-        submit = job.get("submit_hours", 0)
-        if isinstance(submit, bool) or not isinstance(submit, int | float) or submit < 0:
-            raise TpusimError(f"{jw}: submit_hours must be >= 0")
-        mfu = job.get("mfu")
-        if mfu is not None:
-            mfu = require_probability(jw, "mfu", mfu)
-        step = _number(job, "step_time_s", jw) if "step_time_s" in job else None
-        tps = _number(job, "tokens_per_step", jw) if "tokens_per_step" in job else None
-        workload = job.get("workload")
-        if workload is not None and not isinstance(workload, str):
-            raise TpusimError(f"{jw}: workload must be a workload name or TOML path")
+        slices = job.integer("slices", 1, at_least=1, at_most=4096)
+        if job.has("train_tokens") and job.has("steps"):
+            raise TpusimError(f"{job.label}: give train_tokens or steps, not both")
+        tokens = job.number("train_tokens", None, above=0)
+        steps = job.integer("steps", None, at_least=1)
+        priority = job.integer("priority", 0, hint="higher runs first")
+        submit_s = job.number("submit_hours", 0.0, at_least=0, scale=HOUR_S)
+        mfu = job.number("mfu", None, above=0, at_most=1, hint="write 50% as 0.5")
+        step = job.number("step_time_s", None, above=0)
+        tps = job.number("tokens_per_step", None, above=0)
+        workload = job.string("workload", None, hint="a workload name or TOML path")
+        if workload is not None:
+            workload = str(workload_path(workload, relative_to=base))
         if workload is None and (mfu is None or step is None):
-            raise TpusimError(f"{jw}: give a workload, or both mfu and step_time_s")
+            raise TpusimError(f"{job.label}: give a workload, or both mfu and step_time_s")
         if tokens is not None and workload is None and tps is None:
-            raise TpusimError(f"{jw}: train_tokens needs a workload or tokens_per_step")
-        elastic = job.get("elastic", False)
-        if not isinstance(elastic, bool):
-            raise TpusimError(f"{jw}: elastic must be true or false")
-        min_slices = _positive_int(job.get("min_slices", 1), jw, "min_slices")
+            raise TpusimError(f"{job.label}: train_tokens needs a workload or tokens_per_step")
+        elastic = job.boolean("elastic", False)
+        min_slices = job.integer("min_slices", 1, at_least=1)
         if elastic and not 1 <= min_slices < slices:
             raise TpusimError(
-                f"{jw}: an elastic job needs 1 <= min_slices < slices ({slices}); got {min_slices}")
-        out.append(JobSpec(name=name, workload=workload, slice_shape=shape, slice_cubes=cubes,
-                           slices=slices, priority=priority, submit_s=float(submit) * HOUR_S,
-                           elastic=elastic, min_slices=min_slices,
+                f"{job.label}: an elastic job needs 1 <= min_slices < slices ({slices}); got {min_slices}")
+        out.append(JobSpec(name=name, workload=workload, slice_shape=shape,
+                           slice_cubes=pod.cube_shape_of(shape), slices=slices, priority=priority,
+                           submit_s=float(submit_s), elastic=elastic, min_slices=min_slices,
                            train_tokens=tokens, steps=steps, mfu=mfu, step_time_s=step,
                            tokens_per_step=tps))
     return tuple(out)
 
 
-def _injections(doc: dict[str, Any], where: str, pods: int, usable: int,
-                jobs: tuple[JobSpec, ...]) -> tuple[Injection, ...]:
-    items = doc.get("inject", [])
-    if not isinstance(items, list):
-        raise TpusimError(f"{where}: inject must be an array of tables ([[inject]])")
+def _injections(top: Section, pods: int, usable: int, jobs: tuple[JobSpec, ...]) -> tuple[Injection, ...]:
     names = [j.name for j in jobs]
     out = []
-    for i, item in enumerate(items):
-        iw = f"{where} [[inject]] #{i + 1}"
-        _require_dict(item, iw)
-        _unknown_keys(item, ("at_hours", "cause", "pod", "cube", "duration_hours", "job"), iw)
-        at = require_key(item, "at_hours", iw, (int, float))
-        if at < 0:
-            raise TpusimError(f"{iw}: at_hours must be >= 0")
-        cause = item.get("cause", "host")
-        if cause not in INJECT_CAUSES:
-            raise TpusimError(f"{iw}: cause must be one of {', '.join(INJECT_CAUSES)}, got {cause!r}")
+    for item in top.sections("inject"):
+        at_s = item.number("at_hours", at_least=0, scale=HOUR_S)
+        cause = item.choice("cause", INJECT_CAUSES, "host")
         if cause == "job":
-            job = item.get("job", names[0])
+            job = item.string("job", names[0])
             if job not in names:
-                from tpusim.errors import unknown_name
-
-                raise TpusimError(f"{iw}: {unknown_name('job', str(job), names)}")
-            out.append(Injection(at_s=float(at) * HOUR_S, cause=cause, job=job))
+                raise TpusimError(f"{item.label}: {unknown_name('job', job, names)}")
+            item.allow("pod", "cube", "duration_hours")
+            out.append(Injection(at_s=at_s, cause=cause, job=job))
             continue
-        pod = item.get("pod", 0)
-        cube = require_key(item, "cube", iw, int)
-        if isinstance(pod, bool) or not isinstance(pod, int) or not 0 <= pod < pods:
-            raise TpusimError(f"{iw}: pod must be an index in [0, {pods})")
-        if not 0 <= cube < usable:
-            raise TpusimError(f"{iw}: cube must be an index in [0, {usable})")
-        duration = _number(item, "duration_hours", iw) * HOUR_S
-        out.append(Injection(at_s=float(at) * HOUR_S, cause=cause, pod=pod, cube=cube,
-                             duration_s=duration))
+        item.allow("job")
+        pod = item.integer("pod", 0, at_least=0, at_most=pods - 1)
+        cube = item.integer("cube", at_least=0, at_most=usable - 1)
+        duration_s = item.number("duration_hours", above=0, scale=HOUR_S)
+        out.append(Injection(at_s=at_s, cause=cause, pod=pod, cube=cube, duration_s=duration_s))
     return tuple(out)
-
-
-# --- helpers ------------------------------------------------------------------------------
-
-def _require_dict(value: Any, where: str) -> None:
-    if not isinstance(value, dict):
-        raise TpusimError(f"{where}: must be a table")
-
-
-def _unknown_keys(table: dict, known: tuple[str, ...], where: str) -> None:
-    for key in table:
-        if key not in known:
-            from tpusim.errors import unknown_name
-
-            raise TpusimError(f"{where}: {unknown_name('key', key, known)}")
-
-
-def _number(table: dict, key: str, where: str) -> float:
-    """table[key] as a positive finite float, or a TpusimError naming the key."""
-    return float(require_positive(where, key, require_key(table, key, where, (int, float))))
-
-
-MAX_DAYS = 3650.0  # ten years: beyond that fleets, failure rates and jobs change; not a run to simulate
-
-
-def _days(value: Any, where: str, name: str) -> float:
-    days = float(require_positive(where, name, value))
-    if days > MAX_DAYS:
-        raise TpusimError(f"{where}: {name} = {value!r} is more than {MAX_DAYS:g} days (ten years); "
-                          f"simulate a shorter run")
-    return days
-
-
-def _positive_int(value: Any, where: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise TpusimError(f"{where}: {name} must be a whole number > 0, got {value!r}")
-    return value
-
-
-def _seed(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TpusimError(f"{where}: seed must be an integer >= 0, got {value!r}")
-    return value

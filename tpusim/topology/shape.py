@@ -1,6 +1,7 @@
-"""Slice shapes: parsing, each generation's legality rules, wraparound and twisting.
+"""Slice shapes: each generation's legality rules, wraparound and twisting.
 
-Shapes are written in chips, `AxBxC` (or `AxB` on 2D tori). The rules are data in the chip's
+Shapes are written in chips, `AxBxC` (or `AxB` on 2D tori); `parse_shape` and `fmt_shape` live
+on the ground floor (`tpusim.inputs`) and are re-exported here. The rules are data in the chip's
 TOML (`[slices]`), applied here:
 
 - rule "cubes" (v4, v5p, v7): either every side <= the cube side (a sub-cube slice, no
@@ -12,7 +13,7 @@ TOML (`[slices]`), applied here:
   wraps iff it spans the whole pod axis (v5e/v6e: axes of 16).
 - Twisted tori exist for k x k x 2k and k x 2k x 2k slices of whole cubes.
 
-Invariants (tested): parse_shape(fmt_shape(s)) == s; a legal shape has as many axes as the
+Invariants (tested): a legal shape has as many axes as the
 chip's torus; wraparound(...) has one boolean per axis.
 """
 
@@ -23,25 +24,10 @@ from dataclasses import dataclass
 from itertools import product
 
 from tpusim.errors import TpusimError
+from tpusim.inputs import fmt_shape, parse_shape
 
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """'8x16x24' -> (8, 16, 24). Raises TpusimError for anything but positive integers joined by x."""
-    if not isinstance(text, str):
-        raise TpusimError(f"shape must be a string like '4x4x8', got {text!r}")
-    parts = text.strip().lower().replace("×", "x").split("x")
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        raise TpusimError(f"cannot read shape {text!r}; write it as AxBxC in chips, e.g. 4x4x8") from None
-    if not dims or any(d <= 0 for d in dims):
-        raise TpusimError(f"shape {text!r} must have positive sides, e.g. 4x4x8")
-    return dims
-
-
-def fmt_shape(shape: tuple[int, ...]) -> str:
-    """(8, 16, 24) -> '8x16x24'."""
-    return "x".join(str(d) for d in shape)
+__all__ = ["SliceSpec", "check_slice_shape", "compact_shape", "fmt_shape", "is_whole_cubes",
+           "legal_shapes", "parse_shape", "slice_spec", "twistable", "wraparound"]
 
 
 def _as_shape(shape: str | tuple[int, ...]) -> tuple[int, ...]:

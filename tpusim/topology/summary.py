@@ -4,6 +4,8 @@
 `tpusim topology --json` keys. `all_to_all_bytes_per_s` is the aggregate throughput of a large
 uniform all-to-all (every chip's buffer bytes over the time its busiest link needs, shortest
 paths of the real links, twisted ones included; raw link rate, no efficiency factor).
+The pod is a `tpusim.hardware.Pod` (read through its fields; topology sits below hardware
+and does not import it).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from tpusim.hardware import Pod
 from tpusim.topology import groups, ocs
 from tpusim.topology.alltoall import all_to_all_loads
 from tpusim.topology.shape import SliceSpec, fmt_shape, slice_spec
@@ -45,7 +46,7 @@ class TopologySummary:
         return asdict(self)
 
 
-def topology_summary(pod: Pod, shape: str | tuple[int, ...] | None = None,
+def topology_summary(pod, shape: str | tuple[int, ...] | None = None,
                      *, twisted: bool = False) -> TopologySummary:
     """Figures for the whole pod (shape None) or one slice of it."""
     chip = pod.chip
@@ -59,8 +60,7 @@ def topology_summary(pod: Pod, shape: str | tuple[int, ...] | None = None,
         cubes = groups.count_blocks(cube_ids)
         whole = all(s % c == 0 for s, c in zip(spec.shape, chip.cube_shape, strict=True))
         if whole:
-            grid_shape = tuple(s // c for s, c in zip(spec.shape, chip.cube_shape, strict=True))
-            grid = np.arange(cubes).reshape(grid_shape)
+            grid = np.arange(cubes).reshape(pod.cube_shape_of(spec.shape))
             connects = ocs.slice_cross_connects(grid, chip.cube_shape, pod.ocs_ports,
                                                 pod.ocs_spare_ports, twisted=spec.twisted)
             used = ocs.ports_used_per_ocs(connects)

@@ -1,4 +1,5 @@
-"""Workload TOML -> frozen dataclasses, with every input checked (schema in docs/contract.md).
+"""Workload TOML -> frozen dataclasses (schema in docs/contract.md), every key read through the
+strict reader (`tpusim.inputs`): unknown keys and tables are refused with did-you-mean.
 
 [model]        kind = "dense_llm", layers, d_model, heads, head_dim, kv_heads, d_ff, vocab,
                seq_len, mlp = "gelu"|"swiglu"; optional block = "serial"|"parallel",
@@ -12,13 +13,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tpusim.data import load_toml, require_key, require_table, resolve_path
+from tpusim.data import find_input
 from tpusim.errors import TpusimError
+from tpusim.inputs import Section, check_choice, check_integer, file_version, load_toml, parse_shape
 
 MLPS = ("gelu", "swiglu")
 BLOCKS = ("serial", "parallel")
@@ -111,134 +113,108 @@ class Workload:
         return self.training.global_batch_seqs * self.model.seq_len
 
 
-def _int(table: dict, key: str, where: str, *, default: int | None = None, low: int = 1) -> int:
-    if key not in table and default is not None:
-        return default
-    value = require_key(table, key, where, int)
-    if value < low:
-        raise TpusimError(f"{where}: {key} must be an integer >= {low}, got {value}")
-    return value
+def _default(cls: type, name: str) -> Any:
+    """The dataclass field's default: each default is written once, on the dataclass."""
+    return next(f.default for f in fields(cls) if f.name == name)
 
 
-def _choice(table: dict, key: str, where: str, options: tuple[str, ...], default: str | None = None) -> str:
-    if key not in table and default is not None:
-        return default
-    value = require_key(table, key, where, str)
-    if value not in options:
-        raise TpusimError(f"{where}: {key} must be one of {', '.join(options)}, got {value!r}")
-    return value
-
-
-def _bool(table: dict, key: str, where: str, default: bool) -> bool:
-    if key not in table:
-        return default
-    return require_key(table, key, where, bool)
-
-
-def model_from_dict(table: dict[str, Any], where: str) -> Model:
-    kind = table.get("kind", "dense_llm")
+def model_from_section(table: Section) -> Model:
+    kind = table.string("kind", "dense_llm")
     if kind != "dense_llm":
         raise TpusimError(
-            f'{where}: [model] kind {kind!r} is not a dense LLM; this estimator needs kind = "dense_llm"'
+            f'{table.label}: kind {kind!r} is not a dense LLM; this estimator needs kind = "dense_llm"'
         )
-    heads = _int(table, "heads", f"{where} [model]")
+    heads = table.integer("heads", at_least=1)
     model = Model(
-        layers=_int(table, "layers", f"{where} [model]"),
-        d_model=_int(table, "d_model", f"{where} [model]"),
+        layers=table.integer("layers", at_least=1),
+        d_model=table.integer("d_model", at_least=1),
         heads=heads,
-        head_dim=_int(table, "head_dim", f"{where} [model]"),
-        kv_heads=_int(table, "kv_heads", f"{where} [model]", default=heads),
-        d_ff=_int(table, "d_ff", f"{where} [model]"),
-        vocab=_int(table, "vocab", f"{where} [model]"),
-        seq_len=_int(table, "seq_len", f"{where} [model]"),
-        mlp=_choice(table, "mlp", f"{where} [model]", MLPS, "swiglu"),
-        block=_choice(table, "block", f"{where} [model]", BLOCKS, "serial"),
-        tie_embeddings=_bool(table, "tie_embeddings", f"{where} [model]", True),
-        attention=_choice(table, "attention", f"{where} [model]", ATTENTIONS, "flash"),
-        position=_choice(table, "position", f"{where} [model]", POSITIONS, "rope"),
+        head_dim=table.integer("head_dim", at_least=1),
+        kv_heads=table.integer("kv_heads", heads, at_least=1),
+        d_ff=table.integer("d_ff", at_least=1),
+        vocab=table.integer("vocab", at_least=1),
+        seq_len=table.integer("seq_len", at_least=1),
+        mlp=table.choice("mlp", MLPS, _default(Model, "mlp")),
+        block=table.choice("block", BLOCKS, _default(Model, "block")),
+        tie_embeddings=table.boolean("tie_embeddings", _default(Model, "tie_embeddings")),
+        attention=table.choice("attention", ATTENTIONS, _default(Model, "attention")),
+        position=table.choice("position", POSITIONS, _default(Model, "position")),
     )
     if model.kv_heads > model.heads or model.heads % model.kv_heads:
         raise TpusimError(
-            f"{where} [model]: kv_heads ({model.kv_heads}) must divide heads ({model.heads}); "
+            f"{table.label}: kv_heads ({model.kv_heads}) must divide heads ({model.heads}); "
             "1 = multi-query, heads = multi-head"
         )
     return model
 
 
-def training_from_dict(table: dict[str, Any], where: str) -> Training:
-    w = f"{where} [training]"
+def training_from_section(table: Section) -> Training:
     return Training(
-        global_batch_seqs=_int(table, "global_batch_seqs", w),
-        remat=_choice(table, "remat", w, REMATS, "full"),
-        optimizer=_choice(table, "optimizer", w, OPTIMIZERS, "adam"),
-        param_dtype=_choice(table, "param_dtype", w, tuple(DTYPES), "bf16"),
-        async_all_gather=_bool(table, "async_all_gather", w, True),
+        global_batch_seqs=table.integer("global_batch_seqs", at_least=1),
+        remat=table.choice("remat", REMATS, _default(Training, "remat")),
+        optimizer=table.choice("optimizer", OPTIMIZERS, _default(Training, "optimizer")),
+        param_dtype=table.choice("param_dtype", tuple(DTYPES), _default(Training, "param_dtype")),
+        async_all_gather=table.boolean("async_all_gather", _default(Training, "async_all_gather")),
     )
 
 
-def system_from_dict(table: dict[str, Any], where: str) -> System:
-    w = f"{where} [system]"
-    shape = table.get("slice_shape")
-    if shape is not None and not isinstance(shape, str):
-        raise TpusimError(f'{w}: slice_shape must be a string like "4x4x8", got {shape!r}')
+def system_from_section(table: Section) -> System:
+    shape = table.string("slice_shape", None, hint='a shape like "4x4x8"')
+    if shape is not None:
+        parse_shape(shape)  # the chip's rules are applied by the estimate
     return System(
-        chip=require_key(table, "chip", w, str),
-        chips_per_slice=_int(table, "chips_per_slice", w),
-        slices=_int(table, "slices", w, default=1),
+        chip=table.string("chip"),
+        chips_per_slice=table.integer("chips_per_slice", at_least=1),
+        slices=table.integer("slices", _default(System, "slices"), at_least=1),
         slice_shape=shape,
-        twisted=_bool(table, "twisted", w, False),
+        twisted=table.boolean("twisted", _default(System, "twisted")),
     )
 
 
-def parallelism_from_dict(table: dict[str, Any], where: str) -> Parallelism:
-    w = f"{where} [parallelism]"
-    pipeline = _int(table, "pipeline", w, default=1)
-    axes_table = table.get("axes", {})
-    if not isinstance(axes_table, dict):
-        raise TpusimError(f"{w}: axes must be a table like {{tensor = [0], fsdp = [1, 2]}}")
+def parallelism_from_section(table: Section) -> Parallelism:
+    axes_table = table.section("axes", required=False)
     axes = []
-    for name, value in axes_table.items():
-        if name not in LOGICAL_AXES:
-            raise TpusimError(f"{w}: axes key {name!r} must be one of {', '.join(LOGICAL_AXES)}")
-        if not isinstance(value, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
-        ):
-            raise TpusimError(f"{w}: axes.{name} must be a list of physical axis indices like [0, 1]")
-        axes.append((name, tuple(value)))
+    for name in axes_table.names():
+        check_choice(name, "axes key", table.label, LOGICAL_AXES)
+        axes.append((name, axes_table.integers(name, at_least=0, at_most=3)))
+    pipeline = table.integer("pipeline", _default(Parallelism, "pipeline"), at_least=1)
     return Parallelism(
-        data=_int(table, "data", w, default=1),
-        fsdp=_int(table, "fsdp", w, default=1),
-        tensor=_int(table, "tensor", w, default=1),
+        data=table.integer("data", _default(Parallelism, "data"), at_least=1),
+        fsdp=table.integer("fsdp", _default(Parallelism, "fsdp"), at_least=1),
+        tensor=table.integer("tensor", _default(Parallelism, "tensor"), at_least=1),
         pipeline=pipeline,
-        microbatches=_int(table, "microbatches", w, default=pipeline),
+        microbatches=table.integer("microbatches", pipeline, at_least=1),
         axes=tuple(axes),
     )
 
 
 def workload_from_dict(doc: dict[str, Any], where: str, name: str) -> Workload:
-    """Build a Workload from a parsed TOML document; checks each field (not the sharding)."""
-    model = model_from_dict(require_table(doc, "model", where), where)
-    training = training_from_dict(require_table(doc, "training", where), where)
-    system = system_from_dict(require_table(doc, "system", where), where)
-    par = doc.get("parallelism")
-    parallelism = (
-        None if par is None else parallelism_from_dict(require_table(doc, "parallelism", where), where)
-    )
+    """Build a Workload from a parsed TOML document; checks each field (not the sharding) and
+    refuses unknown keys and tables."""
+    top = Section(doc, where)
+    model = model_from_section(top.section("model"))
+    training = training_from_section(top.section("training"))
+    system = system_from_section(top.section("system"))
+    par = top.optional_section("parallelism")  # absent: the estimate searches for the best
+    parallelism = None if par is None else parallelism_from_section(par)
+    top.done()
     return Workload(name=name, model=model, training=training, system=system, parallelism=parallelism)
 
 
 @cache
-def _load_file(path: Path) -> Workload:
+def _load_file(path: Path, version: tuple[int, int]) -> Workload:
     return workload_from_dict(load_toml(path), str(path), path.stem)
 
 
-def load_workload(path_or_name: str | Path) -> Workload:
+def workload_path(ref: str | Path, *, relative_to: Path | None = None) -> Path:
+    """The workload file a reference names: a shipped name ('palm-540b') or a path."""
+    return find_input(ref, kind="workload", folder="workloads", relative_to=relative_to)
+
+
+def load_workload(path_or_name: str | Path, *, relative_to: Path | None = None) -> Workload:
     """A workload from a TOML path, or a shipped workload by bare name ('palm-540b')."""
-    text = str(path_or_name)
-    if not text.endswith(".toml") and "/" not in text:
-        text = f"{text}.toml"
-    path = resolve_path(text, folder="workloads")
-    return _load_file(path.resolve())
+    path = workload_path(path_or_name, relative_to=relative_to)
+    return _load_file(path, file_version(path))
 
 
 def with_overrides(
@@ -257,10 +233,13 @@ def with_overrides(
         ("slices", slices),
         ("global_batch_seqs", global_batch_seqs),
     ):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise TpusimError(f"{name} must be a positive integer, got {value!r}")
-    if remat is not None and remat not in REMATS:
-        raise TpusimError(f"remat must be one of {', '.join(REMATS)}, got {remat!r}")
+        if value is not None:
+            check_integer(value, name, "workload override", at_least=1)
+    if remat is not None:
+        check_choice(remat, "remat", "workload override", REMATS)
+    for name, value in (("chip", chip), ("slice_shape", slice_shape)):
+        if value is not None and not isinstance(value, str):
+            raise TpusimError(f"workload override: {name} must be a string, got {value!r}")
     system = wl.system
     changed_chips = chips_per_slice is not None and chips_per_slice != system.chips_per_slice
     changed_chip = chip is not None and chip != system.chip

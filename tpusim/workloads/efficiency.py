@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from functools import cache
 
-from tpusim.data import data_dir, load_toml, require_key, require_table
-from tpusim.errors import TpusimError, require_positive, require_probability
+from tpusim.data import data_dir
+from tpusim.errors import TpusimError
+from tpusim.inputs import read_toml
 
 FILE = "efficiency.toml"
 
@@ -27,18 +28,20 @@ class Efficiency:
 @cache
 def load_efficiency() -> Efficiency:
     """The shipped efficiency constants (cached)."""
-    path = data_dir("topologies") / FILE
-    doc = load_toml(path)
-    where = str(path)
-    table = require_table(doc, "efficiency", where)
-    sources = doc.get("sources", {})
+    doc = read_toml(data_dir("topologies") / FILE)
+    table = doc.section("efficiency")
     values = {}
     for f in fields(Efficiency):
-        value = require_key(table, f.name, where, (int, float))
         if f.name.endswith("_fraction"):
-            values[f.name] = require_probability(where, f.name, value)
-        else:
-            values[f.name] = require_positive(where, f.name, value)
-        if f.name not in sources:
-            raise TpusimError(f"{where}: no [sources] entry for {f.name}; cite where the value comes from")
+            values[f.name] = table.number(f.name, above=0, at_most=1, hint="write 85% as 0.85")
+        else:  # a fixed time: a positive number of seconds, at most a minute
+            values[f.name] = table.number(f.name, above=0, at_most=60)
+    names = [f.name for f in fields(Efficiency)]
+    sources = doc.mapping("sources", keys=names)
+    doc.mapping("assumptions", keys=names)
+    missing = [name for name in names if name not in sources]
+    if missing:
+        raise TpusimError(f"{doc.label}: no [sources] entry for {', '.join(missing)}; cite where "
+                          f"each value comes from")
+    doc.done()
     return Efficiency(**values)
