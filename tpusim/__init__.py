@@ -1,6 +1,31 @@
-"""tpusim: a simulator and topology planner for distributed training on TPU pods."""
+"""tpusim: a simulator and topology planner for distributed training on TPU pods.
+
+    >>> from tpusim import plan, estimate, simulate, sweep, report
+    >>> plan(availability=0.995).to_frame()
+
+The five functions (tpusim.api) and the result types load on first use, so `import tpusim`
+stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from tpusim.errors import TpusimError
 
-__all__ = ["TpusimError"]
 __version__ = "0.1.0"
+__all__ = ["SweepResult", "TpusimError", "__version__", "estimate", "plan", "report", "simulate",
+           "sweep"]
+
+_API = ("plan", "estimate", "simulate", "sweep", "report", "SweepResult")
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them lazily
+    from tpusim.api import SweepResult, estimate, plan, report, simulate, sweep
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from tpusim import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'tpusim' has no attribute {name!r}")

@@ -11,7 +11,15 @@ from collections.abc import Iterable
 
 
 class TpusimError(ValueError):
-    """Bad input: unknown names, malformed files, impossible shapes, out-of-range numbers."""
+    """Bad input: unknown names, malformed files, impossible shapes, out-of-range numbers.
+
+    Library messages name the Python parameter (`n_slices must be >= 1`); `params` lists the
+    parameter names the message mentions, and the CLI rewrites each as its flag (`--slices`).
+    """
+
+    def __init__(self, message: str, *, params: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.params = tuple(params)
 
 
 def unknown_name(kind: str, name: str, known: Iterable[str], *, note: str = "") -> TpusimError:

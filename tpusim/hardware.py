@@ -351,4 +351,5 @@ def find_pod(chips: int, generation: str | None = None) -> Pod:
         gen = f" of generation {generation}" if generation else ""
         raise TpusimError(f"no catalog pod{gen} has {chips} chips; known pods: {sizes}")
     names = ", ".join(f"{p.name} ({p.chip.name})" for p in matches)
-    raise TpusimError(f"{chips} chips matches several pods: {names}; choose one with --generation")
+    raise TpusimError(f"{chips} chips matches several pods: {names}; choose one with generation",
+                      params=("generation",))

@@ -26,6 +26,7 @@ import hashlib
 import itertools
 import json
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -34,7 +35,7 @@ from typing import Any
 
 from tpusim import defaults
 from tpusim.data import find_input
-from tpusim.errors import TpusimError
+from tpusim.errors import TpusimError, unknown_name
 from tpusim.inputs import UnknownKeyError, check_integer, load_toml, read_toml, show
 
 KINDS = ("estimate", "plan", "simulate")
@@ -129,6 +130,57 @@ def _parse_base(spec: SweepSpec, doc: dict[str, Any]):
     return scenario_from_dict(doc, str(spec.base), base=spec.base.parent)
 
 
+def as_spec(spec: Any) -> SweepSpec:
+    """A SweepSpec from a sweep TOML path, the name of a shipped sweep, a dict or a SweepSpec."""
+    from tpusim.data import data_dir
+
+    if isinstance(spec, SweepSpec):
+        return spec
+    if isinstance(spec, dict):
+        return spec_from_dict(spec)
+    if isinstance(spec, str | Path):
+        path = Path(spec)
+        if not path.is_file() and path.suffix != ".toml":  # a shipped sweep by name
+            shipped = data_dir("scenarios") / "sweeps" / f"{path.name}.toml"
+            if shipped.is_file():
+                path = shipped
+            else:
+                names = [p.stem for p in (data_dir("scenarios") / "sweeps").glob("*.toml")]
+                raise unknown_name("sweep", str(spec), names)
+        return load_sweep(path)
+    raise TpusimError(f"spec must be a sweep file, a shipped sweep name, a SweepSpec or a dict, "
+                      f"got {type(spec).__name__}", params=("spec",))
+
+
+def spec_from_dict(doc: dict[str, Any], *, name: str = "sweep") -> SweepSpec:
+    """A sweep from a plain dict: {"kind": ..., "base": ... (not for plan), "grid": {...}},
+    optionally "name" and "out"; the same rules as a sweep file."""
+    where = f"sweep {doc.get('name', name)!r}"
+    unknown = sorted(set(doc) - {"kind", "base", "grid", "name", "out"})
+    if unknown:
+        raise TpusimError(f"{where}: unknown key(s) {', '.join(unknown)}; use kind, base, grid, name, out")
+    kind = doc.get("kind")
+    if kind not in KINDS:
+        raise TpusimError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    base = None
+    if kind != "plan":
+        if not isinstance(doc.get("base"), str | Path):
+            what = "workload" if kind == "estimate" else "scenario"
+            raise TpusimError(f"{where}: a {kind} sweep needs base, a {what} name or file")
+        folder = "workloads" if kind == "estimate" else "scenarios"
+        base = find_input(doc["base"], kind=f"sweep base ({folder[:-1]})", folder=folder)
+    grid = doc.get("grid")
+    if not isinstance(grid, dict) or not grid:
+        raise TpusimError(f"{where}: grid must be a table of key -> list of values, e.g. "
+                          f"{{'availability': [0.99, 0.995]}}")
+    for key, values in grid.items():
+        if not isinstance(values, list | tuple) or not values:
+            raise TpusimError(f"{where}: grid {key} must be a non-empty list of values, e.g. [1, 2]")
+    out = doc.get("out")
+    return SweepSpec(name=str(doc.get("name", name)), kind=kind, base=base,
+                     grid={k: list(v) for k, v in grid.items()}, out=Path(out) if out else None)
+
+
 def point_id(params: dict[str, Any]) -> str:
     """A stable 12-hex-digit id of a parameter set (same parameters, same id, any order)."""
     text = json.dumps(params, sort_keys=True, default=str)
@@ -210,27 +262,44 @@ def run_plan_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, An
 
 def run_simulate_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
     """One `tpusim simulate` of the base scenario with the point's overrides (all replications in
-    this process); the row is the summary's scalar figures."""
+    this process): the tidy rows of its summary (`summary_rows`)."""
     from tpusim.sim import simulate, with_overrides
 
     scenario = _parse_base(spec, apply_overrides(load_toml(spec.base), params))
     scenario = with_overrides(scenario, **_split(params, "simulate"))
-    summary = simulate(scenario, workers=1).summary
-    return [_flatten(summary)]
+    return summary_rows(simulate(scenario, workers=1).summary)
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts become `outer_inner` columns; lists are kept only if short and scalar."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{name}_"))
-        elif isinstance(value, list | tuple):
-            continue
-        else:
-            out[name] = value
-    return out
+def summary_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """A simulate summary as tidy rows: the all-jobs row (job '*', with 95% half-widths) and one
+    row per job; the same columns for every job, units in the names."""
+    def common(entry: dict[str, Any]) -> dict[str, Any]:
+        row = {k: entry[k] for k in ("goodput", "scheduling_goodput", "runtime_goodput",
+                                     "program_goodput") if k in entry}
+        row.update({f"badput_{c}_s": v for c, v in entry["badput"].items()})
+        row["waiting_fragmented_s"] = entry.get("waiting_fragmented_s")
+        ttt = entry["time_to_train_s"]
+        row.update({f"time_to_train_{q}_s": ttt[q] for q in ttt if q.startswith("p")})
+        row["finished_fraction"] = ttt.get("finished_fraction")
+        return row
+
+    whole = {"job": "*", **common(summary)}
+    whole.update({f"{k}_ci95": summary[f"{k}_ci95"] for k in ("goodput", "scheduling_goodput",
+                                                               "runtime_goodput", "program_goodput")})
+    whole["productive_s"] = summary["productive_s"]
+    whole.update({f"interruptions_{c}": n for c, n in summary["interruptions"].items() if c != "total"})
+    whole["interruptions"] = summary["interruptions"]["total"]
+    head = {"scenario": summary.get("scenario"), "seed": summary.get("seed"),
+            "replications": summary.get("replications")}
+    rows = [{**head, **whole}]
+    plans = summary.get("jobs_plan", {})
+    for name, entry in summary["jobs"].items():
+        row = {**head, "job": name, **common(entry), "interruptions": entry["interruptions"],
+               "never_started_fraction": entry["never_started_fraction"],
+               "tokens_trained": entry.get("tokens_trained")}
+        row.update({k: v for k, v in plans.get(name, {}).items() if k != "rate_source"})
+        rows.append(row)
+    return rows
 
 
 RUNNERS: dict[str, Callable[[SweepSpec, dict[str, Any]], list[dict[str, Any]]]] = {
@@ -339,12 +408,13 @@ def _run_point_args(args: tuple[SweepSpec, dict[str, Any]]) -> list[dict[str, An
     return run_point(*args)
 
 
-def _run_local(spec: SweepSpec, todo: list[dict[str, Any]], workers: int) -> Iterator[list[dict]]:
-    if workers <= 1:
+def _run_local(spec: SweepSpec, todo: list[dict[str, Any]], workers: int | None) -> Iterator[list[dict]]:
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or len(todo) <= 1:
         for params in todo:
             yield run_point(spec, params)
         return
-    pool = multiprocessing.get_context().Pool(min(workers, len(todo)) or 1, initializer=_ignore_sigint)
+    pool = multiprocessing.get_context().Pool(min(workers, len(todo)), initializer=_ignore_sigint)
     try:
         yield from pool.imap_unordered(_run_point_args, [(spec, params) for params in todo])
         pool.close()
@@ -355,23 +425,60 @@ def _run_local(spec: SweepSpec, todo: list[dict[str, Any]], workers: int) -> Ite
         pool.join()
 
 
-def _run_ray(spec: SweepSpec, todo: list[dict[str, Any]], workers: int) -> Iterator[list[dict]]:
+def _run_ray(spec: SweepSpec, todo: list[dict[str, Any]], workers: int | None,
+             address: str | None = None) -> Iterator[list[dict]]:
+    """Points as Ray tasks. Connects to `address` (or RAY_ADDRESS) when given: an existing
+    cluster, whose CPUs set the parallelism (no resources are passed when connecting); otherwise
+    starts a local Ray with `workers` CPUs (default: all of this machine's). With `workers` and a
+    cluster, at most that many points run at once. A Ray started here is shut down here; one
+    already initialised in this process (a notebook's) is left running."""
     try:
         import ray
     except ModuleNotFoundError:
-        raise TpusimError("--backend ray needs Ray: pip install 'tpusim[ray]'") from None
+        raise TpusimError("backend 'ray' needs Ray: pip install 'tpusim[ray]'",
+                          params=("backend",)) from None
+    address = address or os.environ.get("RAY_ADDRESS") or None
     started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
+    if started and address:
+        ray.init(address=address, log_to_driver=False)
+    elif started:
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    pending: list = []
     try:
         remote = ray.remote(run_point)
-        pending = [remote.remote(spec, params) for params in todo]
-        while pending:
+        limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        queue = list(todo)
+        while queue or pending:
+            while queue and len(pending) < limit:
+                pending.append(remote.remote(spec, queue.pop(0)))
             done, pending = ray.wait(pending, num_returns=1)
             yield ray.get(done[0])
+    except BaseException:  # Ctrl-C or an error: cancel what is still running
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
     finally:
         if started:
             ray.shutdown()
+
+
+BACKENDS = ("local", "ray")
+
+
+def run_points(spec: SweepSpec, todo: list[dict[str, Any]], *, backend: str = "local",
+               workers: int | None = None, address: str | None = None) -> Iterator[list[dict]]:
+    """Run the points `todo`, yielding each point's rows as it finishes (any order). `workers`:
+    processes or Ray tasks at once (None: the machine's or the cluster's CPUs); `address`: a Ray
+    cluster to connect to (backend 'ray')."""
+    if backend not in BACKENDS:
+        raise TpusimError(f"backend {backend!r} is unknown; use local or ray", params=("backend",))
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise TpusimError(f"workers must be >= 1, got {workers}", params=("workers",))
+    if address and backend != "ray":
+        raise TpusimError("address is for backend 'ray' (a Ray cluster)", params=("address", "backend"))
+    if backend == "local":
+        return _run_local(spec, todo, workers)
+    return _run_ray(spec, todo, workers, address)
 
 
 @dataclass(frozen=True)
@@ -387,9 +494,10 @@ def run_sweep(
     spec: SweepSpec,
     out: Path,
     *,
-    backend: str = "local",
-    workers: int = 1,
+    backend: str = defaults.SWEEP_BACKEND,
+    workers: int | None = None,
     resume: bool = False,
+    address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepRun:
     """Run every point of `spec` not already in `out` (with resume) and append its rows to `out`.
@@ -399,20 +507,17 @@ def run_sweep(
     """
     check_out_path(out)
     check_grid(spec)
-    if backend not in ("local", "ray"):
-        raise TpusimError(f"unknown backend {backend!r}; use local or ray")
-    if workers < 1:
-        raise TpusimError(f"workers must be >= 1, got {workers}")
     if out.exists() and out.stat().st_size and not resume:
-        raise TpusimError(f"{out} already exists; pass --resume to continue it or choose another --out")
+        raise TpusimError(f"{out} already exists; pass resume to continue it or choose another out",
+                          params=("resume", "out"))
     all_points = points(spec)
     done = done_ids(out) if resume else set()
     todo = [p for p in all_points if point_id(p) not in done]
+    rows_of_points = run_points(spec, todo, backend=backend, workers=workers, address=address)
     writer = RowWriter(out)
-    runner = _run_local if backend == "local" else _run_ray
     errors = 0
     finished = 0
-    for rows in runner(spec, todo, workers):
+    for rows in rows_of_points:
         writer.write(rows)
         errors += sum(1 for r in rows if r.get("error"))
         finished += 1

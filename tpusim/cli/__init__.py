@@ -30,7 +30,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)  # Ctrl-C comes back as exit code 130, --help as 0
     except TpusimError as exc:
-        _fail(str(exc))
+        _fail(as_flags(str(exc), exc.params))
     except UsageError as exc:
         if not exc.format_message().strip():  # no arguments at all: the help was shown
             sys.exit(2)
@@ -50,6 +50,20 @@ def main() -> None:
 
 
 INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, the shell convention
+
+# Python parameter -> command-line flag, where the flag is not `--` + the name with dashes.
+FLAG_OF = {"n_slices": "--slices", "slice_shape": "--slice", "host_availability": "--availability",
+           "chips_per_slice": "--chips", "global_batch_seqs": "--global-batch"}
+
+
+def as_flags(message: str, params: tuple[str, ...]) -> str:
+    """A library message with each named parameter written as the flag a CLI user types."""
+    import re
+
+    for name in params:
+        flag = FLAG_OF.get(name, "--" + name.replace("_", "-"))
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message)
+    return message
 
 
 def _interrupted() -> None:

@@ -45,7 +45,7 @@ def _workload_names() -> list[str]:
         return []
 
 
-@app.command()
+@app.command(epilog="Example: tpusim catalog --json | jq '.pods[].name'")
 def catalog(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """List the chips, pods and workloads tpusim knows."""
     chips = all_chips()

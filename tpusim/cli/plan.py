@@ -123,24 +123,16 @@ def plan(
     csv_out: bool = typer.Option(False, "--csv", help="Rows as CSV."),
 ) -> None:
     """Slice sizes a pod can count on: P(schedulable) and goodput, with OCS and on a static torus."""
-    from tpusim.hardware import select_pod
-    from tpusim.planner.assign import cubes_of_hosts
-
     if chart is not None and chart.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise TpusimError(f"--chart {chart}: use a .png, .svg or .pdf file name")
-    if samples < 1:
-        raise TpusimError(f"--samples must be >= 1, got {samples}")
     levels = availability_levels(availability)
-    pod = select_pod(pod=pod_name, chips=chips, generation=generation)
-    faulty = _int_list(faulty_cubes, "--faulty-cubes")
-    hosts = _int_list(faulty_hosts, "--faulty-hosts")
-    if hosts:
-        faulty = sorted(set(faulty or []) | set(cubes_of_hosts(pod, hosts)))
-    kwargs = {"slice_shape": slice_shape, "n_slices": slices, "target": target, "samples": samples,
-              "seed": seed, "p_chip": chip_availability, "p_ocs": ocs_availability,
-              "domain_cubes": domain_cubes, "p_domain": domain_availability, "faulty_cubes": faulty,
-              "then_fail": then_fail}
-    results = [_run(pod, level, kwargs) for level in levels]
+    kwargs = {"chips": chips, "pod": pod_name, "generation": generation, "slice": slice_shape,
+              "slices": slices, "target": target, "samples": samples, "seed": seed,
+              "faulty_cubes": _int_list(faulty_cubes, "--faulty-cubes"),
+              "faulty_hosts": _int_list(faulty_hosts, "--faulty-hosts"), "then_fail": then_fail,
+              "chip_availability": chip_availability, "ocs_availability": ocs_availability,
+              "domain_cubes": domain_cubes, "domain_availability": domain_availability}
+    results = [_run(level, kwargs) for level in levels]
     if chart is not None:
         from tpusim import charts
 
@@ -167,19 +159,19 @@ def plan(
         console().print(f"chart written to {chart}")
 
 
-def _run(pod, level: float, kwargs: dict):
+def _run(level: float, kwargs: dict):
     """One plan, with a progress bar over slice sizes on a terminal (the static model takes s)."""
-    from tpusim.planner.table import plan as make_plan
+    from tpusim.api import plan as make_plan
 
     if not sys.stderr.isatty():
-        return make_plan(pod, level, **kwargs)
+        return make_plan(level, **kwargs)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     with Progress(f"host {level}: static torus, slice sizes", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=Console(file=sys.stderr), transient=True) as bar:
         task = bar.add_task("plan", total=None)
-        return make_plan(pod, level, **kwargs,
+        return make_plan(level, **kwargs,
                          on_shape=lambda done, total: bar.update(task, completed=done, total=total))
 
 

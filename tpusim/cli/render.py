@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -53,6 +54,6 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
     out = Table(title=title, caption=caption, caption_justify="left", title_justify="left")
     for i, col in enumerate(columns):
         out.add_column(col, justify="right" if i >= justify_right_from else "left")
-    for row in rows:
-        out.add_row(*(str(x) for x in row))
+    for row in rows:  # cells are text, not markup: '[recovery]' in a message stays visible
+        out.add_row(*(escape(str(x)) for x in row))
     return out

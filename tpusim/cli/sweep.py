@@ -11,22 +11,33 @@ from tpusim.cli.app import app
 from tpusim.cli.render import console, print_json, table
 from tpusim.errors import TpusimError
 
+EXAMPLES = """Examples:
 
-@app.command()
+  tpusim sweep palm-checkpoint-interval --out runs/ckpt.csv        # a shipped sweep, by name
+
+  tpusim sweep my-sweep.toml --backend ray --address auto --resume  # on a running Ray cluster
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def sweep(
-    sweep_file: Path = typer.Argument(..., help="Sweep TOML: a sweep table (kind, base, out), a grid."),
+    sweep_file: str = typer.Argument(
+        ..., help="Sweep TOML (a [sweep] table: kind, base, out; a [grid]) or a shipped sweep name."),
     backend: str = typer.Option("local", "--backend", help="local (process pool) or ray."),
     out: Path | None = typer.Option(
         None, "--out", help="Results .csv or .jsonl (default: the sweep file's out)."
     ),
     resume: bool = typer.Option(False, "--resume", help="Skip points already in --out and append."),
-    workers: int = typer.Option(1, "--workers", help="Parallel worker processes."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Points at once (default: the CPUs of this machine or Ray cluster)."),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray cluster to connect to (host:port or auto; default RAY_ADDRESS)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable summary."),
 ) -> None:
     """Run every point of a parameter grid; rows are written as they finish, so --resume continues."""
-    from tpusim.sweeps import load_sweep, run_sweep, to_frame
+    from tpusim.sweeps import as_spec, run_sweep, to_frame
 
-    spec = load_sweep(sweep_file)
+    spec = as_spec(sweep_file)
     target = out or spec.out
     if target is None:
         raise TpusimError(f"{sweep_file}: no output file; pass --out runs/NAME.csv or set [sweep] out")
@@ -38,14 +49,19 @@ def sweep(
                       TimeRemainingColumn(), console=console().__class__(stderr=True)) as bar:
             task = bar.add_task(f"sweep {spec.name}", total=spec.size)
             result = run_sweep(spec, target, backend=backend, workers=workers, resume=resume,
+                               address=address,
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
     else:
-        result = run_sweep(spec, target, backend=backend, workers=workers, resume=resume)
+        result = run_sweep(spec, target, backend=backend, workers=workers, resume=resume,
+                           address=address)
     summary = {"sweep": spec.name, "kind": spec.kind, "out": str(result.out),
                "total_points": result.total_points, "ran_points": result.ran_points,
                "skipped_points": result.skipped_points, "errors": result.errors}
+    failed_all = result.ran_points > 0 and result.errors >= result.ran_points
     if json_out:
         print_json(summary)
+        if failed_all:
+            raise typer.Exit(1)
         return
     out_console = console()
     out_console.print(
@@ -53,13 +69,15 @@ def sweep(
         f"{result.errors} with errors -> {result.out}"
     )
     frame = to_frame(result.out)
-    shown = [c for c in frame.columns if c in spec.grid] + [
+    shown = [c for c in frame.columns if c in spec.grid or c == "job"] + [
         c for c in ("mfu", "step_time_s", "tokens_per_s", "fits_in_hbm", "slice_chips",
                     "p_schedulable_ocs", "goodput_ocs", "goodput", "runtime_goodput", "error")
         if c in frame.columns]
     head = frame[shown].head(20)
     out_console.print(table(f"first {len(head)} of {len(frame)} rows", shown,
                             [[_fmt(v) for v in row] for row in head.itertuples(index=False)]))
+    if failed_all:  # nothing useful was computed: say so with the exit code
+        raise typer.Exit(1)
 
 
 def _fmt(value) -> str:

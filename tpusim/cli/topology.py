@@ -13,7 +13,7 @@ from tpusim.topology.summary import topology_summary
 from tpusim.units import fmt_rate
 
 
-@app.command()
+@app.command(epilog="Example: tpusim topology --pod tpu-v4-4096 --slice 4x4x8 --twisted")
 def topology(
     pod: str = typer.Option("tpu-v4-4096", "--pod", help="Pod name (see `tpusim catalog`) or pod TOML."),
     slice_shape: str | None = typer.Option(

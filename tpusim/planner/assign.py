@@ -164,7 +164,8 @@ def assignment(pod, faulty_cubes: list[int], slice_cube_shape: tuple[int, ...], 
         _slice_dict(pod, s, with_connects=False) for s in static_slices]
     if then_fail is not None:
         if ocs_slices is None:
-            raise TpusimError("--then-fail needs an OCS assignment, and none was possible")
+            raise TpusimError("then_fail needs an OCS assignment, and none was possible",
+                              params=("then_fail",))
         first = ocs_slices[0]
         used = {int(c) for s in ocs_slices for c in s.ravel()}
         spares = [int(c) for c in np.flatnonzero(healthy.ravel()) if int(c) not in used]

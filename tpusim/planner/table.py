@@ -87,11 +87,15 @@ class PlanResult:
             out["assignment"] = self.assignment
         return out
 
-    def frame(self):
-        """The rows as a pandas DataFrame (pandas imported here, lazily)."""
+    def to_frame(self):
+        """One row per slice size, with the host and cube availability as columns (pandas
+        imported here, lazily)."""
         import pandas as pd
 
-        return pd.DataFrame([r.to_dict() for r in self.rows])
+        head = {"pod": self.pod["name"], "host_availability": self.host_availability,
+                "cube_availability": self.cube_availability}
+        return pd.DataFrame([{**head, **r.to_dict(), "cube_shape": "x".join(map(str, r.cube_shape))}
+                             for r in self.rows])
 
 
 def require_cube_pod(pod) -> tuple[int, ...]:

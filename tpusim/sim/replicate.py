@@ -35,6 +35,10 @@ class SimulationResult:
     events: Any | None = None  # DataFrame of replication 0's event log, when asked for
     first: ReplicationResult | None = None
 
+    def to_frame(self):
+        """The replication table: one row per (replication, job) plus the all-jobs '*' rows."""
+        return self.table
+
 
 def replication_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(seed).spawn(n)
@@ -72,7 +76,7 @@ class TableSink:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if self.path.suffix not in OUT_SUFFIXES:
-            raise TpusimError(f"--out {str(path)!r}: use a .csv or .parquet file name")
+            raise TpusimError(f"out {str(path)!r}: use a .csv or .parquet file name", params=("out",))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = None
         self._csv = None

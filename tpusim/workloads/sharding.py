@@ -76,6 +76,12 @@ class Estimate:
         row.update({f"memory_{k}_bytes": v for k, v in self.memory_breakdown.items()})
         return row
 
+    def to_frame(self):
+        """A one-row pandas DataFrame of `to_row()` (pandas imported here, lazily)."""
+        import pandas as pd
+
+        return pd.DataFrame([self.to_row()])
+
 
 # ---- legality: each rule once; the search applies the parts as it enumerates -----------------
 
