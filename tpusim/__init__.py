@@ -1,7 +1,7 @@
 """tpusim: a simulator and topology planner for distributed training on TPU pods.
 
-    >>> from tpusim import plan, estimate, simulate, sweep, report
-    >>> plan(availability=0.995).to_frame()
+    from tpusim import plan, estimate, simulate, sweep
+    plan(availability=0.995).to_frame()
 
 The five functions (tpusim.api) and the result types load on first use, so `import tpusim`
 stays light.
@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tpusim.data import tpusim_version
 from tpusim.errors import TpusimError
 
-__version__ = "0.1.0"
-__all__ = ["SweepResult", "TpusimError", "__version__", "estimate", "plan", "report", "simulate",
-           "sweep"]
+__version__ = tpusim_version()  # pyproject.toml's version, read from the installed metadata
+__all__ = ["SweepResult", "TpusimError", "__version__", "estimate", "plan", "simulate", "sweep"]
 
-_API = ("plan", "estimate", "simulate", "sweep", "report", "SweepResult")
+_API = ("plan", "estimate", "simulate", "sweep", "SweepResult")
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them lazily
-    from tpusim.api import SweepResult, estimate, plan, report, simulate, sweep
+    from tpusim.api import SweepResult, estimate, plan, simulate, sweep
 
 
 def __getattr__(name: str) -> Any:

@@ -67,3 +67,13 @@ def find_input(ref: str | Path, *, kind: str, folder: str, prefix: str = "",
         if candidate.is_file():
             return candidate.resolve()
     raise unknown_name(kind, text, files, note="not found as a shipped name or as a file")
+
+
+def tpusim_version() -> str:
+    """The installed tpusim version (from the package metadata, i.e. pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tpusim")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"

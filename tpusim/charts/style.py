@@ -142,7 +142,7 @@ def axes_or_new(ax, width_in: float, height_in: float, caption: str | None):
 def provenance(*, pod: str | None = None, seed: Any = None, samples: Any = None,
                replications: Any = None, extra: str | None = None) -> str:
     """The caption line: what the figure was computed from, and the tpusim version."""
-    from tpusim import __version__
+    from tpusim.data import tpusim_version
 
     parts = []
     if pod:
@@ -155,7 +155,7 @@ def provenance(*, pod: str | None = None, seed: Any = None, samples: Any = None,
         parts.append(f"{replications} replications")
     if extra:
         parts.append(extra)
-    parts.append(f"tpusim {__version__}")
+    parts.append(f"tpusim {tpusim_version()}")
     return " · ".join(parts)
 
 
