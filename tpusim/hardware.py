@@ -52,6 +52,8 @@ _CHIP_OPTIONAL_NUMBERS: dict[str, tuple[bool, float, float]] = {
     "mxus_per_tensorcore": (True, 1, 64),
     "clock_hz": (False, 1e6, 1e11),
     "spmem_bytes_per_chip": (True, 1, 2**40),
+    "host_dram_bytes": (True, 1, 2**50),
+    "host_dram_bytes_per_s": _RATE,
 }
 _SLICE_RULES = ("cubes", "listed")
 _WRAP_RULES = ("whole_cubes", "full_axis")
@@ -88,6 +90,8 @@ class Chip:
     mxus_per_tensorcore: int | None = None
     clock_hz: float | None = None
     spmem_bytes_per_chip: int | None = None  # SparseCore scratchpad (Spmem), all SCs together
+    host_dram_bytes: int | None = None  # one host's DRAM (the host serves chips_per_host chips)
+    host_dram_bytes_per_s: float | None = None  # one host's peak DRAM bandwidth
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     assumptions: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -36,7 +36,7 @@ from typing import Any
 from tpusim import defaults
 from tpusim.data import find_input
 from tpusim.errors import TpusimError, unknown_name
-from tpusim.inputs import UnknownKeyError, check_integer, load_toml, read_toml, show
+from tpusim.inputs import Section, UnknownKeyError, check_integer, load_toml, read_toml, show
 
 KINDS = ("estimate", "plan", "simulate")
 OUT_SUFFIXES = (".csv", ".jsonl")
@@ -88,7 +88,7 @@ def check_grid(spec: SweepSpec) -> None:
     does not take, or a dotted key the base file's schema does not know ('model.layerz'). Each
     point's document is built and read with the strict reader; other input errors (a value out
     of range at some point) are left to that point's row."""
-    allowed = RUNNER_KEYS[spec.kind]
+    allowed = _runner_keys(spec)
     plain = [k for k in spec.grid if "." not in k]
     for key in plain:
         if key not in allowed:
@@ -121,6 +121,10 @@ def check_grid(spec: SweepSpec) -> None:
 
 def _parse_base(spec: SweepSpec, doc: dict[str, Any]):
     """The base document (with a point's overrides) read strictly: a Workload or a Scenario."""
+    if spec.kind == "estimate" and _is_dlrm(doc):
+        from tpusim.workloads.dlrm.config import dlrm_from_section
+
+        return dlrm_from_section(Section(doc, str(spec.base)), spec.base.stem)
     if spec.kind == "estimate":
         from tpusim.workloads.config import workload_from_dict
 
@@ -220,13 +224,28 @@ RUNNER_KEYS: dict[str, tuple[str, ...]] = {
              "seed"),
     "simulate": ("days", "seed", "replications"),
 }
+# An estimate sweep over a DLRM workload ([model] kind = "dlrm") takes estimate_dlrm's overrides.
+DLRM_ESTIMATE_KEYS = ("chip", "chips", "slices", "slice_shape", "twisted", "placement", "sharding",
+                      "pipelining", "global_batch")
 _EXAMPLE_KEYS = {"estimate": "training.global_batch_seqs", "plan": "(none)",
                  "simulate": "recovery.checkpoint_save_s"}
 
 
-def _split(params: dict[str, Any], kind: str) -> dict[str, Any]:
+def _is_dlrm(doc: dict[str, Any]) -> bool:
+    model = doc.get("model")
+    return isinstance(model, dict) and model.get("kind") == "dlrm"
+
+
+def _runner_keys(spec: SweepSpec) -> tuple[str, ...]:
+    if spec.kind == "estimate" and _is_dlrm(load_toml(spec.base)):
+        return DLRM_ESTIMATE_KEYS
+    return RUNNER_KEYS[spec.kind]
+
+
+def _split(params: dict[str, Any], kind: str, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The point's plain (runner) keys; `check_grid` has refused any the runner does not take."""
-    return {k: v for k, v in params.items() if "." not in k and k in RUNNER_KEYS[kind]}
+    allowed = RUNNER_KEYS[kind] if keys is None else keys
+    return {k: v for k, v in params.items() if "." not in k and k in allowed}
 
 
 def run_estimate_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -234,6 +253,10 @@ def run_estimate_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str
     from tpusim.workloads.estimator import estimate
 
     workload = _parse_base(spec, apply_overrides(load_toml(spec.base), params))
+    if getattr(workload, "kind", "dense_llm") == "dlrm":
+        from tpusim.workloads.dlrm import estimate_dlrm
+
+        return [estimate_dlrm(workload, **_split(params, "estimate", DLRM_ESTIMATE_KEYS)).to_row()]
     return [estimate(workload, **_split(params, "estimate")).to_row()]
 
 

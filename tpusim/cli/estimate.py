@@ -28,6 +28,8 @@ EXAMPLES = """Examples:
   tpusim estimate palm-540b
 
   tpusim estimate palm-62b --chip v5p --chips 1024 --search --chart breakdown.svg
+
+  tpusim estimate workloads/dlrm-dcnv2.toml --chip v4 --chips 128 --compare-placements
 """
 
 
@@ -39,17 +41,26 @@ def estimate(
     slice_shape: str | None = typer.Option(None, "--slice", help="Slice shape in chips, e.g. 12x16x16."),
     slices: int | None = typer.Option(None, "--slices", help="Slices joined over the data-center network."),
     global_batch: int | None = typer.Option(
-        None, "--global-batch", help="Global batch in sequences (all slices together)."
+        None, "--global-batch", help="Global batch: sequences (LLM) or samples (DLRM), all slices together."
     ),
-    search_: bool = typer.Option(False, "--search", help="Rank every legal sharding that fits."),
+    placement: str | None = typer.Option(
+        None, "--placement", help="DLRM: where the tables live: sparsecore, tensorcore or host."),
+    sharding: str | None = typer.Option(None, "--sharding", help="DLRM: mod, table or column."),
+    twisted: bool | None = typer.Option(
+        None, "--twisted/--no-twisted", help="DLRM: twisted torus (k x k x 2k, k x 2k x 2k slices)."),
+    compare: bool = typer.Option(
+        False, "--compare-placements", help="DLRM: the three placements side by side."),
+    search_: bool = typer.Option(
+        False, "--search", help="Rank every legal sharding that fits (DLRM: placements, shardings, slices)."),
     top: int = typer.Option(15, "--top", help="Rows shown with --search."),
     chart: Path | None = typer.Option(
         None, "--chart", help="Where the step time goes, as a figure: .png, .svg or .pdf."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Step time, tokens/s, MFU, HFU, memory per chip and where the time goes."""
+    """Step time, throughput, memory per chip and where the time goes (dense LLM or DLRM)."""
     from tpusim.workloads import estimate as run_estimate
     from tpusim.workloads import load_workload
+    from tpusim.workloads.kinds import workload_kind
     from tpusim.workloads.search import search
 
     if slices is not None and slices < 1:
@@ -58,6 +69,19 @@ def estimate(
         raise TpusimError(f"--top must be >= 1, got {top}")
     if chart is not None and chart.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise TpusimError(f"--chart {str(chart)!r}: use a .png, .svg or .pdf file name")
+    if workload_kind(workload) == "dlrm":
+        from tpusim.cli.estimate_dlrm import run_dlrm
+        from tpusim.workloads.dlrm.config import load_dlrm
+
+        run_dlrm(load_dlrm(workload), chip=chip, chips=chips, slices=slices, slice_shape=slice_shape,
+                 twisted=twisted, placement=placement, sharding=sharding, global_batch=global_batch,
+                 search_=search_, top=top, compare=compare, chart=chart, json_out=json_out)
+        return
+    for flag, value in (("--placement", placement), ("--sharding", sharding), ("--twisted", twisted),
+                        ("--compare-placements", compare or None)):
+        if value is not None:
+            raise TpusimError(f"{flag} applies to dlrm workloads ([model] kind = \"dlrm\"); "
+                              f"{workload} is a dense LLM")
     wl = load_workload(workload)
     per_slice = _per_slice(chips, slices, wl.system.slices)
     if per_slice is None and slice_shape is not None:  # --slice alone sets the slice size

@@ -43,5 +43,6 @@ def load_efficiency() -> Efficiency:
     if missing:
         raise TpusimError(f"{doc.label}: no [sources] entry for {', '.join(missing)}; cite where "
                           f"each value comes from")
+    doc.allow("embedding")  # the embedding model's constants: tpusim.workloads.dlrm.constants
     doc.done()
     return Efficiency(**values)

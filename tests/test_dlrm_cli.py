@@ -1,0 +1,117 @@
+"""`tpusim estimate` on DLRM workloads: the readable view, JSON keys, overrides, placements side
+by side, search, and one clean error line for every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import REPO, assert_clean_error
+
+ISSUE_KEYS = {"kind", "step_time_s", "samples_per_s", "breakdown_s", "placement", "bottleneck",
+              "sparsecore_busy_fraction", "tensorcore_busy_fraction", "hbm_utilization",
+              "ici_utilization", "mfu", "memory_per_chip_bytes", "fits_in_hbm", "chips", "slice_shape",
+              "twisted"}
+PHASES = {"host", "sc_forward", "sc_backward", "all_to_all_forward", "all_to_all_backward", "tensorcore",
+          "dense_allreduce", "fixed"}
+
+
+def test_readable_summary(cli):
+    result = cli("estimate", "workloads/dlrm-dcnv2.toml")
+    assert result.returncode == 0, result.stderr
+    for needle in ("samples / s", "where the step goes", "all-to-all forward", "memory per chip",
+                   "busy: SparseCore / TensorCore", "fits"):
+        assert needle in result.stdout, needle
+
+
+def test_json_keys_and_overrides(cli):
+    result = cli("estimate", "dlrm-dcnv2", "--chip", "v4", "--chips", "128", "--twisted",
+                 "--placement", "tensorcore", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) >= ISSUE_KEYS
+    assert set(data["breakdown_s"]) == PHASES
+    assert (data["kind"], data["placement"], data["chips"], data["slice_shape"], data["twisted"]) == (
+        "dlrm", "tensorcore", 128, "4x4x8", True)
+    assert sum(data["breakdown_s"].values()) == pytest.approx(data["step_time_s"])
+
+
+def test_compare_placements_and_search(cli):
+    result = cli("estimate", "dlrm-dcnv2", "--chip", "v4", "--chips", "128", "--compare-placements", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [r["placement"] for r in data["rows"]] == ["sparsecore", "tensorcore", "host"]
+    assert data["sparsecore_over_host"] > 1
+    table = cli("estimate", "dlrm-dcnv2", "--chip", "v4", "--chips", "128", "--compare-placements")
+    assert "SparseCore over host" in table.stdout
+    found = json.loads(cli("estimate", "dlrm-dcnv2", "--search", "--top", "3", "--json").stdout)
+    assert len(found["rows"]) == 3 and found["evaluated"] >= found["feasible"] >= 3
+    assert found["step_time_s"] == found["rows"][0]["step_time_s"]
+
+
+GOOD = (REPO / "workloads" / "dlrm-mlperf-v1.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("edit", "needles"), [
+    (("placement = \"sparsecore\"", "placement = \"cpu\""), ("placement", "sparsecore")),
+    (("skew = 1.0", "skew = 1.0\nskeww = 2"), ("skeww", "skew")),
+    (("rows = 39_884_406", "rows = -5"), ("rows",)),
+    (("dim = 128", "dim = 0"), ("dim",)),
+    (("unique_fraction = 1.0", "unique_fraction = 1.5"), ("unique_fraction",)),
+    (("global_batch = 55296", "global_batch = 1000"), ("global_batch", "multiple")),
+    (("interaction = \"dot\"", "interaction = \"dot\"\ndcn_layers = 3"), ("dcn_layers",)),
+    (("kind = \"dlrm\"", "kind = \"dlrmm\""), ("kind", "dlrm")),
+    (("chip = \"v4\"", "chip = \"v5e\""), ("SparseCores",)),
+    (("[[embedding.tables]]\nname = \"cat_0\"\nrows = 39_884_406\nlookups = 1",
+      "[[embedding.tables]]\nname = \"cat_0\"\nrows = 39_884_406\nlookups = 1\ndim = 64"), ("dim",)),
+])
+def test_bad_files_give_one_line(cli, tmp_path, edit, needles):
+    old, new = edit
+    assert old in GOOD, old
+    path = tmp_path / "bad.toml"
+    path.write_text(GOOD.replace(old, new, 1), encoding="utf-8")
+    assert_clean_error(cli("estimate", str(path)), *needles)
+
+
+def test_bad_options_give_one_line(cli, tmp_path):
+    assert_clean_error(cli("estimate", "dlrm-dcnv2", "--placement", "gpu"), "placement")
+    assert_clean_error(cli("estimate", "dlrm-dcnv2", "--chip", "v4", "--chips", "512", "--twisted"),
+                       "twisted")
+    assert_clean_error(cli("estimate", "palm-540b", "--compare-placements"), "dlrm")
+    utf16 = tmp_path / "utf16.toml"
+    utf16.write_bytes(GOOD.encode("utf-16"))
+    assert_clean_error(cli("estimate", str(utf16)), "UTF")
+
+
+def _dlrm_sweep(tmp_path, grid: str):
+    from tpusim.sweeps import load_sweep
+
+    path = tmp_path / "sweep.toml"
+    path.write_text(f'[sweep]\nkind = "estimate"\nbase = "workloads/dlrm-dcnv2.toml"\n[grid]\n{grid}\n',
+                    encoding="utf-8")
+    return load_sweep(path)
+
+
+def test_sweep_dotted_keys_reach_embedding_values(tmp_path):
+    from tpusim.sweeps import read_rows, run_sweep
+
+    spec = _dlrm_sweep(tmp_path, 'chip = ["v4"]\nchips = [128]\nplacement = ["sparsecore", "host"]\n'
+                                 '"embedding.skew" = [1.0, 2.0]')
+    out = tmp_path / "out.jsonl"
+    result = run_sweep(spec, out)
+    assert (result.ran_points, result.errors) == (4, 0)
+    rows = {(r["placement"], r["embedding.skew"]): r for r in read_rows(out)}
+    for placement in ("sparsecore", "host"):
+        assert rows[(placement, 2.0)]["step_time_s"] > rows[(placement, 1.0)]["step_time_s"]
+    assert rows[("sparsecore", 1.0)]["kind"] == "dlrm"
+
+
+def test_sweep_refuses_unknown_embedding_key_and_llm_only_runner_keys(tmp_path):
+    from tpusim.errors import TpusimError
+    from tpusim.sweeps import run_sweep
+
+    with pytest.raises(TpusimError, match="skeww"):
+        run_sweep(_dlrm_sweep(tmp_path, '"embedding.skeww" = [2.0]'), tmp_path / "o.jsonl")
+    with pytest.raises(TpusimError, match="remat"):
+        run_sweep(_dlrm_sweep(tmp_path, 'remat = ["full"]'), tmp_path / "o.jsonl")
+    assert not (tmp_path / "o.jsonl").exists()

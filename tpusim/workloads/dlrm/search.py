@@ -1,0 +1,96 @@
+"""`search_dlrm(workload)`: rank placements, shardings and slice shapes (twisted or not).
+
+Every placement the chip supports x every sharding x every legal slice shape with the
+workload's chips per slice (both the plain and the twisted torus where the shape can be
+twisted) is evaluated in one vectorised call. Rows that fit (HBM, and host DRAM for the host
+placement) are ranked by step time. Pipelining is the file's choice (it changes the numerics:
+updates land two steps late), never searched.
+
+Invariants (tested): the best row is never slower than the file's own configuration when that
+fits; every row fits; rows are sorted by step time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from tpusim.errors import TpusimError
+from tpusim.hardware import Chip, all_pods, load_chip
+from tpusim.topology.shape import SliceSpec, legal_shapes, slice_spec, twistable
+from tpusim.workloads.dlrm.config import PLACEMENTS, SHARDINGS, DlrmWorkload, with_overrides
+from tpusim.workloads.dlrm.estimate import DlrmEstimate, estimates_of
+from tpusim.workloads.dlrm.model import Candidate, engine_of
+
+
+@dataclass(frozen=True)
+class DlrmSearchResult:
+    workload: str
+    chip: str
+    chips: int
+    slices: int
+    evaluated: int
+    feasible: int
+    best: DlrmEstimate | None
+    rows: list[dict] = field(default_factory=list)
+    skipped_placements: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The best row's keys at the top level, plus `rows`, `best`, `evaluated`, `feasible`."""
+        out = self.best.to_dict() if self.best is not None else {"kind": "dlrm"}
+        out.update(rows=self.rows, best=self.best.to_dict() if self.best else None,
+                   evaluated=self.evaluated, feasible=self.feasible,
+                   skipped_placements=self.skipped_placements)
+        return out
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+
+def slice_specs(chip: Chip, chips_per_slice: int) -> list[SliceSpec]:
+    """Every legal slice with `chips_per_slice` chips in the chip's largest catalog pod, plain and
+    (where possible) twisted."""
+    pods = [p for p in all_pods() if p.chip.name == chip.name]
+    if not pods:
+        raise TpusimError(f"no catalog pod of chip {chip.name}; add a pod TOML to topologies/")
+    pod = max(pods, key=lambda p: p.chips)
+    shapes = [s for s in legal_shapes(chip, pod.shape) if math.prod(s) == chips_per_slice]
+    if not shapes:
+        raise TpusimError(f"no legal {chip.name} slice has {chips_per_slice} chips; try --chips "
+                          f"with a legal slice size")
+    specs = []
+    for shape in shapes:
+        specs.append(slice_spec(chip, pod.shape, shape))
+        if twistable(chip, shape):
+            specs.append(slice_spec(chip, pod.shape, shape, twisted=True))
+    return specs
+
+
+def search_dlrm(wl: DlrmWorkload, *, top: int | None = None, **overrides) -> DlrmSearchResult:
+    """Rank the candidates of `wl` (overrides as in `estimate_dlrm`; `top` keeps the best rows)."""
+    wl2 = with_overrides(wl, **overrides) if overrides else wl
+    chip = load_chip(wl2.system.chip)
+    n, s = wl2.system.chips, wl2.system.slices
+    skipped: dict[str, str] = {}
+    placements = []
+    for p in PLACEMENTS:
+        try:
+            engine_of(chip, p, n)
+        except TpusimError as exc:
+            skipped[p] = str(exc)
+            continue
+        placements.append(p)
+    specs = slice_specs(chip, n // s)
+    cands = [Candidate(p, sh, wl2.embedding.pipelining, n, s, spec)
+             for p in placements for sh in SHARDINGS for spec in specs]
+    ests = estimates_of(wl2, cands) if cands else []
+    fits = [e for e in ests if e.fits_in_hbm and e.fits_in_host_dram is not False]
+    fits.sort(key=lambda e: (e.step_time_s, e.memory_per_chip_bytes))
+    best = fits[0] if fits else (min(ests, key=lambda e: e.memory_per_chip_bytes) if ests else None)
+    rows = [e.to_row() for e in (fits if top is None else fits[:top])]
+    for r in rows:
+        r["slower_than_best"] = r["step_time_s"] / best.step_time_s
+    return DlrmSearchResult(workload=wl2.name, chip=chip.name, chips=n, slices=s, evaluated=len(ests),
+                            feasible=len(fits), best=best, rows=rows, skipped_placements=skipped)
