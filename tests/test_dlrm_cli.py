@@ -115,3 +115,13 @@ def test_sweep_refuses_unknown_embedding_key_and_llm_only_runner_keys(tmp_path):
     with pytest.raises(TpusimError, match="remat"):
         run_sweep(_dlrm_sweep(tmp_path, 'remat = ["full"]'), tmp_path / "o.jsonl")
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_python_api_dispatches_on_kind():
+    import tpusim
+
+    est = tpusim.estimate("dlrm-dcnv2", chip="v4", chips=128)
+    assert (est.kind, est.chips, est.slice_shape) == ("dlrm", 128, "4x4x8")
+    assert est.to_frame().loc[0, "step_time_s"] == est.step_time_s
+    found = tpusim.estimate("dlrm-dcnv2", search=True, top=2)
+    assert len(found.to_frame()) == 2

@@ -57,14 +57,23 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
              slice: str | None = None, slices: int | None = None, global_batch: int | None = None,
              search: bool = False, top: int = 15):
     """`tpusim estimate`: an Estimate (or, with `search=True`, the ranked SearchResult) of a
-    workload name, TOML path or loaded Workload. `chips` counts all slices together."""
+    workload name, TOML path or loaded Workload (a DLRM workload gives a DlrmEstimate or
+    DlrmSearchResult). `chips` counts all slices together."""
     import math
 
     from tpusim.topology.shape import parse_shape
     from tpusim.workloads import estimate as run_estimate
     from tpusim.workloads import load_workload
+    from tpusim.workloads.dlrm import estimate_dlrm, load_dlrm, search_dlrm
+    from tpusim.workloads.kinds import workload_kind
     from tpusim.workloads.search import search as run_search
 
+    if isinstance(workload, str | Path) and workload_kind(workload) == "dlrm":
+        workload = load_dlrm(workload)
+    if getattr(workload, "kind", "dense_llm") == "dlrm":  # embedding model: docs/embeddings.md
+        over = {k: v for k, v in {"chip": chip, "chips": chips, "slices": slices, "slice_shape": slice,
+                                  "global_batch": global_batch}.items() if v is not None}
+        return search_dlrm(workload, top=top, **over) if search else estimate_dlrm(workload, **over)
     wl = load_workload(workload) if isinstance(workload, str | Path) else workload
     if slices is not None and (isinstance(slices, bool) or slices < 1):
         raise TpusimError(f"slices must be >= 1, got {slices}", params=("slices",))

@@ -76,6 +76,12 @@ class DlrmEstimate:
         row.update({f"memory_{k}_bytes": v for k, v in self.memory_breakdown_bytes.items()})
         return row
 
+    def to_frame(self):
+        """A one-row pandas DataFrame of `to_row()` (pandas imported here, lazily)."""
+        import pandas as pd
+
+        return pd.DataFrame([self.to_row()])
+
 
 def candidate_of(wl: DlrmWorkload) -> Candidate:
     """The candidate the workload's own fields describe (slice resolved from the catalog)."""

@@ -44,6 +44,7 @@ class DlrmSearchResult:
         return out
 
     def to_frame(self):
+        """The ranked rows as a pandas DataFrame."""
         import pandas as pd
 
         return pd.DataFrame(self.rows)
