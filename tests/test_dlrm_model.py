@@ -160,3 +160,18 @@ def test_estimates_vectorise_like_single_calls():
     alone = [estimates_of(DCNV2, [c])[0] for c in cands]
     for x, y in zip(together, alone, strict=True):
         assert x.step_time_s == pytest.approx(y.step_time_s, rel=1e-12)
+
+
+def test_step_performance_for_both_kinds():
+    """The simulator's view: samples per step and the stall-free program goodput for a DLRM,
+    tokens and MFU for a dense LLM."""
+    from tpusim.workloads.kinds import step_performance
+
+    dlrm = step_performance("dlrm-dcnv2", chip="v4", chips_per_slice=128, slices=1)
+    est = estimate_dlrm(DCNV2, chip="v4", chips=128)
+    assert (dlrm.unit, dlrm.units_per_step) == ("samples", 65536)
+    assert dlrm.step_time_s == est.step_time_s and dlrm.program_goodput == est.program_goodput
+    llm = step_performance("palm-8b", chip="v4", chips_per_slice=256, slices=1)
+    assert llm.unit == "tokens" and 0 < llm.program_goodput < 1
+    half = step_performance("dlrm-dcnv2", chip="v4", chips_per_slice=128, slices=1, global_batch=32768)
+    assert half.units_per_step == 32768 and half.step_time_s < dlrm.step_time_s

@@ -1,4 +1,5 @@
-"""Workload kinds: which model reads a workload file (`[model] kind`), and one loader for all.
+"""Workload kinds: which model reads a workload file (`[model] kind`), one loader for all, and
+the per-step figures every kind gives the simulator (`step_performance`).
 
 Kinds: "dense_llm" (the default when `kind` is absent; tpusim.workloads.config) and "dlrm"
 (embedding models; tpusim.workloads.dlrm). Anything else is an error naming the known kinds.
@@ -6,6 +7,7 @@ Kinds: "dense_llm" (the default when `kind` is absent; tpusim.workloads.config) 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from tpusim.errors import TpusimError, unknown_name
@@ -41,3 +43,36 @@ def require_kind(wl, kind: str, what: str) -> None:
     have = getattr(wl, "kind", "dense_llm")
     if have != kind:
         raise TpusimError(f"{what} applies to {kind} workloads; {getattr(wl, 'name', 'this')} is {have}")
+
+
+@dataclass(frozen=True)
+class StepPerformance:
+    """What a workload does per training step on a system, whatever its kind: what the simulator
+    needs to turn running time into progress."""
+
+    step_time_s: float
+    program_goodput: float  # dense LLM: MFU; DLRM: stall-free step / step (docs/embeddings.md)
+    units_per_step: float  # tokens (dense LLM) or samples (DLRM) a step trains
+    unit: str  # "tokens" or "samples"
+    fits_in_hbm: bool
+
+
+def step_performance(ref: str | Path, *, chip: str, chips_per_slice: int, slices: int,
+                     global_batch: int | None = None,
+                     relative_to: Path | None = None) -> StepPerformance:
+    """The estimate of the workload file `ref` on `slices` slices of `chips_per_slice` chips of
+    `chip` (its own global batch unless `global_batch`: sequences for an LLM, samples for a
+    DLRM), reduced to the figures a job's progress needs."""
+    wl = load_any(ref, relative_to=relative_to)
+    if getattr(wl, "kind", "dense_llm") == "dlrm":
+        from tpusim.workloads.dlrm import estimate_dlrm
+
+        est = estimate_dlrm(wl, chip=chip, chips=chips_per_slice * slices, slices=slices,
+                            **({} if global_batch is None else {"global_batch": global_batch}))
+        return StepPerformance(est.step_time_s, est.program_goodput, float(est.global_batch),
+                               "samples", est.fits_in_hbm)
+    from tpusim.workloads.estimator import estimate
+
+    est = estimate(wl, chip=chip, chips_per_slice=chips_per_slice, slices=slices,
+                   global_batch_seqs=global_batch)
+    return StepPerformance(est.step_time_s, est.mfu, float(est.tokens_per_step), "tokens", est.fits_in_hbm)
