@@ -67,7 +67,7 @@ def test_defaults_for_optional_keys(tmp_path):
     [
         ("layers = 4", "layers = -4", "layers"),
         ("d_model = 1024", "d_model = 0", "d_model"),
-        ('mlp = "swiglu"', 'mlp = "relu"', "mlp"),
+        ('mlp = "swiglu"', 'mlp = "tanh"', "mlp"),
         ('remat = "full"', 'remat = "some"', "remat"),
         ("kv_heads = 8", "kv_heads = 3", "kv_heads"),
         ('chip = "v4"', "chip = 4", "chip"),

@@ -2,10 +2,12 @@
 strict reader (`tpusim.inputs`): unknown keys and tables are refused with did-you-mean.
 
 [model]        kind = "dense_llm", layers, d_model, heads, head_dim, kv_heads, d_ff, vocab,
-               seq_len, mlp = "gelu"|"swiglu"; optional block = "serial"|"parallel",
-               tie_embeddings (true), attention = "flash"|"materialized", position = "rope"|"learned"
-[training]     global_batch_seqs, remat = none|minimal|full|palm, optimizer = adafactor|adam,
-               param_dtype = bf16|fp32; optional async_all_gather (true)
+               seq_len, mlp = "gelu"|"relu"|"swiglu"; optional block = "serial"|"parallel",
+               tie_embeddings (true), attention = "flash"|"materialized",
+               position = "rope"|"learned"|"relative", causal (true), qk_norm (false)
+[training]     global_batch_seqs, remat (REMATS), optimizer = adafactor|adam,
+               param_dtype = bf16|fp32; optional async_all_gather (true), matmul_dtype = bf16|int8,
+               collective_matmul (false), offload_optimizer (false)
 [system]       chip, chips_per_slice, slices; optional slice_shape, twisted
 [parallelism]  optional: data, fsdp, tensor, pipeline, microbatches; optional
                axes = {tensor = [0], fsdp = [1, 2]} to fix which physical axes each runs over
@@ -22,13 +24,32 @@ from tpusim.data import find_input
 from tpusim.errors import TpusimError
 from tpusim.inputs import Section, check_choice, check_integer, file_version, load_toml, parse_shape
 
-MLPS = ("gelu", "swiglu")
+MLPS = ("gelu", "relu", "swiglu")
 BLOCKS = ("serial", "parallel")
-REMATS = ("none", "minimal", "full", "palm")
+# Remat policies (tpusim/workloads/remat.py): the first four are the project's names (minimal =
+# JAX's checkpoint_dots_with_no_batch_dims, palm = PaLM App. B's fraction); the others are
+# MaxText's named policies (decoders.py; save_dot_except_logits* from praxis, in MaxText's 2024
+# MLPerf fork); the *_offloaded ones move what they save to host memory.
+REMATS = (
+    "none",
+    "minimal",
+    "full",
+    "palm",
+    "minimal_with_context",
+    "save_dot_except_mlpwi",
+    "save_dot_except_mlp",
+    "save_qkv_proj",
+    "save_out_proj",
+    "save_dot_except_logits",
+    "save_dot_except_logits_ffn1",
+    "minimal_offloaded",
+    "qkv_proj_offloaded",
+)
 OPTIMIZERS = ("adafactor", "adam")
 DTYPES = {"bf16": 2, "fp32": 4}
+MATMUL_DTYPES = ("bf16", "int8")
 ATTENTIONS = ("flash", "materialized")
-POSITIONS = ("rope", "learned")
+POSITIONS = ("rope", "learned", "relative")
 LOGICAL_AXES = ("tensor", "fsdp", "data", "pipeline")
 
 
@@ -47,10 +68,12 @@ class Model:
     tie_embeddings: bool = True
     attention: str = "flash"
     position: str = "rope"
+    causal: bool = True  # decoder self-attention masks future tokens
+    qk_norm: bool = False  # layer norms on queries and keys before QK^T (Dehghani et al. 2023)
 
     @property
     def mlp_in_matrices(self) -> int:
-        """Matrices multiplying the MLP input: 2 for swiglu (gate and up), 1 for gelu."""
+        """Matrices multiplying the MLP input: 2 for swiglu (gate and up), 1 for gelu or relu."""
         return 2 if self.mlp == "swiglu" else 1
 
 
@@ -61,6 +84,9 @@ class Training:
     optimizer: str = "adam"
     param_dtype: str = "bf16"
     async_all_gather: bool = True  # XLA overlaps FSDP weight all-gathers with compute
+    matmul_dtype: str = "bf16"  # int8: AQT-style int8 layer matmuls (forward and both backward)
+    collective_matmul: bool = False  # XLA overlaps tensor-parallel collectives with their matmuls
+    offload_optimizer: bool = False  # optimizer state in host memory, streamed over PCIe
 
     @property
     def param_bytes(self) -> int:
@@ -139,6 +165,8 @@ def model_from_section(table: Section) -> Model:
         tie_embeddings=table.boolean("tie_embeddings", _default(Model, "tie_embeddings")),
         attention=table.choice("attention", ATTENTIONS, _default(Model, "attention")),
         position=table.choice("position", POSITIONS, _default(Model, "position")),
+        causal=table.boolean("causal", _default(Model, "causal")),
+        qk_norm=table.boolean("qk_norm", _default(Model, "qk_norm")),
     )
     if model.kv_heads > model.heads or model.heads % model.kv_heads:
         raise TpusimError(
@@ -155,6 +183,9 @@ def training_from_section(table: Section) -> Training:
         optimizer=table.choice("optimizer", OPTIMIZERS, _default(Training, "optimizer")),
         param_dtype=table.choice("param_dtype", tuple(DTYPES), _default(Training, "param_dtype")),
         async_all_gather=table.boolean("async_all_gather", _default(Training, "async_all_gather")),
+        matmul_dtype=table.choice("matmul_dtype", MATMUL_DTYPES, _default(Training, "matmul_dtype")),
+        collective_matmul=table.boolean("collective_matmul", _default(Training, "collective_matmul")),
+        offload_optimizer=table.boolean("offload_optimizer", _default(Training, "offload_optimizer")),
     )
 
 
@@ -226,6 +257,8 @@ def with_overrides(
     slice_shape: str | None = None,
     global_batch_seqs: int | None = None,
     remat: str | None = None,
+    offload_optimizer: bool | None = None,
+    matmul_dtype: str | None = None,
 ) -> Workload:
     """The workload with system/training fields replaced (None keeps the file's value)."""
     for name, value in (
@@ -237,6 +270,10 @@ def with_overrides(
             check_integer(value, name, "workload override", at_least=1)
     if remat is not None:
         check_choice(remat, "remat", "workload override", REMATS)
+    if matmul_dtype is not None:
+        check_choice(matmul_dtype, "matmul_dtype", "workload override", MATMUL_DTYPES)
+    if offload_optimizer is not None and not isinstance(offload_optimizer, bool):
+        raise TpusimError(f"workload override: offload_optimizer must be true or false, got {offload_optimizer!r}")
     for name, value in (("chip", chip), ("slice_shape", slice_shape)):
         if value is not None and not isinstance(value, str):
             raise TpusimError(f"workload override: {name} must be a string, got {value!r}")
@@ -257,4 +294,8 @@ def with_overrides(
         training = replace(training, global_batch_seqs=global_batch_seqs)
     if remat is not None:
         training = replace(training, remat=remat)
+    if offload_optimizer is not None:
+        training = replace(training, offload_optimizer=offload_optimizer)
+    if matmul_dtype is not None:
+        training = replace(training, matmul_dtype=matmul_dtype)
     return replace(wl, system=system, training=training)

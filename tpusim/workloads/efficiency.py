@@ -23,6 +23,7 @@ class Efficiency:
     dcn_fraction: float
     collective_launch_s: float
     dcn_latency_s: float
+    attention_block_tokens: int
 
 
 @cache
@@ -34,6 +35,8 @@ def load_efficiency() -> Efficiency:
     for f in fields(Efficiency):
         if f.name.endswith("_fraction"):
             values[f.name] = table.number(f.name, above=0, at_most=1, hint="write 85% as 0.85")
+        elif f.name.endswith("_tokens"):  # a kernel block: a whole number of tokens
+            values[f.name] = table.integer(f.name, at_least=1, at_most=1 << 20)
         else:  # a fixed time: a positive number of seconds, at most a minute
             values[f.name] = table.number(f.name, above=0, at_most=60)
     names = [f.name for f in fields(Efficiency)]

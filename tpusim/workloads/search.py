@@ -4,7 +4,8 @@ Candidates: the chips per slice factored into tensor x pipeline x in-slice data 
 microbatches up to MAX_MICROBATCHES, kept when the legality rules of `sharding.py` allow them
 (applied level by level as the factors are chosen); every remat policy; every placement of the
 logical axes on the slice's physical axes (the fastest is kept). Candidates that do not fit in
-HBM are dropped; the rest are ranked by tokens/s (= by MFU).
+HBM are dropped; the rest are ranked by tokens/s (= by MFU). Host offload (the *_offloaded remat
+policies, the optimizer state on the host) is tried only when nothing fits without it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from tpusim.errors import TpusimError
 from tpusim.hardware import load_chip
 from tpusim.workloads.config import REMATS, Parallelism, Workload, with_overrides
 from tpusim.workloads.efficiency import load_efficiency
-from tpusim.workloads.flops import REMAT_FRACTIONS
 from tpusim.workloads.mapping import mapping_candidates
+from tpusim.workloads.remat import OFFLOADED, distinct_policies, remat_plan
 from tpusim.workloads.sharding import (
     Estimate,
     comm_params,
@@ -33,7 +34,7 @@ from tpusim.workloads.sharding import (
     tensor_problem,
     utilization,
 )
-from tpusim.workloads.step import BREAKDOWN_KEYS, evaluate
+from tpusim.workloads.step import BREAKDOWN_KEYS, evaluate, plan_columns
 
 MAX_MICROBATCHES = 64
 
@@ -106,14 +107,24 @@ def shardings(wl: Workload) -> list[tuple[int, int, int, int, int]]:
     return out
 
 
-@lru_cache(maxsize=64)
-def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchResult:
-    chip = load_chip(wl.system.chip)
-    spec = resolve_slice(chip, wl.system.chips_per_slice, wl.system.slice_shape, wl.system.twisted)
+Variant = tuple[str, bool]  # (remat policy, optimizer state offloaded to host)
+
+
+def _variants(wl: Workload, remats: tuple[str, ...], offload: bool) -> list[Variant]:
+    """The (policy, optimizer offload) pairs tried: without `offload`, the policies that keep
+    everything in HBM with the file's optimizer placement; with it, every policy, the optimizer
+    state in HBM or on the host. Policies equal on this model (remat.distinct_policies) once."""
+    if not offload:
+        kept = tuple(r for r in remats if r not in OFFLOADED)
+        return [(r, wl.training.offload_optimizer) for r in distinct_policies(wl.model, kept)]
+    placements = sorted({wl.training.offload_optimizer, True})
+    return [(r, o) for o in placements for r in distinct_policies(wl.model, remats)]
+
+
+def _evaluate(wl: Workload, chip, spec, cands, variants: list[Variant]):
+    """Step time, memory and breakdown of every (sharding, placement, variant) row."""
     eff = load_efficiency()
-    cands = shardings(wl)
     slices = wl.system.slices
-    # expand each sharding by its axis placements and by the remat policies
     rows_cfg, rows_map, maps_all = [], [], []
     map_index: dict[tuple, tuple[int, int]] = {}
     for i, (t, f, dpi, p, _mb) in enumerate(cands):
@@ -137,31 +148,47 @@ def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchRes
     comm_all = comm_params(maps_all, chip, eff.ici_link_fraction)
     comm = {k: (v[rows_map] if isinstance(v, np.ndarray) else v) for k, v in comm_all.items()}
     n_rows = len(rows_cfg)
-    remats = list(remats)
-    r_dense = np.repeat([REMAT_FRACTIONS[r][0] for r in remats], n_rows)
-    r_attn = np.repeat([REMAT_FRACTIONS[r][1] for r in remats], n_rows)
-    tile = lambda a: np.tile(a, len(remats))  # noqa: E731
+    plan = plan_columns([remat_plan(wl.model, r) for r, _o in variants], [o for _r, o in variants], n_rows)
+    tile = lambda a: np.tile(a, len(variants))  # noqa: E731
     comm = {k: (tile(v) if isinstance(v, np.ndarray) else v) for k, v in comm.items()}
     cols = [tile(cfg[:, j]) for j in range(5)]
-    res = evaluate(step_inputs(wl, chip), cols[0], cols[1], cols[2], cols[3], cols[4], r_dense, r_attn, comm)
-    step = np.broadcast_to(res["step_time_s"], r_dense.shape)
-    mem = np.broadcast_to(res["memory_per_chip_bytes"], r_dense.shape)
-    fits = mem <= chip.hbm_bytes
-    cfg_id = tile(np.array(rows_cfg)) + np.repeat(np.arange(len(remats)) * len(cands), n_rows)
-    # best placement per (sharding, remat): sort by (cfg_id, step) and take the first of each
-    order = np.lexsort((step, cfg_id))
-    first = np.ones(order.size, bool)
-    first[1:] = cfg_id[order][1:] != cfg_id[order][:-1]
-    best_rows = order[first]
-    feasible = best_rows[fits[best_rows]]
+    res = evaluate(step_inputs(wl, chip), cols[0], cols[1], cols[2], cols[3], cols[4], plan, comm)
+    shape = (n_rows * len(variants),)
+    cfg_id = tile(np.array(rows_cfg)) + np.repeat(np.arange(len(variants)) * len(cands), n_rows)
+    return cfg, n_rows, cfg_id, {k: np.broadcast_to(v, shape) for k, v in res.items()}
+
+
+@lru_cache(maxsize=64)
+def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchResult:
+    chip = load_chip(wl.system.chip)
+    spec = resolve_slice(chip, wl.system.chips_per_slice, wl.system.slice_shape, wl.system.twisted)
+    cands = shardings(wl)
+    slices = wl.system.slices
+    evaluated = 0
+    for offload in (False, True):  # host offload only when nothing fits in HBM without it
+        variants = _variants(wl, remats, offload)
+        if not variants:
+            continue
+        cfg, n_rows, cfg_id, res = _evaluate(wl, chip, spec, cands, variants)
+        step, mem = res["step_time_s"], res["memory_per_chip_bytes"]
+        evaluated += int(step.size)
+        fits = mem <= chip.hbm_bytes
+        # best placement per (sharding, variant): sort by (cfg_id, step), take the first of each
+        order = np.lexsort((step, cfg_id))
+        first = np.ones(order.size, bool)
+        first[1:] = cfg_id[order][1:] != cfg_id[order][:-1]
+        best_rows = order[first]
+        feasible = best_rows[fits[best_rows]]
+        if feasible.size:
+            break
     ranked = feasible[np.argsort(step[feasible], kind="stable")]
 
     tokens = wl.tokens_per_step
-    breakdown = {k: np.broadcast_to(res[f"breakdown.{k}"], r_dense.shape) for k in BREAKDOWN_KEYS}
+    breakdown = {k: res[f"breakdown.{k}"] for k in BREAKDOWN_KEYS}
     rows: list[dict] = []
     base = ranked[0] if ranked.size else None
     for r in ranked[:top]:
-        remat = remats[int(r) // n_rows]
+        remat, off_opt = variants[int(r) // n_rows]
         t, f, dpi, p, mb = (int(x) for x in cfg[r % n_rows])
         tps = tokens / step[r]
         mfu, hfu = utilization(wl, chip, remat, float(tps))
@@ -178,6 +205,7 @@ def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchRes
                 "pipeline": p,
                 "microbatches": mb,
                 "remat": remat,
+                "offload_optimizer": off_opt,
                 "step_time_s": float(step[r]),
                 "tokens_per_s": float(tps),
                 "mfu": mfu,
@@ -196,14 +224,15 @@ def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchRes
     if pick is not None:
         t, f, dpi, p, mb = (int(x) for x in cfg[pick % n_rows])
         par = Parallelism(data=dpi * slices, fsdp=f, tensor=t, pipeline=p, microbatches=mb)
-        best = estimate_one(with_overrides(wl, remat=remats[pick // n_rows]), par)
+        remat, off_opt = variants[pick // n_rows]
+        best = estimate_one(with_overrides(wl, remat=remat, offload_optimizer=off_opt), par)
     return SearchResult(
         workload=wl.name,
         chip=chip.name,
         chips=wl.system.chips,
         slices=slices,
         slice_shape="x".join(map(str, spec.shape)),
-        evaluated=int(step.size),
+        evaluated=evaluated,
         feasible=int(feasible.size),
         rows=rows,
         best=best,

@@ -26,13 +26,15 @@ from tpusim.topology.shape import SliceSpec, compact_shape, fmt_shape, slice_spe
 from tpusim.workloads.config import Model, Parallelism, Workload
 from tpusim.workloads.efficiency import load_efficiency
 from tpusim.workloads.flops import (
-    REMAT_FRACTIONS,
+    convention_flops_per_token,
+    flops_split,
     hardware_flops_per_token,
     model_flops_per_token,
     param_counts,
 )
 from tpusim.workloads.mapping import Mapping, mapping_candidates
-from tpusim.workloads.step import BREAKDOWN_KEYS, MEMORY_KEYS, StepInputs, evaluate
+from tpusim.workloads.remat import remat_plan
+from tpusim.workloads.step import BREAKDOWN_KEYS, MEMORY_KEYS, StepInputs, evaluate, plan_columns
 
 
 @dataclass(frozen=True)
@@ -61,19 +63,29 @@ class Estimate:
     fits_in_hbm: bool
     breakdown: dict[str, float] = field(default_factory=dict)
     memory_breakdown: dict[str, float] = field(default_factory=dict)
+    flops_per_token: dict[str, float] = field(default_factory=dict)  # dense, attention, logits
+    mfu_by_convention: dict[str, float] = field(default_factory=dict)  # flops.CONVENTIONS
+    matmul_dtype: str = "bf16"
+    offload_optimizer: bool = False
+    host_memory_per_chip_bytes: float = 0.0
+    forward_time_s: float = 0.0  # the forward pass alone: an evaluation step of the same batch
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def to_row(self) -> dict:
         """One flat row (for a DataFrame): nested dicts become `breakdown_<cause>_s`,
-        `memory_<item>_bytes`, `<axis>` sizes and `mapping_<axis>`."""
-        row = {k: v for k, v in self.to_dict().items()
-               if k not in ("breakdown", "memory_breakdown", "parallelism", "mapping")}
+        `memory_<item>_bytes`, `flops_<kind>_per_token`, `mfu_<convention>`, `<axis>` sizes and
+        `mapping_<axis>`."""
+        nested = ("breakdown", "memory_breakdown", "parallelism", "mapping", "flops_per_token",
+                  "mfu_by_convention")
+        row = {k: v for k, v in self.to_dict().items() if k not in nested}
         row.update(self.parallelism)
         row.update({f"mapping_{k}": v for k, v in self.mapping.items()})
         row.update({f"breakdown_{k}_s": v for k, v in self.breakdown.items()})
         row.update({f"memory_{k}_bytes": v for k, v in self.memory_breakdown.items()})
+        row.update({f"flops_{k}_per_token": v for k, v in self.flops_per_token.items()})
+        row.update({f"mfu_{k}": v for k, v in self.mfu_by_convention.items()})
         return row
 
     def to_frame(self):
@@ -230,11 +242,19 @@ def step_inputs(wl: Workload, chip: Chip) -> StepInputs:
 
 def utilization(wl: Workload, chip: Chip, remat: str, tokens_per_s: float) -> tuple[float, float]:
     """(MFU, HFU) of `wl` at `tokens_per_s` on its system's chips: FLOPs per token x tokens/s /
-    (chips x peak); HFU adds the recompute of `remat`."""
+    (chips x bf16 peak); MFU counts PaLM's 6N + 12LHQT, HFU what the chips execute (the
+    attention kernel's real work and the recompute of `remat`)."""
     peak_total = wl.system.chips * chip.peak_bf16_flops_per_s
     mfu = model_flops_per_token(wl.model) * tokens_per_s / peak_total
-    hfu = hardware_flops_per_token(wl.model, remat) * tokens_per_s / peak_total
+    block = load_efficiency().attention_block_tokens
+    hfu = hardware_flops_per_token(wl.model, remat, block) * tokens_per_s / peak_total
     return mfu, hfu
+
+
+def mfu_by_convention(wl: Workload, chip: Chip, tokens_per_s: float) -> dict[str, float]:
+    """MFU under each named convention (flops.CONVENTIONS), against the bf16 peak."""
+    peak_total = wl.system.chips * chip.peak_bf16_flops_per_s
+    return {k: v * tokens_per_s / peak_total for k, v in convention_flops_per_token(wl.model).items()}
 
 
 # ---- one sharding -> Estimate -----------------------------------------------------------------
@@ -256,7 +276,7 @@ def estimate_one(wl: Workload, par: Parallelism) -> Estimate:
         par.axes,
     )
     comm = comm_params(mappings, chip, eff.ici_link_fraction)
-    r_dense, r_attn = REMAT_FRACTIONS[wl.training.remat]
+    plan = plan_columns([remat_plan(wl.model, wl.training.remat)], [wl.training.offload_optimizer], 1)
     inp = step_inputs(wl, chip)
     res = evaluate(
         inp,
@@ -265,8 +285,7 @@ def estimate_one(wl: Workload, par: Parallelism) -> Estimate:
         par.data // system.slices,
         par.pipeline,
         par.microbatches,
-        r_dense,
-        r_attn,
+        plan,
         comm,
     )
     best = int(np.argmin(res["step_time_s"])) if np.ndim(res["step_time_s"]) else 0
@@ -307,11 +326,19 @@ def _to_estimate(
         mfu=mfu,
         hfu=hfu,
         model_flops_per_token=model_flops_per_token(wl.model),
-        hardware_flops_per_token=hardware_flops_per_token(wl.model, wl.training.remat),
+        hardware_flops_per_token=hardware_flops_per_token(
+            wl.model, wl.training.remat, load_efficiency().attention_block_tokens
+        ),
         params=param_counts(wl.model).total,
         memory_per_chip_bytes=mem,
         hbm_bytes=chip.hbm_bytes,
         fits_in_hbm=bool(mem <= chip.hbm_bytes),
         breakdown={k: res[f"breakdown.{k}"] for k in BREAKDOWN_KEYS},
         memory_breakdown={k: res[f"memory.{k}"] for k in MEMORY_KEYS},
+        flops_per_token=flops_split(wl.model),
+        mfu_by_convention=mfu_by_convention(wl, chip, tps),
+        matmul_dtype=wl.training.matmul_dtype,
+        offload_optimizer=wl.training.offload_optimizer,
+        host_memory_per_chip_bytes=res["host_memory_per_chip_bytes"],
+        forward_time_s=res["forward_time_s"],
     )

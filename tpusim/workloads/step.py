@@ -1,28 +1,49 @@
-"""Step time and memory of one training step, vectorised over candidate shardings.
+"""Step time and memory of one training step, vectorised over candidate shardings and policies.
 
 Per chip, per microbatch and per layer (a pipeline stage holds L/p layers):
 
-- Matmuls (per-op roofline): time = max(FLOPs / (peak x mxu_fraction x padding),
+- Layer matmuls (per-op roofline): time = max(FLOPs / (peak x mxu_fraction x padding),
   bytes / (HBM x hbm_fraction)); padding = the fraction of the MXU tile a weight dimension fills
-  (d / (ceil(d/128) x 128) for both weight dims). Backward = 2 x forward; remat recomputes the
-  fraction of the forward its policy says (flops.REMAT_FRACTIONS).
-- Vector work (norms, residual adds, activation, rotary, softmax of materialised attention
-  scores, logits softmax): HBM-bound, bytes / (HBM x hbm_fraction), not overlapped with matmuls.
+  (d / (ceil(d/128) x 128) for both weight dims). Backward = 2 x forward (dX and dW). With
+  `matmul_dtype = "int8"` (AQT: forward, dlhs and drhs matmuls in int8) they run at the chip's
+  int8 peak on 1-byte operands, and each operand is quantised from bf16 in HBM first (read
+  2 bytes, write 1, per element: X in the forward, dY for dX, X and dY for dW).
+- Attention core: flash runs at the MXU peak on the blocks it computes (causal: the blocks on
+  or below the diagonal), backward 3.5x forward (flops.py). Materialised attention writes the
+  scores to HBM: QK^T and PV are rooflines of 2TQ FLOPs against 2T bytes (bf16 S written, P read)
+  per token and head, the backward's four matmuls likewise (2x); the softmax reads S three times
+  and writes P (8 bytes per score), its backward reads dP and P twice and writes dS (10 bytes).
+- Remat (remat.py): the recomputed matmuls, attention and vector work of the policy, and its
+  tensor-parallel collectives on the recompute path.
+- Vector work (norms, residual adds, activation, rotary): HBM-bound, backward 2x forward.
 - Tensor-parallel collectives (GSPMD/Megatron layout: all-gather of the layer input over the
   tensor axis and reduce-scatter of its output, per attention and MLP for a serial block, once
-  for a parallel block; the same again in backward, and the input all-gather again when remat
-  recomputes the layer): on the critical path (the next matmul needs them), fully exposed.
+  for a parallel block; the same again in backward): on the critical path, fully exposed.
+  With `collective_matmul = true` (XLA's decomposition of an all-gather or reduce-scatter and
+  the einsum it feeds into a loop of collective-permutes overlapped with partial matmuls,
+  Wang et al., ASPLOS 2023; `--xla_tpu_decompose_all_gather_einsum` in MaxText recipes) only
+  what outlasts the matmul, plus the first of the t chunks, is exposed.
 - FSDP collectives: the all-gathers of each layer's bf16 weights (before forward and backward)
   do not depend on the current layer's results, so an asynchronous all-gather (the MaxText v4
   recipes enable `--xla_enable_async_all_gather`) prefetches them behind the previous layer's
   work: exposed only where they outlast it, plus the step's first gather. The gradient
-  reduce-scatters are synchronous (their reduction runs on the TensorCore and no asynchronous
-  reduce-scatter is enabled in those recipes): exposed. With `async_all_gather = false` (XLA
-  before that flag, e.g. PaLM's 2022 stack) the all-gathers are exposed too.
+  reduce-scatters are synchronous (their reduction runs on the TensorCore): exposed. With
+  `async_all_gather = false` (XLA before that flag, e.g. PaLM's 2022 stack) the gathers are too.
 - In-slice data-parallel gradient all-reduce: overlapped with the last microbatch's backward.
 - Cross-slice (DCN) gradient exchange: after the backward pass, not overlapped (PaLM sec. 4).
 - Pipeline: activation sends between stages; bubble (p-1) x stage time (GPipe/1F1B).
 - Optimizer: HBM-bound update of the chip's parameter shard.
+- Host offload (PCIe, each direction at the chip's rate): offloaded activations go out during
+  their layer's forward and come back during its backward, an offloaded optimizer state comes
+  in during the backward pass and goes out during the next forward (asynchronous copies that
+  the compiler overlaps with compute); only the excess over that window is exposed.
+
+Memory per chip: parameters, gradients, optimizer state, the saved activations of the policy
+(the layer input always; remat.py's saved set), one layer's working set (what the policy
+recomputes or brings back, plus the largest gradient buffer of an op: the MLP hidden gradient,
+or P/dP/dS of materialised attention), fp32 logits, the largest gathered weight matrix (in use +
+prefetched) and its unreduced gradient. Offloaded activations keep two layers in HBM (one
+in transfer, one in use); an offloaded optimizer state keeps two layers' share (streamed).
 
 All arrays broadcast; a single configuration is an array of one element.
 """
@@ -37,10 +58,16 @@ from tpusim.collectives import all_gather_s, all_reduce_s, dcn_all_reduce_s, poi
 from tpusim.hardware import Chip
 from tpusim.workloads.config import Model, Training
 from tpusim.workloads.efficiency import Efficiency
-from tpusim.workloads.flops import ParamCounts
+from tpusim.workloads.flops import ParamCounts, attention_backward_ratio, attention_executed_fraction
+from tpusim.workloads.remat import MATMULS, RematPlan, layer_graph
 
 COMPUTE_BYTES = 2  # bf16 activations, gathered weights and matmul operands
+INT8_BYTES = 1
 FP32_BYTES = 4
+QUANTIZE_BYTES = 3  # AQT operand quantisation: read bf16 (2 bytes), write int8 (1 byte)
+SOFTMAX_FORWARD_BYTES = 8  # per score: read S three times (max, sum, normalise), write P
+SOFTMAX_BACKWARD_BYTES = 10  # per score: read dP and P (row sum), again, write dS
+ATTENTION_WORKING_BYTES = 4  # per score beyond the saved P: dP and dS live together (bf16)
 # Optimizer state bytes per parameter (beyond the parameter itself).
 # adam: first and second moments in fp32, plus an fp32 master copy when parameters are bf16.
 # adafactor: PaLM's unfactored second moment (fp32) and bf16 momentum (beta1 = 0.9).
@@ -58,6 +85,7 @@ BREAKDOWN_KEYS = (
     "dcn",
     "pipeline_sends",
     "pipeline_bubble",
+    "host_offload",
 )
 MEMORY_KEYS = (
     "params",
@@ -82,17 +110,39 @@ class StepInputs:
     slices: int
 
 
+def plan_columns(plans: list[RematPlan], offload_optimizer: list[bool], repeat: int) -> dict[str, np.ndarray]:
+    """The per-candidate arrays `evaluate` reads from remat plans: candidate group g (plan g,
+    optimizer offload g) repeated `repeat` times, groups one after the other."""
+    def col(values) -> np.ndarray:
+        return np.repeat(np.asarray(values, dtype=float), repeat)
+
+    out = {f"mm.{m}": col([p.matmul_recompute[i] for p in plans]) for i, m in enumerate(MATMULS)}
+    out["attn"] = col([p.attention_recompute for p in plans])
+    out["tp_recompute"] = col([p.tp_collectives for p in plans])
+    names = {n for p in plans for n in p.recomputed | p.saved | p.offloaded}
+    for n in sorted(names):
+        out[f"rec.{n}"] = col([n in p.recomputed for p in plans])
+        out[f"save.{n}"] = col([n in p.saved for p in plans])
+        out[f"off.{n}"] = col([n in p.offloaded for p in plans])
+    out["offload_optimizer"] = col(offload_optimizer)
+    return out
+
+
 def _pad(dim, mxu: int):
     """Fraction of MXU tiles a dimension fills: dim / (ceil(dim / mxu) x mxu)."""
     return dim / np.ceil(dim / mxu) / mxu
 
 
-def _matmul_s(m, k, n, peak, hbm, mxu: int):
-    """Roofline time of [m, k] @ [k, n] in bf16 with MXU padding of k and n."""
+def _matmul_s(m, k, n, peak, hbm, mxu: int, operand_bytes: int = COMPUTE_BYTES):
+    """Roofline time of [m, k] @ [k, n] with MXU padding of k and n (bf16 result)."""
     flops = 2.0 * m * k * n
     t_compute = flops / (peak * _pad(k, mxu) * _pad(n, mxu))
-    t_memory = COMPUTE_BYTES * (m * k + k * n + m * n) / hbm
+    t_memory = (operand_bytes * (m * k + k * n) + COMPUTE_BYTES * m * n) / hbm
     return np.maximum(t_compute, t_memory)
+
+
+def _col(plan: dict[str, np.ndarray], key: str):
+    return plan.get(key, 0.0)
 
 
 def evaluate(
@@ -102,11 +152,12 @@ def evaluate(
     data_in_slice,
     pipeline,
     microbatches,
-    remat_dense,
-    remat_attn,
+    plan: dict[str, np.ndarray],
     comm: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
-    """Breakdown (seconds), step time, and memory (bytes) for each candidate (arrays)."""
+    """Breakdown (seconds), step time, and memory (bytes) for each candidate (arrays).
+
+    `plan` holds the remat policy's columns (`plan_columns`)."""
     m_, tr, chip, eff = inp.model, inp.training, inp.chip, inp.eff
     mxu = chip.mxu_dim
     t = np.asarray(tensor, dtype=float)
@@ -114,10 +165,11 @@ def evaluate(
     dpi = np.asarray(data_in_slice, dtype=float)
     p = np.asarray(pipeline, dtype=float)
     mb = np.asarray(microbatches, dtype=float)
-    r_dense = np.asarray(remat_dense, dtype=float)
-    r_attn = np.asarray(remat_attn, dtype=float)
 
     peak = chip.peak_bf16_flops_per_s * eff.mxu_fraction
+    int8 = tr.matmul_dtype == "int8"
+    peak_mm = (chip.peak_int8_ops_per_s if int8 else chip.peak_bf16_flops_per_s) * eff.mxu_fraction
+    operand = INT8_BYTES if int8 else COMPUTE_BYTES
     hbm = chip.hbm_bytes_per_s * eff.hbm_fraction
     d, hq, q, ff, vocab, seq = m_.d_model, m_.heads * m_.head_dim, m_.head_dim, m_.d_ff, m_.vocab, m_.seq_len
     heads_local = m_.heads / t
@@ -127,6 +179,7 @@ def evaluate(
     n_in = m_.mlp_in_matrices
     grad_bytes = tr.param_bytes
     launch = eff.collective_launch_s
+    flash = m_.attention == "flash"
 
     tokens = tr.global_batch_seqs * seq
     shards = inp.slices * dpi * f
@@ -134,43 +187,96 @@ def evaluate(
     b_mb = b / mb  # per microbatch
     layers_stage = m_.layers / p
 
-    # ---- matmuls of one layer, forward, per microbatch
-    t_qkv = _matmul_s(b_mb, d, hq / t + 2 * q * kv_local, peak, hbm, mxu)
-    t_out = _matmul_s(b_mb, hq / t, d, peak, hbm, mxu)
-    t_mlp_in = _matmul_s(b_mb, d, n_in * ff / t, peak, hbm, mxu)
-    t_mlp_out = _matmul_s(b_mb, ff / t, d, peak, hbm, mxu)
-    dense_f = t_qkv + t_out + t_mlp_in + t_mlp_out
-    # attention core: QK^T and AV, full T x T per sequence and local head (PaLM's count)
-    attn_flops = 4.0 * b_mb * seq * q * heads_local
-    attn_f = attn_flops / (peak * _pad(q, mxu) * _pad(seq, mxu))
+    # ---- layer matmuls, forward, per microbatch; (k, n) per token on this chip
+    dims = {
+        "qkv": (d, hq / t + 2 * q * kv_local),
+        "out": (hq / t, d),
+        "mlp_in": (d, n_in * ff / t),
+        "mlp_out": (ff / t, d),
+    }
+    mm_t = {name: _matmul_s(b_mb, k, n, peak_mm, hbm, mxu, operand) for name, (k, n) in dims.items()}
+    dense_f = sum(mm_t.values())
+    remat_dense = sum(_col(plan, f"mm.{name}") * mm_t[name] for name in MATMULS)
+    if int8:  # operand quantisation traffic per token: forward X, backward dY, X and dY
+        quant_f = sum(QUANTIZE_BYTES * k for k, _n in dims.values())
+        quant_b = sum(QUANTIZE_BYTES * (k + 2 * n) for k, n in dims.values())
+        quant_r = sum(_col(plan, f"mm.{name}") * QUANTIZE_BYTES * dims[name][0] for name in MATMULS)
+    else:
+        quant_f = quant_b = quant_r = 0.0
+
+    # ---- attention core per microbatch and layer
+    if flash:
+        executed = attention_executed_fraction(m_, eff.attention_block_tokens)
+        block = min(eff.attention_block_tokens, seq)
+        attn_f = executed * 4.0 * b_mb * seq * q * heads_local / (peak * _pad(q, mxu) * _pad(block, mxu))
+        vec_attn_f = vec_attn_b = 0.0
+    else:  # QK^T and PV: 2TQ FLOPs against 2T bytes of scores per token and head
+        one = np.maximum(
+            2.0 * seq * q * heads_local / (peak * _pad(q, mxu) * _pad(seq, mxu)),
+            COMPUTE_BYTES * seq * heads_local / hbm,
+        ) * b_mb
+        attn_f = 2.0 * one
+        vec_attn_f = SOFTMAX_FORWARD_BYTES * heads_local * seq
+        vec_attn_b = SOFTMAX_BACKWARD_BYTES * heads_local * seq
+    attn_b = attention_backward_ratio(m_) * attn_f
+    r_attn = _col(plan, "attn")
     logits_f = _matmul_s(b_mb, d, vocab / t, peak, hbm, mxu)
 
-    # ---- vector (HBM-bound) work of one layer, forward, per microbatch
+    # ---- vector (HBM-bound) work per token of one layer
+    q_el, kv_el = hq / t, q * kv_local
     vec_dense_tok = COMPUTE_BYTES * (
         n_norm * 2 * d / t  # norms: read + write the sharded residual stream
         + (4 if parallel else 6) * d / t  # residual adds
         + (n_in + 1) * ff / t  # activation: read inputs, write output
-        + (2 * (hq / t + q * kv_local) if m_.position == "rope" else 0.0)  # rotary on q, k
+        + (2 * (q_el + kv_el) if m_.position == "rope" else 0.0)  # rotary on q, k
+        + (2 * (q_el + kv_el) if m_.qk_norm else 0.0)  # norms of q, k
     )
-    # materialised scores: fp32 written by QK^T, read by softmax, bf16 probs written, read by AV
-    vec_attn_tok = (12.0 * heads_local * seq) if m_.attention == "materialized" else 0.0
-    vec_f = (vec_dense_tok + vec_attn_tok) * b_mb / hbm
-    vec_remat = (r_dense * vec_dense_tok + r_attn * vec_attn_tok) * b_mb / hbm
-    vec_layer = 3 * vec_f + vec_remat  # backward touches about twice the forward bytes
+    recompute_vec = {  # bytes per token to recompute each vector node
+        "n1": COMPUTE_BYTES * 2 * d / t,
+        "n2": COMPUTE_BYTES * 2 * d / t,
+        "h": COMPUTE_BYTES * 3 * d / t,
+        "rot": COMPUTE_BYTES * 2 * (q_el + kv_el),
+        "qkn": COMPUTE_BYTES * 2 * (q_el + kv_el),
+        "act": COMPUTE_BYTES * (n_in + 1) * ff / t,
+        "probs": SOFTMAX_FORWARD_BYTES * heads_local * seq if not flash else 0.0,
+    }
+    vec_remat_tok = sum(_col(plan, f"rec.{n}") * v for n, v in recompute_vec.items()) + quant_r
+    vec_f = (vec_dense_tok + vec_attn_f + quant_f) * b_mb / hbm
+    vec_b = (2 * vec_dense_tok + vec_attn_b + quant_b) * b_mb / hbm
+    vec_remat = vec_remat_tok * b_mb / hbm
+    vec_layer = vec_f + vec_b + vec_remat
     vec_logits = 3 * FP32_BYTES * vocab / t * b_mb / hbm
 
-    compute_layer = 3 * (dense_f + attn_f)  # forward + backward (2x)
-    remat_layer = r_dense * dense_f + r_attn * attn_f
+    compute_layer = 3 * dense_f + attn_f + attn_b  # forward + backward
+    remat_layer = remat_dense + r_attn * attn_f
 
     # ---- tensor-parallel collectives (exposed)
     tp_bytes = COMPUTE_BYTES * b_mb * d
     tp_one = np.where(t > 1, all_gather_s(tp_bytes, t, comm["tensor_bw"], comm["tensor_lat"]) + launch, 0.0)
     per_pass = 2 if parallel else 4
-    tp_count_f = per_pass
-    tp_count_b = per_pass
-    tp_count_r = np.where(r_dense > 0, per_pass // 2, 0)
-    tp_layer = tp_one * (tp_count_f + tp_count_b + tp_count_r)
-    tp_logits = 2 * tp_one
+    tp_count_r = _col(plan, "tp_recompute")
+    if tr.collective_matmul:  # each collective hidden behind the matmul it feeds or drains
+        groups = [("qkv", "mlp_in"), ("out", "mlp_out")] if parallel else [(m,) for m in MATMULS]
+
+        def hidden(work):
+            return np.where(t > 1, np.maximum(0.0, tp_one - work) + tp_one / t, 0.0)
+
+        tp_fwd = sum(hidden(sum(mm_t[m] for m in g)) for g in groups)
+        tp_bwd = sum(hidden(2 * sum(mm_t[m] for m in g)) for g in groups)
+        tp_rec = sum(
+            np.where(sum(_col(plan, f"mm.{m}") for m in g) > 0,
+                     hidden(sum(_col(plan, f"mm.{m}") * mm_t[m] for m in g)), 0.0)
+            for g in groups
+        )
+        tp_layer = tp_fwd + tp_bwd + tp_rec
+        tp_logits_f = hidden(logits_f)
+        tp_logits = tp_logits_f + hidden(2 * logits_f)
+    else:  # on the critical path: the next matmul waits for each one
+        tp_fwd = tp_one * per_pass
+        tp_rec = tp_one * tp_count_r
+        tp_layer = tp_one * (2 * per_pass + tp_count_r)
+        tp_logits_f = tp_one
+        tp_logits = 2 * tp_one
 
     # ---- FSDP collectives (overlapped with the layer's own work)
     layer_params_local = inp.params.per_layer / t
@@ -184,13 +290,13 @@ def evaluate(
         all_gather_s(grad_bytes * layer_params_local, f, comm["fsdp_bw"], comm["fsdp_lat"]) + launch,
         0.0,
     )
-    fwd_window = dense_f + attn_f + vec_f + tp_one * tp_count_f
-    bwd_window = (
-        2 * (dense_f + attn_f) + remat_layer + (vec_layer - vec_f) + tp_one * (tp_count_b + tp_count_r)
-    )
+    fwd_window = dense_f + attn_f + vec_f + tp_fwd
+    bwd_window = 2 * dense_f + attn_b + remat_layer + vec_b + vec_remat + (tp_layer - tp_fwd)
     if tr.async_all_gather:
-        fs_layer = np.maximum(0.0, fs_ag - fwd_window) + np.maximum(0.0, fs_ag - bwd_window) + fs_rs
+        fs_fwd = np.maximum(0.0, fs_ag - fwd_window)
+        fs_layer = fs_fwd + np.maximum(0.0, fs_ag - bwd_window) + fs_rs
     else:  # synchronous all-gathers: each one waits on the critical path
+        fs_fwd = fs_ag
         fs_layer = 2 * fs_ag + fs_rs
     emb_local = inp.params.embedding / t
     emb_ag = np.where(
@@ -200,6 +306,36 @@ def evaluate(
     fs_emb = (np.maximum(0.0, 2 * emb_ag - 3 * logits_f) if tr.async_all_gather else 2 * emb_ag) + emb_rs
     fs_startup = fs_ag  # the step's first gather has nothing to hide behind
 
+    # ---- node sizes (bytes per token, one layer, this chip) for memory and offload
+    node_bytes = {
+        "n1": COMPUTE_BYTES * d / t,
+        "n2": COMPUTE_BYTES * d / t,
+        "h": COMPUTE_BYTES * d / t,
+        "out": COMPUTE_BYTES * d / t,
+        "mlp_out": COMPUTE_BYTES * d / t,
+        "qkv": COMPUTE_BYTES * (q_el + 2 * kv_el),
+        "rot": COMPUTE_BYTES * (q_el + kv_el),
+        "qkn": COMPUTE_BYTES * (q_el + kv_el),
+        "ctx": COMPUTE_BYTES * q_el + (FP32_BYTES * heads_local if flash else 0.0),  # + log-sum-exp
+        "probs": COMPUTE_BYTES * heads_local * seq,
+        "mlp_in": COMPUTE_BYTES * n_in * ff / t,
+        "act": COMPUTE_BYTES * ff / t,
+    }
+    graph_nodes = {n.name for n in layer_graph(m_)}
+    node_bytes = {k: v for k, v in node_bytes.items() if k in graph_nodes}
+
+    def set_bytes(prefix: str):
+        return sum(_col(plan, f"{prefix}.{n}") * v for n, v in node_bytes.items())
+
+    saved_tok = set_bytes("save")
+    offloaded_tok = set_bytes("off")
+    rebuilt_tok = set_bytes("rec") + offloaded_tok  # materialised again for the layer's backward
+
+    # ---- host offload over PCIe (overlapped with the layer's forward / backward)
+    pcie = chip.pcie_bytes_per_s
+    off_s = offloaded_tok * b_mb / pcie
+    host_act = np.maximum(0.0, off_s - fwd_window) + np.maximum(0.0, off_s - bwd_window)
+
     # ---- pipeline sends
     pp_bytes = COMPUTE_BYTES * b_mb * d
     sends = np.where(
@@ -207,7 +343,7 @@ def evaluate(
     )
 
     per_mb_stage = (
-        layers_stage * (compute_layer + remat_layer + vec_layer + tp_layer + fs_layer)
+        layers_stage * (compute_layer + remat_layer + vec_layer + tp_layer + fs_layer + host_act)
         + 3 * logits_f
         + vec_logits
         + tp_logits
@@ -222,7 +358,7 @@ def evaluate(
     dp_ar = np.where(
         dpi > 1, all_reduce_s(grad_bytes * n_local, dpi, comm["data_bw"], comm["data_lat"]) + launch, 0.0
     )
-    last_bwd = layers_stage * (2 * (dense_f + attn_f) + remat_layer)
+    last_bwd = layers_stage * (2 * dense_f + attn_b + remat_layer)
     dp_exposed = np.maximum(0.0, dp_ar - last_bwd)
     dcn = dcn_all_reduce_s(
         grad_bytes * n_local / dpi,
@@ -236,6 +372,11 @@ def evaluate(
         MASTER_COPY_BYTES[tr.optimizer] if tr.param_bytes == 2 else 0
     )
     optimizer = n_local * (2 * tr.param_bytes + grad_bytes + 2 * opt_state) / hbm
+    off_opt = _col(plan, "offload_optimizer")
+    opt_transfer = off_opt * n_local * opt_state / pcie
+    fwd_total = mb * layers_stage * fwd_window  # forward of every layer and microbatch
+    bwd_total = mb * layers_stage * bwd_window
+    host_opt = np.maximum(0.0, opt_transfer - bwd_total) + np.maximum(0.0, opt_transfer - fwd_total)
 
     breakdown = {
         "compute": mb * (layers_stage * compute_layer + 3 * logits_f),
@@ -248,47 +389,35 @@ def evaluate(
         "dcn": dcn,
         "pipeline_sends": mb * sends,
         "pipeline_bubble": bubble,
+        "host_offload": mb * layers_stage * host_act + host_opt,
     }
     step = sum(breakdown.values())
+    # the forward pass alone (an evaluation step of the same batch): no backward, no optimizer
+    fwd_mb_stage = layers_stage * (fwd_window + fs_fwd) + logits_f + vec_logits / 3 + tp_logits_f + sends / 2
+    forward = (mb + p - 1) * fwd_mb_stage + fs_startup
 
     # ---- memory per chip
-    # per token and layer, sharded over tensor: the layer input (always kept), the outputs of the
-    # projection matmuls (kept unless remat recomputes them; JAX's checkpoint_dots policy keeps
-    # exactly these), and the elementwise / attention-core results (kept only without remat)
     input_saved = COMPUTE_BYTES * d / t
-    dense_saved = COMPUTE_BYTES * (hq / t + 2 * q * kv_local + 2 * d / t + n_in * ff / t)
-    elementwise_saved = COMPUTE_BYTES * (n_norm * d / t + ff / t + hq / t)
-    attn_saved = (
-        COMPUTE_BYTES * heads_local * seq if m_.attention == "materialized" else 0.0
-    ) + FP32_BYTES * heads_local
-    saved_tok_layer = (
-        input_saved + (1 - r_dense) * dense_saved + (1 - r_attn) * (elementwise_saved + attn_saved)
-    )
     largest_matrix = np.maximum(d * ff / t, d * (hq / t + 2 * q * kv_local))
     in_flight = np.where(p > 1, np.minimum(p, mb), 1.0)
+    attn_transient = (0.0 if flash else ATTENTION_WORKING_BYTES * heads_local * seq)
+    grad_transient = np.maximum(COMPUTE_BYTES * (n_in + 1) * ff / t, attn_transient)
+    opt_resident = np.where(off_opt > 0, 2.0 / m_.layers, 1.0)
     memory = {
         "params": n_local * tr.param_bytes,
         "gradients": n_local * grad_bytes,
-        "optimizer_state": n_local * opt_state,
-        "activations": layers_stage * saved_tok_layer * b_mb * in_flight,
-        # one layer being recomputed/differentiated: its input plus the larger of its
-        # attention part (q, k, v, output; fp32 scores if materialised) and its MLP hidden part
-        "working_activations": (
-            input_saved
-            + np.maximum(
-                COMPUTE_BYTES * (2 * hq / t + 2 * q * kv_local)
-                + attn_saved
-                + (2 * FP32_BYTES * heads_local * seq if m_.attention == "materialized" else 0.0),
-                COMPUTE_BYTES * (n_in + 1) * ff / t,
-            )
-        )
-        * b_mb,
+        "optimizer_state": n_local * opt_state * opt_resident,
+        "activations": (layers_stage * (input_saved + saved_tok) * in_flight + 2 * offloaded_tok) * b_mb,
+        "working_activations": (rebuilt_tok + grad_transient) * b_mb,
         # gathered per weight matrix: the one in use and the one being prefetched (bf16), and
         # the unreduced gradient of one matrix, for the largest matrix of a layer
         "gathered_weights": np.where(f > 1, (2 * COMPUTE_BYTES + grad_bytes) * largest_matrix, 0.0),
         "logits": FP32_BYTES * vocab / t * b_mb,  # fp32 logits; their gradient overwrites them
     }
-    out = {"step_time_s": step, "memory_per_chip_bytes": sum(memory.values())}
+    host = (layers_stage * offloaded_tok * in_flight * b_mb
+            + n_local * opt_state * (1.0 - opt_resident) * (off_opt > 0))
+    out = {"step_time_s": step, "memory_per_chip_bytes": sum(memory.values()),
+           "host_memory_per_chip_bytes": host, "forward_time_s": forward}
     out.update({f"breakdown.{k}": v for k, v in breakdown.items()})
     out.update({f"memory.{k}": v for k, v in memory.items()})
     return out
