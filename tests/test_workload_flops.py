@@ -100,7 +100,7 @@ def _block(block: str, mlp: str) -> Model:
 
 
 @pytest.mark.parametrize(
-    "block,mlp,ratio",
+    ("block", "mlp", "ratio"),
     [("parallel", "relu", 3.615), ("serial", "swiglu", 3.765)],
 )
 def test_full_remat_grad_to_forward_ratio(block, mlp, ratio):

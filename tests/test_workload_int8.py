@@ -41,7 +41,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("chips,shape,seqs,par,remat,block_s", CASES)
+@pytest.mark.parametrize(("chips", "shape", "seqs", "par", "remat", "block_s"), CASES)
 def test_mlperf_gpt3_block_time(chips, shape, seqs, par, remat, block_s):
     wl = with_overrides(load_workload("mlperf-gpt3-175b-v5p"), chips_per_slice=chips,
                         slice_shape=shape, global_batch_seqs=seqs, remat=remat)
@@ -63,7 +63,7 @@ def test_int8_uses_the_int8_peak():
     assert int8.breakdown["compute"] < 0.75 * bf16.breakdown["compute"]
     assert int8.breakdown["vector"] > bf16.breakdown["vector"]  # operand quantisation
     assert int8.step_time_s < bf16.step_time_s
-    v4 = dict(chip="v4", chips_per_slice=512, slice_shape="8x8x8")
+    v4 = {"chip": "v4", "chips_per_slice": 512, "slice_shape": "8x8x8"}
     v4_bf16 = estimate(with_overrides(wl, matmul_dtype="bf16", **v4), parallelism=par)
     v4_int8 = estimate(with_overrides(wl, **v4), parallelism=par)
     assert v4_int8.step_time_s > v4_bf16.step_time_s

@@ -64,7 +64,7 @@ XFAIL_22B = pytest.mark.xfail(
 
 
 @pytest.mark.parametrize(
-    "slices,mfu",
+    ("slices", "mfu"),
     [pytest.param(1, 0.567, marks=XFAIL_22B), (2, 0.552), (4, 0.543), (8, 0.532)],
 )
 def test_maxtext_v4_22b(slices, mfu):
@@ -78,7 +78,7 @@ def test_maxtext_v4_22b(slices, mfu):
     assert est.mfu_by_convention["params_only"] == pytest.approx(mfu, abs=0.03)
 
 
-@pytest.mark.parametrize("slices,mfu", [(1, 0.600), (2, 0.574), (4, 0.571)])
+@pytest.mark.parametrize(("slices", "mfu"), [(1, 0.600), (2, 0.574), (4, 0.571)])
 def test_maxtext_v4_22b_before_query_key_norms(slices, mfu):
     # The same README at commit e286533d8 (2023-03-14, jax 0.4.6), before query/key norms were
     # added (commit a91860e9): 60.0 / 57.4 / 57.1% MFU (6 N_total) on 1x / 2x / 4x v4-128.
@@ -155,7 +155,7 @@ def test_configurations_that_ran_fit(wl):
 
 
 @pytest.mark.parametrize(
-    "wl,remat",
+    ("wl", "remat"),
     [
         (load_workload("maxtext-v4-22b"), "none"),
         (load_workload("maxtext-v4-52b"), "minimal"),

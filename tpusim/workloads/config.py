@@ -273,7 +273,9 @@ def with_overrides(
     if matmul_dtype is not None:
         check_choice(matmul_dtype, "matmul_dtype", "workload override", MATMUL_DTYPES)
     if offload_optimizer is not None and not isinstance(offload_optimizer, bool):
-        raise TpusimError(f"workload override: offload_optimizer must be true or false, got {offload_optimizer!r}")
+        raise TpusimError(
+            f"workload override: offload_optimizer must be true or false, got {offload_optimizer!r}"
+        )
     for name, value in (("chip", chip), ("slice_shape", slice_shape)):
         if value is not None and not isinstance(value, str):
             raise TpusimError(f"workload override: {name} must be a string, got {value!r}")
