@@ -72,6 +72,11 @@ def test_defaults_for_optional_keys(tmp_path):
         ("kv_heads = 8", "kv_heads = 3", "kv_heads"),
         ('chip = "v4"', "chip = 4", "chip"),
         ("[model]", "[modle]", "[model]"),
+        ('remat = "full"', 'remat = "minimal_offload"', "minimal_offloaded"),  # did-you-mean
+        ('remat = "full"', 'remat = "full"\nmatmul_dtype = "fp8"', "matmul_dtype"),
+        ('remat = "full"', 'remat = "full"\noffload_optimiser = true', "offload_optimizer"),
+        ("d_model = 1024", 'd_model = 1024\ncausal = "yes"', "causal"),
+        ("d_model = 1024", 'd_model = 1024\nposition = "alibi"', "position"),
     ],
 )
 def test_bad_fields_are_rejected(tmp_path, old, new, needle):

@@ -119,7 +119,10 @@ def _print_estimate(est) -> None:
     sharding = (
         f"data {par['data']} x fsdp {par['fsdp']} x tensor {par['tensor']} x "
         f"pipeline {par['pipeline']}, microbatches {par['microbatches']}, remat {est.remat}"
+        + (", int8 matmuls" if est.matmul_dtype == "int8" else "")
+        + (", optimizer state on the host" if est.offload_optimizer else "")
     )
+    conventions = ", ".join(f"{k} {v:.1%}" for k, v in est.mfu_by_convention.items())
     mapping = ", ".join(f"{k}: {v}" for k, v in est.mapping.items() if v != "-") or "-"
     fits = "fits" if est.fits_in_hbm else "DOES NOT FIT"
     rows = [
@@ -133,7 +136,7 @@ def _print_estimate(est) -> None:
         ("step time", fmt_duration(est.step_time_s)),
         ("tokens / step", f"{est.tokens_per_step:,}"),
         ("tokens / s", f"{est.tokens_per_s:,.0f}"),
-        ("MFU", f"{est.mfu:.1%}"),
+        ("MFU", f"{est.mfu:.1%} (6N + 12LHQT; by convention: {conventions})"),
         ("HFU", f"{est.hfu:.1%}"),
         ("parameters", _count(est.params)),
         (
@@ -141,6 +144,8 @@ def _print_estimate(est) -> None:
             f"{fmt_bytes(est.memory_per_chip_bytes)} of {fmt_bytes(est.hbm_bytes)} HBM: {fits}",
         ),
     ]
+    if est.host_memory_per_chip_bytes > 0:
+        rows.append(("host memory per chip", fmt_bytes(est.host_memory_per_chip_bytes)))
     out = console()
     out.print(table(f"{est.workload} on {est.chip}", ["figure", "value"], rows, justify_right_from=2))
     step = est.step_time_s
@@ -170,7 +175,7 @@ def _print_search(result) -> None:
                 r["tensor"],
                 r["pipeline"],
                 r["microbatches"],
-                r["remat"],
+                r["remat"] + (" + optimizer on host" if r.get("offload_optimizer") else ""),
                 fmt_duration(r["step_time_s"]),
                 f"{r['tokens_per_s']:,.0f}",
                 f"{r['mfu']:.1%}",
