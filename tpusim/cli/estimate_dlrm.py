@@ -64,7 +64,8 @@ def run_dlrm(wl, *, chip, chips, slices, slice_shape, twisted, placement, shardi
 def _chart(ests, path: Path) -> None:
     from tpusim import charts
 
-    charts.save(charts.step_breakdown([e.to_row() for e in ests]), path)
+    rows = [{**e.to_row(), "chip": f"{e.chip} {e.placement}/{e.sharding}"} for e in ests]  # one bar each
+    charts.save(charts.step_breakdown(rows), path)
 
 
 def _sc_over_host(ests) -> float | None:
