@@ -38,7 +38,7 @@ from tpusim.planner.boxes import box_placements
 from tpusim.planner.greedy import tiling_classes, tiling_orders
 from tpusim.planner.native import _batch_arrays, available, box_ranks, native_boxes, slab_masks
 from tpusim.planner.static import static_estimates
-from tpusim.planner.table import cube_shape_of, default_slice_shapes
+from tpusim.planner.table import default_slice_shapes
 
 TARGET_CLI_S = 1.5
 TARGET_PACKING_S = 5.0
@@ -64,7 +64,7 @@ def bench_cli(repeat: int) -> dict:
 
 def bench_packing(chips: int, patterns: int, target_s: float) -> dict:
     pod = find_pod(chips)
-    shapes = [cube_shape_of(pod, s) for s in default_slice_shapes(pod)]
+    shapes = [pod.cube_shape_of(s) for s in default_slice_shapes(pod)]
     p_cube = cube_availability(0.995, pod.chip.hosts_per_cube)
     _clear()
     t0 = time.perf_counter()

@@ -193,7 +193,7 @@ def _workload(tmp_path, old: str, new: str, extra: str = ""):
     ("[model]", "[model]\ntie_embedding = false", "", ("tie_embedding", "'tie_embeddings'")),
     ("[system]", "[system]", "\n[parallelism]\nmicrobatch = 8\n", ("microbatch", "'microbatches'")),
     ("[training]", "[trainig]", "", ("missing [training]", "[trainig]")),
-    ("layers = 32", "layers = 32.5", "", ("layers must be a positive integer, got 32.5",)),
+    ("layers = 32", "layers = 32.5", "", ("layers must be a positive integer up to 10000, got 32.5",)),
     ("layers = 32", "layers = nan", "", ("layers", "nan")),
 ])
 def test_workload_typos_are_errors(tmp_path, old, new, extra, needles):

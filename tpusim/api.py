@@ -23,6 +23,7 @@ from typing import Any
 
 from tpusim import defaults
 from tpusim.errors import TpusimError
+from tpusim.inputs import check_integer
 
 
 def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None = None,
@@ -32,7 +33,7 @@ def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None 
          faulty_hosts: Sequence[int] | None = None, then_fail: int | None = None,
          chip_availability: float = 1.0, ocs_availability: float = 1.0, domain_cubes: int = 1,
          domain_availability: float = 1.0,
-         on_shape: Callable[[int, int], None] | None = None):
+         on_shape: Callable[[int, int], None] | None = None, check_limits: bool = True):
     """`tpusim plan`: P(schedulable) and goodput per slice size with OCS and on a static torus
     (a PlanResult; `.to_dict()` is the --json output). `pod` is a name or TOML file; `chips`
     (default tpusim.defaults.POD_CHIPS) and `generation` pick a catalog pod instead."""
@@ -40,9 +41,8 @@ def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None 
     from tpusim.planner.assign import cubes_of_hosts
     from tpusim.planner.table import plan as make_plan
 
-    for name, value in (("samples", samples), ("slices", slices)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise TpusimError(f"{name} must be a whole number >= 1, got {value!r}", params=(name,))
+    samples = check_integer(samples, "samples", "plan", at_least=1, param=True)
+    slices = check_integer(slices, "slices", "plan", at_least=1, param=True)
     the_pod = select_pod(pod=pod, chips=chips, generation=generation)
     faulty = None if faulty_cubes is None else [int(c) for c in faulty_cubes]
     if faulty_hosts:
@@ -50,7 +50,7 @@ def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None 
     return make_plan(the_pod, availability, slice_shape=slice, n_slices=slices, target=target,
                      samples=samples, seed=seed, p_chip=chip_availability, p_ocs=ocs_availability,
                      domain_cubes=domain_cubes, p_domain=domain_availability, faulty_cubes=faulty,
-                     then_fail=then_fail, on_shape=on_shape)
+                     then_fail=then_fail, on_shape=on_shape, check_limits=check_limits)
 
 
 def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None,
@@ -75,8 +75,8 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
                                   "global_batch": global_batch}.items() if v is not None}
         return search_dlrm(workload, top=top, **over) if search else estimate_dlrm(workload, **over)
     wl = load_workload(workload) if isinstance(workload, str | Path) else workload
-    if slices is not None and (isinstance(slices, bool) or slices < 1):
-        raise TpusimError(f"slices must be >= 1, got {slices}", params=("slices",))
+    if slices is not None:
+        slices = check_integer(slices, "slices", "estimate", at_least=1, param=True)
     per_slice = None
     if chips is not None:
         n = slices if slices is not None else wl.system.slices
@@ -89,23 +89,22 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
     kwargs = {"chip": chip, "chips_per_slice": per_slice, "slices": slices, "slice_shape": slice,
                   "global_batch_seqs": global_batch}
     if search:
-        if top < 1:
-            raise TpusimError(f"top must be >= 1, got {top}", params=("top",))
+        top = check_integer(top, "top", "estimate", at_least=1, param=True)
         return run_search(wl, top=top, **kwargs)
     return run_estimate(wl, **kwargs)
 
 
 def simulate(scenario: Any, *, seed: int | None = None, replications: int | None = None,
              days: float | None = None, workers: int | None = None, out: str | Path | None = None,
-             with_events: bool = False, progress: bool | None = None):
+             with_events: bool = False, progress: bool | None = None, check_limits: bool = True):
     """`tpusim simulate`: a SimulationResult (`.summary` is the --json output, `.to_frame()` the
     replication table) of a scenario name, TOML path, loaded Scenario or dict. `progress`: a bar
     in a notebook or on a terminal (None: when one of them is there)."""
     from tpusim.sim import Scenario, load_scenario, scenario_from_dict, with_overrides
     from tpusim.sim import simulate as run
 
-    if workers is not None and workers < 1:
-        raise TpusimError(f"workers must be >= 1, got {workers}", params=("workers",))
+    if workers is not None:
+        workers = check_integer(workers, "workers", "simulate", at_least=1, param=True)
     if isinstance(scenario, Scenario):
         sc = scenario
     elif isinstance(scenario, dict):
@@ -116,7 +115,7 @@ def simulate(scenario: Any, *, seed: int | None = None, replications: int | None
     show = False if sc.replications < 2 else progress
     with progress_bar(f"simulate {sc.name}", sc.replications, show) as advance:
         return run(sc, workers=workers, with_events=with_events, out=out,
-                   on_rows=(lambda k: advance(k)) if advance else None)
+                   on_rows=(lambda k: advance(k)) if advance else None, check_limits=check_limits)
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,7 @@ class SweepResult:
 
 def sweep(spec: Any, *, out: str | Path | None = None, backend: str = defaults.SWEEP_BACKEND,
           workers: int | None = None, address: str | None = None,
-          progress: bool | None = None) -> SweepResult:
+          progress: bool | None = None, check_limits: bool = True) -> SweepResult:
     """Run a sweep and return its rows. `spec`: a sweep TOML path, the name of a shipped sweep
     (`palm-checkpoint-interval`), a SweepSpec, or a dict {"kind", "base", "grid"}.
 
@@ -152,13 +151,15 @@ def sweep(spec: Any, *, out: str | Path | None = None, backend: str = defaults.S
     from tpusim import sweeps
 
     spec = sweeps.as_spec(spec)
+    if check_limits:
+        sweeps.check_size(spec)
     sweeps.check_grid(spec)
     if out is not None:
         out = Path(out)
         total = spec.size
         with progress_bar(f"sweep {spec.name}", total, progress) as advance:
             run = sweeps.run_sweep(spec, out, backend=backend, workers=workers or 1, resume=True,
-                                   address=address,
+                                   address=address, check_limits=check_limits,
                                    progress=(lambda done, _t: advance(1)) if advance else None)
         frame = sweeps.to_frame(out)
         return SweepResult(spec.name, spec.kind, frame, out, run.total_points, run.ran_points,
@@ -169,7 +170,7 @@ def sweep(spec: Any, *, out: str | Path | None = None, backend: str = defaults.S
     todo = sweeps.points(spec)
     with progress_bar(f"sweep {spec.name}", len(todo), progress) as advance:
         for got in sweeps.run_points(spec, todo, backend=backend, workers=workers or 1,
-                                     address=address):
+                                     address=address, check_limits=check_limits):
             rows.extend(got)
             if advance:
                 advance(1)

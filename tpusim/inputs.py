@@ -165,58 +165,66 @@ def _in_range(value: float, at_least, above, at_most, below) -> bool:
 
 def check_number(value: Any, name: str, where: str, *, at_least: float | None = None,
                  above: float | None = None, at_most: float | None = None,
-                 below: float | None = None, scale: float = 1.0, hint: str = "") -> float:
+                 below: float | None = None, scale: float = 1.0, hint: str = "",
+                 param: bool = False) -> float:
     """`value` as a float if it is a finite, normal number in range; times `scale` (a unit
-    conversion), which must stay finite. Else a TpusimError naming `where`, `name` and the range."""
+    conversion), which must stay finite. Else a TpusimError naming `where`, `name` and the range
+    (`param`: `name` is a library parameter, which the CLI shows as its flag)."""
+    params = (name,) if param else ()
     rule = _bounds("number", at_least, above, at_most, below)
     tail = f" ({hint})" if hint else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TpusimError(f"{where}: {name} must be {rule}, got {show(value)}{tail}")
+        raise TpusimError(f"{where}: {name} must be {rule}, got {show(value)}{tail}", params=params)
     if not math.isfinite(value):
         finite = rule.replace("positive number", "positive finite number").replace(
             "a number", "a finite number")
-        raise TpusimError(f"{where}: {name} must be {finite}, got {show(value)}")
+        raise TpusimError(f"{where}: {name} must be {finite}, got {show(value)}", params=params)
     number = float(value)
     if number != 0 and abs(number) < SMALLEST_NORMAL:
         raise TpusimError(f"{where}: {name} = {value!r} is a denormal number (below "
-                          f"{SMALLEST_NORMAL:.3g}, not a usable value); it must be {rule}")
+                          f"{SMALLEST_NORMAL:.3g}, not a usable value); it must be {rule}", params=params)
     if not _in_range(number, at_least, above, at_most, below):
-        raise TpusimError(f"{where}: {name} must be {rule}, got {show(value)}{tail}")
+        raise TpusimError(f"{where}: {name} must be {rule}, got {show(value)}{tail}", params=params)
     scaled = number * scale
     if not math.isfinite(scaled) or (scaled != 0 and abs(scaled) < SMALLEST_NORMAL):
         raise TpusimError(f"{where}: {name} = {value!r} is out of range once converted to SI "
-                          f"units; use a value nearer 1")
+                          f"units; use a value nearer 1", params=params)
     return scaled
 
 
-def check_probability(value: Any, name: str, where: str, *, allow_zero: bool = False) -> float:
+def check_probability(value: Any, name: str, where: str, *, allow_zero: bool = False,
+                      param: bool = False) -> float:
     """`value` as a float in (0, 1] (or [0, 1] with `allow_zero`), else a TpusimError."""
     return check_number(value, name, where, at_least=0 if allow_zero else None,
-                        above=None if allow_zero else 0, at_most=1, hint="write 99.5% as 0.995")
+                        above=None if allow_zero else 0, at_most=1, hint="write 99.5% as 0.995",
+                        param=param)
 
 
 def check_integer(value: Any, name: str, where: str, *, at_least: int | None = None,
-                  at_most: int | None = None, hint: str = "") -> int:
+                  at_most: int | None = None, hint: str = "", param: bool = False) -> int:
     """`value` as an int if it is a whole number (1e6 counts) in [at_least, at_most]; else a
-    TpusimError naming `where`, `name` and the range."""
+    TpusimError naming `where`, `name` and the range (`param` as for check_number)."""
+    params = (name,) if param else ()
     rule = _bounds("integer", at_least, None, at_most, None)
     tail = f" ({hint})" if hint else ""
     whole = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
     if isinstance(value, bool) or not whole:
-        raise TpusimError(f"{where}: {name} must be {rule}, got {show(value)}{tail}")
+        raise TpusimError(f"{where}: {name} must be {rule}, got {show(value)}{tail}", params=params)
     number = int(value)
     if not _in_range(number, at_least, None, at_most, None):
-        raise TpusimError(f"{where}: {name} must be {rule}, got {show(value)}{tail}")
+        raise TpusimError(f"{where}: {name} must be {rule}, got {show(value)}{tail}", params=params)
     return number
 
 
-def check_choice(value: Any, name: str, where: str, options: Sequence[str]) -> str:
+def check_choice(value: Any, name: str, where: str, options: Sequence[str], *,
+                 param: bool = False) -> str:
     """`value` if it is one of `options`; else a TpusimError listing them (with did-you-mean)."""
     if isinstance(value, str) and value in options:
         return value
     close = difflib.get_close_matches(value, options, n=1, cutoff=0.5) if isinstance(value, str) else []
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise TpusimError(f"{where}: {name} must be one of {', '.join(options)}, got {show(value)}{hint}")
+    raise TpusimError(f"{where}: {name} must be one of {', '.join(options)}, got {show(value)}{hint}",
+                      params=(name,) if param else ())
 
 
 # --- shapes ---------------------------------------------------------------------------------------

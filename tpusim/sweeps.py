@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tpusim import defaults
+from tpusim import defaults, limits
 from tpusim.data import find_input
 from tpusim.errors import TpusimError, unknown_name
 from tpusim.inputs import Section, UnknownKeyError, check_integer, load_toml, read_toml, show
@@ -117,6 +117,13 @@ def check_grid(spec: SweepSpec) -> None:
             raise UnknownKeyError(f"sweep grid key not in the base file {spec.base.name}: {exc}") from None
         except TpusimError:
             continue  # a bad value at this point: reported in its row
+
+
+def check_size(spec: SweepSpec) -> None:
+    """Refuse a grid of more than `tpusim.limits.SWEEP_POINTS` points (before they are listed)."""
+    if spec.size > limits.SWEEP_POINTS:
+        raise limits.over_limit(f"sweep {spec.name}: grid points", spec.size, limits.SWEEP_POINTS,
+                                "split the grid into several sweeps")
 
 
 def _parse_base(spec: SweepSpec, doc: dict[str, Any]):
@@ -248,7 +255,8 @@ def _split(params: dict[str, Any], kind: str, keys: tuple[str, ...] | None = Non
     return {k: v for k, v in params.items() if "." not in k and k in allowed}
 
 
-def run_estimate_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
+def run_estimate_point(spec: SweepSpec, params: dict[str, Any], *,
+                       check_limits: bool = True) -> list[dict[str, Any]]:
     """One `tpusim estimate` of the base workload with the point's overrides."""
     from tpusim.workloads.estimator import estimate
 
@@ -260,7 +268,8 @@ def run_estimate_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str
     return [estimate(workload, **_split(params, "estimate")).to_row()]
 
 
-def run_plan_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
+def run_plan_point(spec: SweepSpec, params: dict[str, Any], *,
+                   check_limits: bool = True) -> list[dict[str, Any]]:
     """One `tpusim plan`: a row per slice size (or per requested slice)."""
     from tpusim.hardware import select_pod
     from tpusim.planner.table import plan
@@ -277,20 +286,21 @@ def run_plan_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, An
     seed = check_integer(kwargs.get("seed", defaults.SEED), "seed", where, at_least=0)
     result = plan(pod, kwargs["availability"], slice_shape=kwargs.get("slice"),
                   n_slices=kwargs.get("slices", 1), target=kwargs.get("target"),
-                  samples=samples, seed=seed)
+                  samples=samples, seed=seed, check_limits=check_limits)
     head = {"pod_name": pod.name, "cube_availability": result.cube_availability}
     return [{**head, **{k: v for k, v in asdict(row).items() if k != "cube_shape"}}
             for row in result.rows]
 
 
-def run_simulate_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
+def run_simulate_point(spec: SweepSpec, params: dict[str, Any], *,
+                       check_limits: bool = True) -> list[dict[str, Any]]:
     """One `tpusim simulate` of the base scenario with the point's overrides (all replications in
     this process): the tidy rows of its summary (`summary_rows`)."""
     from tpusim.sim import simulate, with_overrides
 
     scenario = _parse_base(spec, apply_overrides(load_toml(spec.base), params))
     scenario = with_overrides(scenario, **_split(params, "simulate"))
-    return summary_rows(simulate(scenario, workers=1).summary)
+    return summary_rows(simulate(scenario, workers=1, check_limits=check_limits).summary)
 
 
 def summary_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -325,19 +335,19 @@ def summary_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-RUNNERS: dict[str, Callable[[SweepSpec, dict[str, Any]], list[dict[str, Any]]]] = {
+RUNNERS: dict[str, Callable[..., list[dict[str, Any]]]] = {
     "estimate": run_estimate_point,
     "plan": run_plan_point,
     "simulate": run_simulate_point,
 }
 
 
-def run_point(spec: SweepSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
+def run_point(spec: SweepSpec, params: dict[str, Any], check_limits: bool = True) -> list[dict[str, Any]]:
     """Run one point; every row starts with the point id and its parameters. An input error at a
     point becomes a row with an `error` column rather than stopping the sweep."""
     head = {"point_id": point_id(params), **params}
     try:
-        rows = RUNNERS[spec.kind](spec, params)
+        rows = RUNNERS[spec.kind](spec, params, check_limits=check_limits)
     except TpusimError as exc:
         return [{**head, "error": str(exc)}]
     return [{**head, **row} for row in rows]
@@ -427,19 +437,21 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_point_args(args: tuple[SweepSpec, dict[str, Any]]) -> list[dict[str, Any]]:
+def _run_point_args(args: tuple[SweepSpec, dict[str, Any], bool]) -> list[dict[str, Any]]:
     return run_point(*args)
 
 
-def _run_local(spec: SweepSpec, todo: list[dict[str, Any]], workers: int | None) -> Iterator[list[dict]]:
+def _run_local(spec: SweepSpec, todo: list[dict[str, Any]], workers: int | None,
+               check_limits: bool = True) -> Iterator[list[dict]]:
     workers = workers or os.cpu_count() or 1
     if workers <= 1 or len(todo) <= 1:
         for params in todo:
-            yield run_point(spec, params)
+            yield run_point(spec, params, check_limits)
         return
     pool = multiprocessing.get_context().Pool(min(workers, len(todo)), initializer=_ignore_sigint)
     try:
-        yield from pool.imap_unordered(_run_point_args, [(spec, params) for params in todo])
+        yield from pool.imap_unordered(_run_point_args,
+                                       [(spec, params, check_limits) for params in todo])
         pool.close()
     except BaseException:  # Ctrl-C or an error: drop unfinished points; finished rows are written
         pool.terminate()
@@ -449,7 +461,7 @@ def _run_local(spec: SweepSpec, todo: list[dict[str, Any]], workers: int | None)
 
 
 def _run_ray(spec: SweepSpec, todo: list[dict[str, Any]], workers: int | None,
-             address: str | None = None) -> Iterator[list[dict]]:
+             address: str | None = None, check_limits: bool = True) -> Iterator[list[dict]]:
     """Points as Ray tasks. Connects to `address` (or RAY_ADDRESS) when given: an existing
     cluster, whose CPUs set the parallelism (no resources are passed when connecting); otherwise
     starts a local Ray with `workers` CPUs (default: all of this machine's). With `workers` and a
@@ -473,7 +485,7 @@ def _run_ray(spec: SweepSpec, todo: list[dict[str, Any]], workers: int | None,
         queue = list(todo)
         while queue or pending:
             while queue and len(pending) < limit:
-                pending.append(remote.remote(spec, queue.pop(0)))
+                pending.append(remote.remote(spec, queue.pop(0), check_limits))
             done, pending = ray.wait(pending, num_returns=1)
             yield ray.get(done[0])
     except BaseException:  # Ctrl-C or an error: cancel what is still running
@@ -489,19 +501,20 @@ BACKENDS = ("local", "ray")
 
 
 def run_points(spec: SweepSpec, todo: list[dict[str, Any]], *, backend: str = "local",
-               workers: int | None = None, address: str | None = None) -> Iterator[list[dict]]:
+               workers: int | None = None, address: str | None = None,
+               check_limits: bool = True) -> Iterator[list[dict]]:
     """Run the points `todo`, yielding each point's rows as it finishes (any order). `workers`:
     processes or Ray tasks at once (None: the machine's or the cluster's CPUs); `address`: a Ray
-    cluster to connect to (backend 'ray')."""
+    cluster to connect to (backend 'ray'); `check_limits`: the runners' work limits."""
     if backend not in BACKENDS:
         raise TpusimError(f"backend {backend!r} is unknown; use local or ray", params=("backend",))
-    if workers is not None and (isinstance(workers, bool) or workers < 1):
-        raise TpusimError(f"workers must be >= 1, got {workers}", params=("workers",))
+    if workers is not None:
+        check_integer(workers, "workers", "sweep", at_least=1)
     if address and backend != "ray":
         raise TpusimError("address is for backend 'ray' (a Ray cluster)", params=("address", "backend"))
     if backend == "local":
-        return _run_local(spec, todo, workers)
-    return _run_ray(spec, todo, workers, address)
+        return _run_local(spec, todo, workers, check_limits)
+    return _run_ray(spec, todo, workers, address, check_limits)
 
 
 @dataclass(frozen=True)
@@ -522,13 +535,17 @@ def run_sweep(
     resume: bool = False,
     address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    check_limits: bool = True,
 ) -> SweepRun:
     """Run every point of `spec` not already in `out` (with resume) and append its rows to `out`.
 
     Without `resume`, an existing non-empty `out` is an error (nothing is overwritten).
-    `progress(done, total)` is called after each point.
+    `progress(done, total)` is called after each point. `check_limits`: refuse a grid of more
+    than `tpusim.limits.SWEEP_POINTS` points, and apply each runner's limits (False: neither).
     """
     check_out_path(out)
+    if check_limits:
+        check_size(spec)
     check_grid(spec)
     if out.exists() and out.stat().st_size and not resume:
         raise TpusimError(f"{out} already exists; pass resume to continue it or choose another out",
@@ -536,7 +553,8 @@ def run_sweep(
     all_points = points(spec)
     done = done_ids(out) if resume else set()
     todo = [p for p in all_points if point_id(p) not in done]
-    rows_of_points = run_points(spec, todo, backend=backend, workers=workers, address=address)
+    rows_of_points = run_points(spec, todo, backend=backend, workers=workers, address=address,
+                                check_limits=check_limits)
     writer = RowWriter(out)
     errors = 0
     finished = 0

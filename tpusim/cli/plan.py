@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tpusim import defaults
+from tpusim import defaults, limits
 from tpusim.cli.app import app
 from tpusim.errors import TpusimError
 
@@ -121,6 +121,8 @@ def plan(
     ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     csv_out: bool = typer.Option(False, "--csv", help="Rows as CSV."),
+    no_limits: bool = typer.Option(
+        False, "--no-limits", help=f"Allow more than {limits.PLAN_SAMPLES:,} --samples."),
 ) -> None:
     """Slice sizes a pod can count on: P(schedulable) and goodput, with OCS and on a static torus."""
     if chart is not None and chart.suffix.lower() not in (".png", ".svg", ".pdf"):
@@ -131,7 +133,8 @@ def plan(
               "faulty_cubes": _int_list(faulty_cubes, "--faulty-cubes"),
               "faulty_hosts": _int_list(faulty_hosts, "--faulty-hosts"), "then_fail": then_fail,
               "chip_availability": chip_availability, "ocs_availability": ocs_availability,
-              "domain_cubes": domain_cubes, "domain_availability": domain_availability}
+              "domain_cubes": domain_cubes, "domain_availability": domain_availability,
+              "check_limits": not no_limits}
     results = [_run(level, kwargs) for level in levels]
     if chart is not None:
         from tpusim import charts
@@ -154,9 +157,9 @@ def plan(
     for result in results:
         _print_readable(result, None)
     if chart is not None:
-        from tpusim.cli.render import console
+        from tpusim.cli.render import console, escape
 
-        console().print(f"chart written to {chart}")
+        console().print(f"chart written to {escape(str(chart))}")
 
 
 def _run(level: float, kwargs: dict):
@@ -176,7 +179,7 @@ def _run(level: float, kwargs: dict):
 
 
 def _print_readable(result, chart: Path | None) -> None:
-    from tpusim.cli.render import console, table
+    from tpusim.cli.render import console, escape, table
 
     pod = result.pod
     out = console()
@@ -222,7 +225,7 @@ def _print_readable(result, chart: Path | None) -> None:
     if result.assignment:
         _print_assignment(out, result.assignment)
     if chart is not None:
-        out.print(f"chart written to {chart}")
+        out.print(f"chart written to {escape(str(chart))}")
 
 
 def _print_assignment(out, a: dict) -> None:

@@ -1,4 +1,5 @@
-"""Rendering helpers shared by the commands: JSON, CSV and rich tables on stdout."""
+"""Rendering helpers shared by the commands: JSON, CSV and rich tables on stdout. Text that
+comes from users (names, paths, error messages) goes through `escape` before rich sees it."""
 
 from __future__ import annotations
 
@@ -50,10 +51,12 @@ def console() -> Console:
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
           *, caption: str | None = None, justify_right_from: int = 1) -> Table:
-    """A rich table; columns from `justify_right_from` on are right-aligned (numbers)."""
-    out = Table(title=title, caption=caption, caption_justify="left", title_justify="left")
+    """A rich table; columns from `justify_right_from` on are right-aligned (numbers). Text is
+    shown as given: rich markup is escaped, so '[model]' in a message stays visible."""
+    out = Table(title=escape(title), caption=None if caption is None else escape(caption),
+                caption_justify="left", title_justify="left")
     for i, col in enumerate(columns):
-        out.add_column(col, justify="right" if i >= justify_right_from else "left")
+        out.add_column(escape(str(col)), justify="right" if i >= justify_right_from else "left")
     for row in rows:  # cells are text, not markup: '[recovery]' in a message stays visible
         out.add_row(*(escape(str(x)) for x in row))
     return out

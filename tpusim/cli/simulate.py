@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from tpusim.cli.app import app
-from tpusim.cli.render import console, print_json, table
+from tpusim.cli.render import console, escape, print_json, table
 from tpusim.units import HOUR_S, fmt_duration
 
 EXAMPLES = """Examples:
@@ -35,17 +35,20 @@ def simulate(
     timeline: Path | None = typer.Option(
         None, "--timeline", help="Timeline of replication 0 (job states, healthy cubes): .png/.svg/.pdf."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    no_limits: bool = typer.Option(
+        False, "--no-limits", help="Run even if the estimated events or event log exceed the limits."),
 ) -> None:
     """Goodput over days to months: failures, repairs, OCS reconfiguration, checkpoints, restarts."""
     from tpusim.errors import TpusimError
+    from tpusim.limits import check_workers
     from tpusim.sim import load_scenario, with_overrides
     from tpusim.sim import simulate as run
 
     for flag, path in (("--chart", chart), ("--timeline", timeline)):
         if path is not None and path.suffix.lower() not in (".png", ".svg", ".pdf"):
             raise TpusimError(f"{flag} {str(path)!r}: use a .png, .svg or .pdf file name")
-    if workers is not None and workers < 1:
-        raise TpusimError(f"--workers must be >= 1, got {workers}")
+    if workers is not None:
+        check_workers(workers)
     sc = with_overrides(load_scenario(scenario), days=days, seed=seed, replications=replications)
     progress = None
     if sc.replications > 1 and sys.stderr.isatty():
@@ -55,12 +58,13 @@ def simulate(
         progress = Progress("replications", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                             console=Console(file=sys.stderr), transient=True)
     if progress is None:
-        result = run(sc, workers=workers, with_events=timeline is not None, out=out)
+        result = run(sc, workers=workers, with_events=timeline is not None, out=out,
+                     check_limits=not no_limits)
     else:
         with progress:
             task = progress.add_task("simulate", total=sc.replications)
             result = run(sc, workers=workers, with_events=timeline is not None, out=out,
-                         on_rows=lambda k: progress.advance(task, k))
+                         on_rows=lambda k: progress.advance(task, k), check_limits=not no_limits)
     if chart is not None or timeline is not None:
         from tpusim import charts
 
@@ -87,7 +91,7 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
     sc = result.scenario
     con = console()
     pods = f"{sc.pod_count} x {sc.pod.name}" if sc.pod_count > 1 else sc.pod.name
-    con.print(f"[bold]{sc.name}[/bold]: {s['replications']} replication(s), seed {sc.seed}, "
+    con.print(f"[bold]{escape(sc.name)}[/bold]: {s['replications']} replication(s), seed {sc.seed}, "
               f"{sc.days:g} days, {pods} ({'OCS' if sc.ocs else 'static torus'}, "
               f"{sc.usable_cubes} cubes per pod in use)")
     rows = [(k.replace("_", " "), _pct(s[k]), _ci(s[f"{k}_ci95"]))
@@ -126,4 +130,4 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
     for path, what in ((out, "table" if s["replications"] > 1 else "event log"), (chart, "goodput figure"),
                        (timeline, "timeline")):
         if path is not None:
-            con.print(f"wrote {what} to {path}")
+            con.print(f"wrote {what} to {escape(str(path))}")

@@ -33,10 +33,15 @@ def sweep(
     address: str | None = typer.Option(
         None, "--address", help="Ray cluster to connect to (host:port or auto; default RAY_ADDRESS)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+    no_limits: bool = typer.Option(
+        False, "--no-limits", help="Run grids and points above the work limits (tpusim.limits)."),
 ) -> None:
     """Run every point of a parameter grid; rows are written as they finish, so --resume continues."""
+    from tpusim.limits import check_workers
     from tpusim.sweeps import as_spec, run_sweep, to_frame
 
+    if workers is not None:
+        check_workers(workers)
     spec = as_spec(sweep_file)
     target = out or spec.out
     if target is None:
@@ -49,11 +54,11 @@ def sweep(
                       TimeRemainingColumn(), console=console().__class__(stderr=True)) as bar:
             task = bar.add_task(f"sweep {spec.name}", total=spec.size)
             result = run_sweep(spec, target, backend=backend, workers=workers, resume=resume,
-                               address=address,
+                               address=address, check_limits=not no_limits,
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
     else:
         result = run_sweep(spec, target, backend=backend, workers=workers, resume=resume,
-                           address=address)
+                           address=address, check_limits=not no_limits)
     summary = {"sweep": spec.name, "kind": spec.kind, "out": str(result.out),
                "total_points": result.total_points, "ran_points": result.ran_points,
                "skipped_points": result.skipped_points, "errors": result.errors}

@@ -22,13 +22,12 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
-from tpusim import defaults
+from tpusim import defaults, limits
 from tpusim.errors import TpusimError
 from tpusim.inputs import check_integer, check_probability
 from tpusim.planner import availability as av
 from tpusim.planner.assign import assignment
 from tpusim.planner.static import static_estimates
-from tpusim.topology.ocs import ocs_count
 from tpusim.topology.shape import check_slice_shape, compact_shape, fmt_shape, legal_shapes
 
 
@@ -108,18 +107,6 @@ def require_cube_pod(pod) -> tuple[int, ...]:
     return pod.cube_grid
 
 
-def cube_shape_of(pod, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """A whole-cube slice shape in chips -> the same slice in cubes (TpusimError otherwise)."""
-    side = pod.chip.cube_shape
-    if any(s % c for s, c in zip(shape, side, strict=True)):
-        near = tuple(max(c, s // c * c) for s, c in zip(shape, side, strict=True))
-        raise TpusimError(
-            f"slice {fmt_shape(shape)} is not made of whole {fmt_shape(side)} cubes; the planner "
-            f"works in cubes, e.g. {fmt_shape(near)}"
-        )
-    return tuple(s // c for s, c in zip(shape, side, strict=True))
-
-
 def default_slice_shapes(pod) -> list[tuple[int, ...]]:
     """The default rows' shapes in chips (see the module docstring), smallest first."""
     grid = require_cube_pod(pod)
@@ -152,7 +139,7 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
          p_chip: float = 1.0, p_ocs: float = 1.0, domain_cubes: int = 1,
          p_domain: float = 1.0, faulty_cubes: list[int] | None = None,
          then_fail: int | None = None,
-         on_shape: Callable[[int, int], None] | None = None) -> PlanResult:
+         on_shape: Callable[[int, int], None] | None = None, check_limits: bool = True) -> PlanResult:
     """Schedulability and goodput per slice size, with OCS (closed form) and on a static torus
     (exact packing per failure pattern, averaged exactly or by `samples` seeded Monte Carlo
     patterns). `slice_shape` (chips) restricts the rows to one slice and `n_slices` asks for
@@ -160,8 +147,14 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
     least that probability and the spare cubes each row needs to reach it with OCS;
     `faulty_cubes` adds a concrete assignment (the requested slice, else the largest row that
     the healthy cubes can hold with OCS) and `then_fail` re-forms it after that cube fails.
-    `on_shape(done, total)` reports the static model's progress over slice sizes."""
+    `on_shape(done, total)` reports the static model's progress over slice sizes. More than
+    `tpusim.limits.PLAN_SAMPLES` samples are refused unless `check_limits` is False."""
     grid = require_cube_pod(pod)
+    samples = check_integer(samples, "--samples", "plan", at_least=1)
+    if check_limits and samples > limits.PLAN_SAMPLES:
+        raise limits.over_limit("plan: --samples (static-torus failure patterns per slice size)",
+                                samples, limits.PLAN_SAMPLES,
+                                "10,000 give report-quality intervals in seconds")
     p_host = check_probability(host_availability, "availability", "plan")
     n_slices = check_integer(n_slices, "--slices", "plan", at_least=1)
     if target is not None:
@@ -175,7 +168,7 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
         shapes = default_slice_shapes(pod)
     else:
         shapes = [check_slice_shape(chip, pod.shape, slice_shape)]
-    cube_shapes = [cube_shape_of(pod, s) for s in shapes]
+    cube_shapes = [pod.cube_shape_of(s) for s in shapes]
     if slice_shape is None:  # every default size of which n_slices fit in the pod
         keep = [i for i, c in enumerate(cube_shapes) if n_slices * math.prod(c) <= n]
         shapes, cube_shapes = [shapes[i] for i in keep], [cube_shapes[i] for i in keep]
@@ -187,8 +180,7 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
         pmf = av.healthy_pmf(n, p_cube)
     else:
         pmf = av.healthy_pmf_correlated(n, p_cube, domain_cubes, p_domain)
-    n_ocs = ocs_count(chip.cube_shape, n, pod.ocs_ports, pod.ocs_spare_ports) if pod.ocs else 0
-    ocs_up = p_ocs ** n_ocs
+    ocs_up = p_ocs ** pod.ocs_count
     static = static_estimates(grid, cube_shapes, p_cube, n_slices=n_slices, samples=samples,
                               seed=seed, domain_cubes=domain_cubes, p_domain=p_domain,
                               on_shape=on_shape)
@@ -228,7 +220,7 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
         "p_cube": "p_host ^ hosts_per_cube" + (" x p_chip ^ chips_per_cube" if p_chip < 1 else ""),
         "ocs": "P(at least n_slices x slice cubes healthy) x p_ocs ^ OCS count",
         "static": "exact max packing of contiguous boxes of cubes on the pod's cube torus",
-        "ocs_count": n_ocs, "p_ocs": p_ocs, "p_chip": p_chip,
+        "ocs_count": pod.ocs_count, "p_ocs": p_ocs, "p_chip": p_chip,
         "domain_cubes": domain_cubes, "p_domain": p_domain,
     }
     plan_of_cubes = None

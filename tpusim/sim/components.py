@@ -25,7 +25,6 @@ from tpusim.sim.lifecycle import hit
 from tpusim.sim.scenario import Injection
 from tpusim.sim.scheduling import cube_lost, request, try_schedule
 from tpusim.sim.world import ACTIVE, DONE, NONE, JobState, PodState, World
-from tpusim.topology.ocs import ocs_count
 
 
 def set_healthy(w: World, pod: PodState, delta: int) -> None:
@@ -191,9 +190,8 @@ def start_components(w: World) -> None:
                 if pod.down[cube]:
                     w.log("cube_down", NONE, pod.idx, cube, "initial")
     if sc.failure("ocs") is not None:
-        n_ocs = ocs_count(sc.pod.chip.cube_shape, sc.pod.cubes, sc.pod.ocs_ports, sc.pod.ocs_spare_ports)
         for pod in w.pods:
-            for _ in range(n_ocs):
+            for _ in range(sc.pod.ocs_count):
                 env.process(ocs_process(w, pod))
     if sc.failure("link") is not None:
         for pod in w.pods:

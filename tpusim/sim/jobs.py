@@ -14,7 +14,7 @@ from functools import lru_cache
 from tpusim.errors import TpusimError
 from tpusim.sim.analytic import daly_interval
 from tpusim.sim.scenario import JobSpec, Scenario
-from tpusim.topology.ocs import ocs_count, optical_links_per_cube
+from tpusim.topology.ocs import optical_links_per_cube
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def job_failure_rate(scenario: Scenario, spec: JobSpec) -> float:
     ocs = scenario.failure("ocs")
     if ocs is not None and spec.cubes_per_slice > 1:
         pod = scenario.pod
-        n_ocs = ocs_count(pod.chip.cube_shape, pod.cubes, pod.ocs_ports, pod.ocs_spare_ports)
+        n_ocs = pod.ocs_count
         rate += min(spec.slices, scenario.pod_count) * n_ocs / ocs.ttf.mean_s
     job = scenario.failure("job")
     if job is not None:

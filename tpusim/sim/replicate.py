@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from tpusim.errors import TpusimError
+from tpusim.inputs import check_integer
 from tpusim.sim.accounting import events_frame, job_rows, replication_row, summarize
+from tpusim.sim.budget import check_budget
 from tpusim.sim.engine import ReplicationResult, run_replication
 from tpusim.sim.jobs import JobPlan, plan_jobs
 from tpusim.sim.scenario import Scenario
@@ -129,7 +131,7 @@ def _typed(frame):
 
 def simulate(scenario: Scenario, *, workers: int | None = None, with_events: bool = False,
              on_rows: Callable[[int], None] | None = None, out: str | Path | None = None,
-             plans: tuple[JobPlan, ...] | None = None) -> SimulationResult:
+             plans: tuple[JobPlan, ...] | None = None, check_limits: bool = True) -> SimulationResult:
     """Run `scenario.replications` replications from `scenario.seed`.
 
     - `workers`: processes (default: min(replications, CPUs)); 1 runs in this process.
@@ -137,10 +139,16 @@ def simulate(scenario: Scenario, *, workers: int | None = None, with_events: boo
     - `on_rows(k)`: called with the number of replications just finished.
     - `out`: with one replication, the event log; with several, the replication table;
       written as replications finish (.csv or .parquet).
+    - `check_limits`: refuse, before anything runs, a run whose estimated events, processes or
+      event log exceed `tpusim.limits` (False: run it anyway).
     """
     import pandas as pd
 
     plans = plan_jobs(scenario) if plans is None else plans
+    if check_limits:
+        check_budget(scenario, plans, logged=with_events or scenario.replications == 1)
+    if workers is not None:
+        check_integer(workers, "workers", "simulate", at_least=1)
     n = scenario.replications
     seeds = replication_seeds(scenario.seed, n)
     sink = TableSink(out) if (out is not None and n > 1) else None

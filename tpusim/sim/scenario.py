@@ -168,6 +168,10 @@ MAX_REPLICATIONS = 100_000  # 1000 replications give goodput to +-0.1%; more is 
 # k below 0.1 has Gamma(1 + 1/k) > 1e15 (draws overflow); a lognormal sigma above 4 puts the
 # median below 1/3000 of the mean (most draws ~0, a few astronomically long).
 SHAPE_LIMITS = {"weibull": (0.1, 20.0), "lognormal": (0.01, 4.0)}
+# Longest time accepted anywhere in a scenario: far beyond any run, small enough that sums and
+# lognormal tails of times stay finite floats.
+MAX_HOURS = 1e9  # mtbf, mttr, maintenance, injection times (114,000 years)
+MAX_SECONDS = 1e9  # recovery times, checkpoint interval, step time (31 years)
 DEFAULT_RUN: dict[str, Any] = {"days": 30.0, "seed": 0, "replications": 1, "warm_start": True}
 
 
@@ -298,13 +302,13 @@ def _failures(top: Section, ocs: bool) -> tuple[ComponentFailures, ...]:
         if comp not in REPAIRED and (spec.has("ttr") or spec.has("ttr_shape")):
             raise TpusimError(f"{spec.label}: ttr applies to repaired components ({', '.join(REPAIRED)}); "
                               f"a {comp} failure is an interruption the job recovers from")
-        mttr_s = spec.number("mttr_hours", None, above=0, scale=HOUR_S)
+        mttr_s = spec.number("mttr_hours", None, above=0, at_most=MAX_HOURS, scale=HOUR_S)
         if comp in REPAIRED and mttr_s is None:
             raise TpusimError(f"{spec.label}: a {comp} needs mttr_hours (mean time to repair)")
         if spec.has("mtbf_hours") and spec.has("availability"):
             raise TpusimError(f"{spec.label}: give mtbf_hours or availability (with mttr_hours), not both")
         if spec.has("mtbf_hours"):
-            mtbf_s = spec.number("mtbf_hours", above=0, scale=HOUR_S)
+            mtbf_s = spec.number("mtbf_hours", above=0, at_most=MAX_HOURS, scale=HOUR_S)
         elif spec.has("availability"):
             a = spec.number("availability", above=0, at_most=1, hint="write 99.5% as 0.995")
             if mttr_s is None:
@@ -343,8 +347,8 @@ def _maintenance(top: Section) -> Maintenance | None:
     table = top.optional_section("maintenance")
     if table is None:
         return None
-    return Maintenance(table.number("cube_interval_hours", above=0, scale=HOUR_S),
-                       table.number("duration_hours", above=0, scale=HOUR_S),
+    return Maintenance(table.number("cube_interval_hours", above=0, at_most=MAX_HOURS, scale=HOUR_S),
+                       table.number("duration_hours", above=0, at_most=MAX_HOURS, scale=HOUR_S),
                        table.boolean("notice", True))
 
 
@@ -357,9 +361,11 @@ def _recovery(top: Section) -> Recovery:
         elif key == "checkpoint_interval_s":
             value = table.raw(key, default)
             out[key] = None if value == "auto" else check_number(
-                value, key, table.label, above=0, hint='or "auto": Young/Daly from the failure rate')
+                value, key, table.label, above=0, at_most=MAX_SECONDS,
+                hint='or "auto": Young/Daly from the failure rate')
         else:
-            out[key] = float(table.number(key, default, at_least=0, hint="a time in seconds"))
+            out[key] = float(table.number(key, default, at_least=0, at_most=MAX_SECONDS,
+                                           hint="a time in seconds"))
     if out["checkpoint_save_s"] <= 0 and not out["in_memory_replica"]:
         raise TpusimError(f"{table.label}: checkpoint_save_s must be > 0")
     rec = Recovery(**out)
@@ -395,13 +401,13 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
         slices = job.integer("slices", 1, at_least=1, at_most=4096)
         if job.has("train_tokens") and job.has("steps"):
             raise TpusimError(f"{job.label}: give train_tokens or steps, not both")
-        tokens = job.number("train_tokens", None, above=0)
-        steps = job.integer("steps", None, at_least=1)
-        priority = job.integer("priority", 0, hint="higher runs first")
-        submit_s = job.number("submit_hours", 0.0, at_least=0, scale=HOUR_S)
+        tokens = job.number("train_tokens", None, above=0, at_most=1e18)
+        steps = job.integer("steps", None, at_least=1, at_most=10**15)
+        priority = job.integer("priority", 0, at_least=-10**9, at_most=10**9, hint="higher runs first")
+        submit_s = job.number("submit_hours", 0.0, at_least=0, at_most=MAX_HOURS, scale=HOUR_S)
         mfu = job.number("mfu", None, above=0, at_most=1, hint="write 50% as 0.5")
-        step = job.number("step_time_s", None, above=0)
-        tps = job.number("tokens_per_step", None, above=0)
+        step = job.number("step_time_s", None, above=0, at_most=MAX_SECONDS)
+        tps = job.number("tokens_per_step", None, above=0, at_most=1e15)
         workload = job.string("workload", None, hint="a workload name or TOML path")
         if workload is not None:
             workload = str(workload_path(workload, relative_to=base))
@@ -410,7 +416,7 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
         if tokens is not None and workload is None and tps is None:
             raise TpusimError(f"{job.label}: train_tokens needs a workload or tokens_per_step")
         elastic = job.boolean("elastic", False)
-        min_slices = job.integer("min_slices", 1, at_least=1)
+        min_slices = job.integer("min_slices", 1, at_least=1, at_most=4096)
         if elastic and not 1 <= min_slices < slices:
             raise TpusimError(
                 f"{job.label}: an elastic job needs 1 <= min_slices < slices ({slices}); got {min_slices}")
@@ -426,7 +432,7 @@ def _injections(top: Section, pods: int, usable: int, jobs: tuple[JobSpec, ...])
     names = [j.name for j in jobs]
     out = []
     for item in top.sections("inject"):
-        at_s = item.number("at_hours", at_least=0, scale=HOUR_S)
+        at_s = item.number("at_hours", at_least=0, at_most=MAX_HOURS, scale=HOUR_S)
         cause = item.choice("cause", INJECT_CAUSES, "host")
         if cause == "job":
             job = item.string("job", names[0])
@@ -438,6 +444,6 @@ def _injections(top: Section, pods: int, usable: int, jobs: tuple[JobSpec, ...])
         item.allow("job")
         pod = item.integer("pod", 0, at_least=0, at_most=pods - 1)
         cube = item.integer("cube", at_least=0, at_most=usable - 1)
-        duration_s = item.number("duration_hours", above=0, scale=HOUR_S)
+        duration_s = item.number("duration_hours", above=0, at_most=MAX_HOURS, scale=HOUR_S)
         out.append(Injection(at_s=at_s, cause=cause, pod=pod, cube=cube, duration_s=duration_s))
     return tuple(out)

@@ -139,6 +139,14 @@ class Workload:
         return self.training.global_batch_seqs * self.model.seq_len
 
 
+# Largest sizes accepted: far beyond any model or machine, small enough that every derived
+# figure (FLOPs, bytes, seconds) stays a finite float.
+MAX_LAYERS = 10_000
+MAX_WIDTH = 10**7  # d_model, d_ff, heads, head_dim
+MAX_TOKENS = 10**9  # vocab, seq_len, global_batch_seqs
+MAX_CHIPS = 2**24  # chips per slice, slices, any parallelism degree, microbatches
+
+
 def _default(cls: type, name: str) -> Any:
     """The dataclass field's default: each default is written once, on the dataclass."""
     return next(f.default for f in fields(cls) if f.name == name)
@@ -150,16 +158,16 @@ def model_from_section(table: Section) -> Model:
         raise TpusimError(
             f'{table.label}: kind {kind!r} is not a dense LLM; this estimator needs kind = "dense_llm"'
         )
-    heads = table.integer("heads", at_least=1)
+    heads = table.integer("heads", at_least=1, at_most=MAX_WIDTH)
     model = Model(
-        layers=table.integer("layers", at_least=1),
-        d_model=table.integer("d_model", at_least=1),
+        layers=table.integer("layers", at_least=1, at_most=MAX_LAYERS),
+        d_model=table.integer("d_model", at_least=1, at_most=MAX_WIDTH),
         heads=heads,
-        head_dim=table.integer("head_dim", at_least=1),
-        kv_heads=table.integer("kv_heads", heads, at_least=1),
-        d_ff=table.integer("d_ff", at_least=1),
-        vocab=table.integer("vocab", at_least=1),
-        seq_len=table.integer("seq_len", at_least=1),
+        head_dim=table.integer("head_dim", at_least=1, at_most=MAX_WIDTH),
+        kv_heads=table.integer("kv_heads", heads, at_least=1, at_most=MAX_WIDTH),
+        d_ff=table.integer("d_ff", at_least=1, at_most=MAX_WIDTH),
+        vocab=table.integer("vocab", at_least=1, at_most=MAX_TOKENS),
+        seq_len=table.integer("seq_len", at_least=1, at_most=MAX_TOKENS),
         mlp=table.choice("mlp", MLPS, _default(Model, "mlp")),
         block=table.choice("block", BLOCKS, _default(Model, "block")),
         tie_embeddings=table.boolean("tie_embeddings", _default(Model, "tie_embeddings")),
@@ -178,7 +186,7 @@ def model_from_section(table: Section) -> Model:
 
 def training_from_section(table: Section) -> Training:
     return Training(
-        global_batch_seqs=table.integer("global_batch_seqs", at_least=1),
+        global_batch_seqs=table.integer("global_batch_seqs", at_least=1, at_most=MAX_TOKENS),
         remat=table.choice("remat", REMATS, _default(Training, "remat")),
         optimizer=table.choice("optimizer", OPTIMIZERS, _default(Training, "optimizer")),
         param_dtype=table.choice("param_dtype", tuple(DTYPES), _default(Training, "param_dtype")),
@@ -195,8 +203,8 @@ def system_from_section(table: Section) -> System:
         parse_shape(shape)  # the chip's rules are applied by the estimate
     return System(
         chip=table.string("chip"),
-        chips_per_slice=table.integer("chips_per_slice", at_least=1),
-        slices=table.integer("slices", _default(System, "slices"), at_least=1),
+        chips_per_slice=table.integer("chips_per_slice", at_least=1, at_most=MAX_CHIPS),
+        slices=table.integer("slices", _default(System, "slices"), at_least=1, at_most=MAX_CHIPS),
         slice_shape=shape,
         twisted=table.boolean("twisted", _default(System, "twisted")),
     )
@@ -208,13 +216,16 @@ def parallelism_from_section(table: Section) -> Parallelism:
     for name in axes_table.names():
         check_choice(name, "axes key", table.label, LOGICAL_AXES)
         axes.append((name, axes_table.integers(name, at_least=0, at_most=3)))
-    pipeline = table.integer("pipeline", _default(Parallelism, "pipeline"), at_least=1)
+    def degree(key: str, default: int) -> int:
+        return table.integer(key, default, at_least=1, at_most=MAX_CHIPS)
+
+    pipeline = degree("pipeline", _default(Parallelism, "pipeline"))
     return Parallelism(
-        data=table.integer("data", _default(Parallelism, "data"), at_least=1),
-        fsdp=table.integer("fsdp", _default(Parallelism, "fsdp"), at_least=1),
-        tensor=table.integer("tensor", _default(Parallelism, "tensor"), at_least=1),
+        data=degree("data", _default(Parallelism, "data")),
+        fsdp=degree("fsdp", _default(Parallelism, "fsdp")),
+        tensor=degree("tensor", _default(Parallelism, "tensor")),
         pipeline=pipeline,
-        microbatches=table.integer("microbatches", pipeline, at_least=1),
+        microbatches=degree("microbatches", pipeline),
         axes=tuple(axes),
     )
 
@@ -261,13 +272,13 @@ def with_overrides(
     matmul_dtype: str | None = None,
 ) -> Workload:
     """The workload with system/training fields replaced (None keeps the file's value)."""
-    for name, value in (
-        ("chips_per_slice", chips_per_slice),
-        ("slices", slices),
-        ("global_batch_seqs", global_batch_seqs),
+    for name, value, most in (
+        ("chips_per_slice", chips_per_slice, MAX_CHIPS),
+        ("slices", slices, MAX_CHIPS),
+        ("global_batch_seqs", global_batch_seqs, MAX_TOKENS),
     ):
         if value is not None:
-            check_integer(value, name, "workload override", at_least=1)
+            check_integer(value, name, "workload override", at_least=1, at_most=most)
     if remat is not None:
         check_choice(remat, "remat", "workload override", REMATS)
     if matmul_dtype is not None:
