@@ -41,8 +41,8 @@ def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None 
     from tpusim.planner.assign import cubes_of_hosts
     from tpusim.planner.table import plan as make_plan
 
-    samples = check_integer(samples, "samples", "plan", at_least=1, param=True)
-    slices = check_integer(slices, "slices", "plan", at_least=1, param=True)
+    samples = check_integer(samples, "samples", "", at_least=1, param=True)
+    slices = check_integer(slices, "slices", "", at_least=1, param=True)
     the_pod = select_pod(pod=pod, chips=chips, generation=generation)
     faulty = None if faulty_cubes is None else [int(c) for c in faulty_cubes]
     if faulty_hosts:
@@ -76,7 +76,7 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
         return search_dlrm(workload, top=top, **over) if search else estimate_dlrm(workload, **over)
     wl = load_workload(workload) if isinstance(workload, str | Path) else workload
     if slices is not None:
-        slices = check_integer(slices, "slices", "estimate", at_least=1, param=True)
+        slices = check_integer(slices, "slices", "", at_least=1, param=True)
     per_slice = None
     if chips is not None:
         n = slices if slices is not None else wl.system.slices
@@ -89,7 +89,7 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
     kwargs = {"chip": chip, "chips_per_slice": per_slice, "slices": slices, "slice_shape": slice,
                   "global_batch_seqs": global_batch}
     if search:
-        top = check_integer(top, "top", "estimate", at_least=1, param=True)
+        top = check_integer(top, "top", "", at_least=1, param=True)
         return run_search(wl, top=top, **kwargs)
     return run_estimate(wl, **kwargs)
 
@@ -104,7 +104,7 @@ def simulate(scenario: Any, *, seed: int | None = None, replications: int | None
     from tpusim.sim import simulate as run
 
     if workers is not None:
-        workers = check_integer(workers, "workers", "simulate", at_least=1, param=True)
+        workers = check_integer(workers, "workers", "", at_least=1, param=True)
     if isinstance(scenario, Scenario):
         sc = scenario
     elif isinstance(scenario, dict):

@@ -168,26 +168,27 @@ def check_number(value: Any, name: str, where: str, *, at_least: float | None = 
                  below: float | None = None, scale: float = 1.0, hint: str = "",
                  param: bool = False) -> float:
     """`value` as a float if it is a finite, normal number in range; times `scale` (a unit
-    conversion), which must stay finite. Else a TpusimError naming `where`, `name` and the range
-    (`param`: `name` is a library parameter, which the CLI shows as its flag)."""
+    conversion), which must stay finite. Else a TpusimError naming `where` (if not empty), `name`
+    and the range (`param`: `name` is a library parameter, which the CLI shows as its flag)."""
     params = (name,) if param else ()
+    where = f"{where}: " if where else ""
     rule = _bounds("number", at_least, above, at_most, below)
     tail = f" ({hint})" if hint else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TpusimError(f"{where}: {name} must be {rule}, got {show(value)}{tail}", params=params)
+        raise TpusimError(f"{where}{name} must be {rule}, got {show(value)}{tail}", params=params)
     if not math.isfinite(value):
         finite = rule.replace("positive number", "positive finite number").replace(
             "a number", "a finite number")
-        raise TpusimError(f"{where}: {name} must be {finite}, got {show(value)}", params=params)
+        raise TpusimError(f"{where}{name} must be {finite}, got {show(value)}", params=params)
     number = float(value)
     if number != 0 and abs(number) < SMALLEST_NORMAL:
-        raise TpusimError(f"{where}: {name} = {value!r} is a denormal number (below "
+        raise TpusimError(f"{where}{name} = {value!r} is a denormal number (below "
                           f"{SMALLEST_NORMAL:.3g}, not a usable value); it must be {rule}", params=params)
     if not _in_range(number, at_least, above, at_most, below):
-        raise TpusimError(f"{where}: {name} must be {rule}, got {show(value)}{tail}", params=params)
+        raise TpusimError(f"{where}{name} must be {rule}, got {show(value)}{tail}", params=params)
     scaled = number * scale
     if not math.isfinite(scaled) or (scaled != 0 and abs(scaled) < SMALLEST_NORMAL):
-        raise TpusimError(f"{where}: {name} = {value!r} is out of range once converted to SI "
+        raise TpusimError(f"{where}{name} = {value!r} is out of range once converted to SI "
                           f"units; use a value nearer 1", params=params)
     return scaled
 
@@ -205,14 +206,15 @@ def check_integer(value: Any, name: str, where: str, *, at_least: int | None = N
     """`value` as an int if it is a whole number (1e6 counts) in [at_least, at_most]; else a
     TpusimError naming `where`, `name` and the range (`param` as for check_number)."""
     params = (name,) if param else ()
+    where = f"{where}: " if where else ""
     rule = _bounds("integer", at_least, None, at_most, None)
     tail = f" ({hint})" if hint else ""
     whole = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
     if isinstance(value, bool) or not whole:
-        raise TpusimError(f"{where}: {name} must be {rule}, got {show(value)}{tail}", params=params)
+        raise TpusimError(f"{where}{name} must be {rule}, got {show(value)}{tail}", params=params)
     number = int(value)
     if not _in_range(number, at_least, None, at_most, None):
-        raise TpusimError(f"{where}: {name} must be {rule}, got {show(value)}{tail}", params=params)
+        raise TpusimError(f"{where}{name} must be {rule}, got {show(value)}{tail}", params=params)
     return number
 
 
@@ -223,7 +225,8 @@ def check_choice(value: Any, name: str, where: str, options: Sequence[str], *,
         return value
     close = difflib.get_close_matches(value, options, n=1, cutoff=0.5) if isinstance(value, str) else []
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise TpusimError(f"{where}: {name} must be one of {', '.join(options)}, got {show(value)}{hint}",
+    where = f"{where}: " if where else ""
+    raise TpusimError(f"{where}{name} must be one of {', '.join(options)}, got {show(value)}{hint}",
                       params=(name,) if param else ())
 
 
