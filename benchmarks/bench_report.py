@@ -13,7 +13,6 @@ Usage: python benchmarks/bench_report.py [--json FILE] [--repeat N] [--skip-repo
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -21,6 +20,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import finish  # noqa: E402
 
 CHART_TARGET_S = 0.5
 REPORT_TARGET_S = 60.0
@@ -116,22 +119,17 @@ def report_row() -> dict:
             "html_bytes": size}
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, help="write the rows as JSON to this file")
+    parser.add_argument("--json", dest="json_path", help="write results to this JSON file")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-report", action="store_true", help="time the charts only")
     args = parser.parse_args()
     rows = chart_rows(args.repeat)
     if not args.skip_report:
         rows.append(report_row())
-    print(f"{'name':40s} {'seconds':>9s} {'target_s':>9s}  description")
-    for r in rows:
-        target = "-" if r["target_s"] is None else f"{r['target_s']:.1f}"
-        print(f"{r['name']:40s} {r['seconds']:9.3f} {target:>9s}  {r['description']}")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return finish("report", rows, args.json_path)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -6,7 +6,7 @@ Every `import` and `from ... import` in `tpusim/` counts, including the ones ins
 and the layers below):
 
     cli                       7
-    report, sweeps, api       6
+    reports, sweeps, api      6
     sim                       5
     workloads, planner, charts 4
     hardware, collectives     3
@@ -27,6 +27,7 @@ LAYERS = {
     "tpusim.cli": 7,
     "tpusim.__main__": 7,
     "tpusim.report": 6,
+    "tpusim.reports": 6,
     "tpusim.sweep": 6,
     "tpusim.sweeps": 6,
     "tpusim.api": 6,

@@ -1,6 +1,6 @@
 """tpusim: a simulator and topology planner for distributed training on TPU pods.
 
-    from tpusim import plan, estimate, simulate, sweep
+    from tpusim import plan, estimate, simulate, sweep, report
     plan(availability=0.995).to_frame()
 
 The five functions (tpusim.api) and the result types load on first use, so `import tpusim`
@@ -15,12 +15,13 @@ from tpusim.data import tpusim_version
 from tpusim.errors import TpusimError
 
 __version__ = tpusim_version()  # pyproject.toml's version, read from the installed metadata
-__all__ = ["SweepResult", "TpusimError", "__version__", "estimate", "plan", "simulate", "sweep"]
+__all__ = ["SweepResult", "TpusimError", "__version__", "estimate", "plan", "report", "simulate",
+           "sweep"]
 
-_API = ("plan", "estimate", "simulate", "sweep", "SweepResult")
+_API = ("plan", "estimate", "simulate", "sweep", "report", "SweepResult")
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them lazily
-    from tpusim.api import SweepResult, estimate, plan, simulate, sweep
+    from tpusim.api import SweepResult, estimate, plan, report, simulate, sweep
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from tpusim.cli import catalog, estimate, plan, simulate, sweep, topology  # noqa: F401 (registers)
+from tpusim.cli import catalog, estimate, plan, report, simulate, sweep, topology  # noqa: F401 (registers)
 from tpusim.cli.app import app
 from tpusim.errors import TpusimError
 

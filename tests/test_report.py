@@ -1,0 +1,156 @@
+"""`tpusim report` and `tpusim.report`: inputs run or read back, one self-contained HTML file
+(no network), Markdown with images, key numbers at the top, inputs with hashes at the bottom;
+and the page checked in a real headless browser (Chromium): not blank, every figure drawn."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import assert_clean_error, run_main
+
+import tpusim
+
+SWEEP = """[sweep]
+kind = "simulate"
+base = "palm-540b-50d"
+
+[grid]
+"recovery.checkpoint_interval_s" = [1800, 7200]
+"failures.host.availability" = [0.99, 0.999]
+days = [5]
+replications = [2]
+"""
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """One HTML report over a scenario, a sweep file and a planner question (shared)."""
+    folder = tmp_path_factory.mktemp("report")
+    sweep = folder / "ckpt.toml"
+    sweep.write_text(SWEEP)
+    out = folder / "report.html"
+    result = tpusim.report(["palm-540b-50d", sweep], out=out, availability=[0.99, 0.999],
+                           replications=3, workers=1, progress=False)
+    return result, out, sweep
+
+
+def test_html_is_one_self_contained_file(made):
+    result, out, _ = made
+    text = out.read_text(encoding="utf-8")
+    assert result.out == out and result.format == "html"
+    # nothing to fetch: no external scripts, styles, images or fonts
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:|//)""", text)
+    assert "<script" not in text
+    images = re.findall(r'<img [^>]*src="data:image/svg\+xml;base64,', text)
+    assert len(images) == result.figures >= 8
+
+
+def test_key_numbers_at_the_top_inputs_hashes_seeds_and_version_at_the_bottom(made):
+    result, out, sweep = made
+    text = out.read_text(encoding="utf-8")
+    summary, footer = text.index("Key numbers"), text.index("Inputs and reproducibility")
+    first_figure = text.index("<figure")
+    assert summary < first_figure < footer
+    assert "goodput" in text[summary:first_figure]
+    digest = hashlib.sha256(sweep.read_bytes()).hexdigest()
+    assert digest in text[footer:]
+    assert "seed 7, 3 replications" in text[footer:]  # the scenario's seed, the replications asked
+    assert f"tpusim {tpusim.__version__}" in text[footer:]
+    frame = result.to_frame()
+    assert {"section", "label", "value"} == set(frame.columns) and len(frame) >= 6
+
+
+def test_markdown_with_png_figures(tmp_path):
+    out = tmp_path / "md"
+    result = tpusim.report([], out=out, format="md", availability=0.999, progress=False)
+    md = (out / "report.md").read_text()
+    pngs = sorted((out / "figures").glob("*.png"))
+    assert result.out == out / "report.md" and len(pngs) == result.figures == 1
+    assert f"(figures/{pngs[0].name})" in md and md.startswith("# tpusim report")
+    assert pngs[0].read_bytes().startswith(b"\x89PNG")
+
+
+def test_results_written_earlier_are_reported(tmp_path):
+    """--json outputs, a simulate replication table and sweep rows, read back (not rerun)."""
+    plan_json = tmp_path / "plan.json"
+    plan_json.write_text(run_main("plan", "--availability", "0.99,0.999", "--samples", "10", "--json").stdout)
+    sim_json = tmp_path / "sim.json"
+    sim_json.write_text(run_main("simulate", "palm-540b-50d", "--days", "3", "-n", "2", "--json").stdout)
+    est_json = tmp_path / "est.json"
+    est_json.write_text(run_main("estimate", "palm-8b", "--chip", "v4", "--chips", "64", "--json").stdout)
+    table = tmp_path / "reps.csv"
+    tpusim.simulate("palm-540b-50d", days=3, replications=3, workers=1, out=table)
+    rows = tmp_path / "rows.jsonl"
+    tpusim.sweep({"kind": "plan", "grid": {"availability": [0.99, 0.999], "samples": [5]}}, out=rows)
+    r = run_main("report", str(plan_json), str(sim_json), str(est_json), str(table), str(rows),
+                "--out", str(tmp_path / "r.html"), "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    kinds = [i["kind"] for i in data["inputs"]]
+    assert kinds == ["plan-json", "simulate-json", "estimate-json", "replications", "sweep-rows"]
+    sections = {n["section"] for n in data["numbers"]}
+    assert {"Plan: tpu-v4-4096", "Simulation: palm-540b-50d", "Estimate: palm-8b", "Sweep: rows"} <= sections
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    (("no-such-input",), ("no-such-input", "shipped")),
+    (("palm-540b-50d", "--format", "pdf"), ("--format", "html")),
+    ((), ("needs inputs",)),
+])
+def test_bad_input_is_one_line(tmp_path, args, needles):
+    assert_clean_error(run_main("report", *args, "--out", str(tmp_path / "r.html")), *needles)
+    assert not (tmp_path / "r.html").exists()
+
+
+# --- a real browser -------------------------------------------------------------------------------
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync")
+# Injected into a copy of the report (never shipped): marks how many figures the browser decoded
+# and laid out at a visible size.
+PROBE = """<script>window.addEventListener('load', () => {
+  const figs = [...document.querySelectorAll('figure img')];
+  const shown = figs.filter(i => {
+    const box = i.getBoundingClientRect();
+    return i.complete && i.naturalWidth > 100 && box.width > 100 && box.height > 50;
+  });
+  document.body.setAttribute('data-figures', shown.length + '/' + figs.length);
+});</script>"""
+
+
+def _browser() -> str | None:
+    return next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+
+
+@pytest.mark.skipif(_browser() is None, reason="no Chromium on this machine (.ci/run installs Debian's "
+                                              "chromium; apt-get was not available here)")
+def test_report_renders_in_a_headless_browser(made, tmp_path):
+    from PIL import Image
+
+    result, out, _ = made
+    browser = _browser()
+    profile = tmp_path / "profile"
+    shot = tmp_path / "page.png"
+    run = subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", "--window-size=1200,2400",
+                          "--hide-scrollbars", f"--screenshot={shot}", out.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert shot.exists(), run.stderr[-2000:]
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1200, 2400)
+    colours = image.getcolors(maxcolors=1 << 20) or []
+    ink = sum(n for n, rgb in colours if sum(rgb) < 600) / (image.width * image.height)
+    assert len(colours) > 200 and ink > 0.03, (len(colours), ink)  # not blank: text and figures
+
+    probe = tmp_path / "probe.html"
+    probe.write_text(out.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"))
+    dom = subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", "--window-size=1200,2400",
+                          "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120)
+    found = re.search(r'data-figures="(\d+)/(\d+)"', dom.stdout)
+    assert found, dom.stderr[-2000:]
+    assert found.group(1) == found.group(2) == str(result.figures)

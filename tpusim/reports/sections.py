@@ -1,0 +1,232 @@
+"""Report sections: what one input becomes (key numbers, figures, tables), built from results
+that were just computed or read back from files. Pure data in, a Section out; the renderers
+(tpusim.reports.render) turn sections into HTML or Markdown.
+
+Invariants (tested): every section has a title, at least one key number and at least one figure;
+figures are matplotlib Figures drawn by tpusim.charts; tables are pandas DataFrames.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from tpusim import charts
+from tpusim.units import DAY_S, HOUR_S, fmt_duration
+
+# The first output column of each runner's rows: sweep rows are point_id, the point's grid keys,
+# then the outputs (tpusim.sweeps.run_point).
+FIRST_OUTPUTS = ("workload", "pod_name", "scenario", "error")
+SWEEP_METRIC = {"simulate": ("goodput", "goodput (all jobs)"), "estimate": ("mfu", "MFU")}
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    source: str  # what it was made from, in words
+    numbers: tuple[tuple[str, str], ...]  # key numbers: (label, value)
+    figures: tuple[tuple[str, Any], ...]  # (caption, Figure)
+    tables: tuple[tuple[str, Any], ...] = ()  # (title, DataFrame)
+    seeds: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _fig(ax_or_fig) -> Any:
+    fig = ax_or_fig
+    while getattr(fig, "figure", fig) is not fig:
+        fig = fig.figure
+    return fig
+
+
+def _pct(x: Any) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+def plan_section(plans: list[Any], source: str) -> Section:
+    """One or more plan results (PlanResult or --json dicts), one per host availability."""
+    from tpusim.charts.plan import as_dict
+
+    dicts = [as_dict(p) for p in plans]
+    pod = dicts[0]["pod"]["name"]
+    figures = [("Goodput against slice size: OCS (solid) and static torus (dashed), 95% bands on "
+                "the static Monte Carlo rows.", _fig(charts.plan_goodput(dicts)))]
+    if dicts[0].get("assignment"):
+        figures.append(("Cube map of the concrete assignment.", _fig(charts.cube_map(dicts[0]))))
+    numbers, tables = [], []
+    import pandas as pd
+
+    for d in dicts:
+        level = f"host {100 * d['host_availability']:.4g}%"
+        rows = d["rows"]
+        ok_ocs = [r["slice_chips"] for r in rows if r["p_schedulable_ocs"] >= 0.99]
+        ok_static = [r["slice_chips"] for r in rows if r["p_schedulable_static_lo"] >= 0.99]
+        numbers.append((f"{pod}, {level}: cube availability", f"{d['cube_availability']:.4f}"))
+        numbers.append((f"{pod}, {level}: largest slice schedulable 99% of the time",
+                        f"OCS {max(ok_ocs) if ok_ocs else 'none'}, static "
+                        f"{max(ok_static) if ok_static else 'none'} chips"))
+        tables.append((f"{pod} at {level}", pd.DataFrame([{
+            "slice chips": r["slice_chips"], "shape": r["shape"],
+            "P(sched) OCS": round(r["p_schedulable_ocs"], 4),
+            "P(sched) static": round(r["p_schedulable_static"], 4),
+            "goodput OCS": round(r["goodput_ocs"], 4), "goodput static": round(r["goodput_static"], 4),
+            "static 95% interval": f"[{r['goodput_static_lo']:.3f}, {r['goodput_static_hi']:.3f}]",
+        } for r in rows])))
+    seeds = tuple(f"plan {pod}: seed {d['seed']}, {d['static_patterns']} static patterns" for d in dicts
+                  if d.get("seed") is not None)
+    return Section(f"Plan: {pod}", source, tuple(numbers), tuple(figures), tuple(tables), seeds)
+
+
+# --- estimate -----------------------------------------------------------------------------------
+
+def estimate_section(estimates: list[Any], source: str) -> Section:
+    """One or more estimates (Estimate, --json dicts or rows)."""
+    from tpusim.charts.estimate import records
+
+    recs = records(estimates)
+    best = max(recs, key=lambda r: r["mfu"])
+    name = best.get("workload", "workload")
+    numbers = [(f"{name}: MFU / HFU", f"{_pct(best['mfu'])} / {_pct(best.get('hfu'))}"),
+               (f"{name}: step time", fmt_duration(best["step_time_s"])),
+               (f"{name}: tokens/s", f"{best['tokens_per_s']:,.0f}")]
+    figures = [("Where the step time goes, by cause.", _fig(charts.step_breakdown(recs)))]
+    if len({r["chips"] for r in recs}) > 1:
+        figures.append(("MFU and HFU against slice size.", _fig(charts.mfu_vs_slice(recs))))
+    import pandas as pd
+
+    table = pd.DataFrame([{
+        "chips": r["chips"], "chip": r.get("chip"),
+        "slices x shape": f"{r.get('slices')} x {r.get('slice_shape')}",
+        "step time (s)": round(r["step_time_s"], 3), "tokens/s": round(r["tokens_per_s"]),
+        "MFU": round(r["mfu"], 4), "HFU": round(r.get("hfu", math.nan), 4),
+        "memory per chip (GB)": round(r.get("memory_per_chip_bytes", math.nan) / 1e9, 2),
+        "fits in HBM": r.get("fits_in_hbm"),
+    } for r in recs])
+    return Section(f"Estimate: {name}", source, tuple(numbers), tuple(figures), (("Estimates", table),))
+
+
+# --- simulate -----------------------------------------------------------------------------------
+
+def simulate_section(result: Any, source: str) -> Section:
+    """A SimulationResult, a simulate --json summary, or a replication table (DataFrame)."""
+    from tpusim.sweeps import summary_rows
+
+    summary, table = _summary_and_table(result)
+    name = summary.get("scenario") or "simulation"
+    numbers = [(f"{name}: goodput", _ci(summary, "goodput")),
+               (f"{name}: scheduling x runtime x program",
+                " x ".join(_pct(summary[k]) for k in ("scheduling_goodput", "runtime_goodput",
+                                                      "program_goodput"))),
+               (f"{name}: interruptions per run", f"{summary['interruptions']['total']:.1f}")]
+    ttt = summary["time_to_train_s"]
+    if ttt.get("p50") is not None:
+        numbers.append((f"{name}: time to train (median)",
+                        f"{ttt['p50'] / DAY_S:.1f} days ({_pct(ttt['finished_fraction'])} finished)"))
+    figures = [("Goodput = scheduling x runtime x program, with 95% intervals (Student-t) over "
+                "replications.", _fig(charts.goodput_decomposition(summary))),
+               ("Where the jobs' time went: productive time and badput by category.",
+                _fig(charts.badput_bar(summary)))]
+    if table is not None and summary.get("replications", 0) > 1:
+        figures.append(("Goodput over replications.", _fig(charts.goodput_distribution(table))))
+        figures.append(("Time to train over replications.", _fig(charts.time_to_train_distribution(table))))
+    if getattr(result, "events", None) is not None:
+        figures.append(("Replication 0: job states, interruptions and healthy cubes.",
+                        charts.timeline(result)))
+    import pandas as pd
+
+    rows = summary_rows(summary) if "jobs" in summary else []
+    shown = ["job", "goodput", "scheduling_goodput", "runtime_goodput", "program_goodput",
+             "interruptions", "time_to_train_p50_s", "finished_fraction"]
+    frame = pd.DataFrame(rows)
+    tables = []
+    if len(frame):
+        tables.append(("Goodput by job ('*' = all jobs, chip-weighted)",
+                       frame[[c for c in shown if c in frame.columns]].round(4)))
+    hours = {"productive": summary["productive_s"] / HOUR_S,
+             **{k: v / HOUR_S for k, v in summary["badput"].items()}}
+    tables.append(("Job-hours by category (mean over replications)",
+                   pd.DataFrame([{"category": k.replace("_", " "), "hours": round(v, 1)}
+                                 for k, v in hours.items()])))
+    seeds = (f"simulate {name}: seed {summary.get('seed')}, {summary.get('replications')} replications",)
+    return Section(f"Simulation: {name}", source, tuple(numbers), tuple(figures), tuple(tables), seeds)
+
+
+def _ci(summary: dict, key: str) -> str:
+    half = summary.get(f"{key}_ci95")
+    if half is None or (isinstance(half, float) and math.isnan(half)):
+        return _pct(summary[key])
+    return f"{_pct(summary[key])} ± {100 * half:.1f} pt"
+
+
+def _summary_and_table(result: Any) -> tuple[dict, Any]:
+    if hasattr(result, "summary"):
+        return result.summary, result.table
+    if isinstance(result, dict):
+        return result, None
+    from tpusim.sim.accounting import summarize  # a replication table read back from a file
+
+    return summarize(result), result
+
+
+# --- sweep --------------------------------------------------------------------------------------
+
+def grid_columns(frame) -> list[str]:
+    """A sweep frame's grid keys: the columns between point_id and the first output column."""
+    cols = list(frame.columns)
+    if "point_id" not in cols:
+        return []
+    out = []
+    for c in cols[cols.index("point_id") + 1:]:
+        if c in FIRST_OUTPUTS:
+            break
+        out.append(c)
+    return [c for c in out if frame[c].nunique() > 1] or out[:1]
+
+
+def sweep_section(frame: Any, kind: str, name: str, source: str) -> Section:
+    """A sweep's tidy rows (from tpusim.sweep or a results file)."""
+    ok = frame[frame["error"].isna() | (frame["error"] == "")] if "error" in frame.columns else frame
+    errors = len(frame) - len(ok)
+    grid = grid_columns(frame)
+    points = frame["point_id"].nunique() if "point_id" in frame.columns else len(frame)
+    numbers = [(f"sweep {name}", f"{points} points, {len(frame)} rows, {errors} with errors")]
+    figures = []
+    if kind == "plan":
+        by = grid[0] if grid else None
+        for y in ("goodput_ocs", "goodput_static"):
+            figures.append((f"{y.replace('_', ' ')} against slice size for each {by or 'point'}.",
+                            _fig(charts.sweep_lines(ok, "slice_chips", y, by=by, logx=True))))
+    elif kind in SWEEP_METRIC and grid:
+        y, label = SWEEP_METRIC[kind]
+        rows = ok[ok["job"] == "*"] if "job" in ok.columns else ok
+        rows = _fix_others(rows, grid[:2])
+        if len(rows):
+            best = rows.loc[rows[y].idxmax()]
+            where = ", ".join(f"{g} = {best[g]}" for g in grid)
+            numbers.append((f"sweep {name}: best {label}", f"{best[y]:.4g} at {where}"))
+            by = grid[1] if len(grid) > 1 else None
+            band = " (band: 95% interval over replications)" if f"{y}_ci95" in rows else ""
+            per = f", one line per {by}" if by else ""
+            figures.append((f"{label} against {grid[0]}{per}{band}.",
+                            _fig(charts.sweep_lines(rows, grid[0], y, by=by))))
+            if by is not None and not rows.duplicated([grid[0], by]).any():
+                figures.append((f"{label} over the {grid[0]} x {by} grid.",
+                                _fig(charts.sweep_heatmap(rows, grid[0], by, y))))
+    if not figures:  # nothing to draw a line through: show the numbers
+        numbers.append((f"sweep {name}", "no varying grid key to plot"))
+    shown = [c for c in ("point_id", *grid, "job", "slice_chips", "goodput", "goodput_ci95",
+                         "runtime_goodput", "mfu", "step_time_s", "goodput_ocs", "goodput_static",
+                         "error") if c in frame.columns]
+    seeds = tuple(sorted({f"sweep {name}: seed {s}" for s in frame["seed"].dropna().unique()})
+                  ) if "seed" in frame.columns else ()
+    return Section(f"Sweep: {name}", source, tuple(numbers), tuple(figures),
+                   ((f"Rows (first 60 of {len(frame)})", frame[shown].head(60)),), seeds)
+
+
+def _fix_others(rows, keep: list[str]):
+    """Rows with every grid key outside `keep` at its first value (a line chart shows two keys)."""
+    for col in grid_columns(rows):
+        if col not in keep:
+            rows = rows[rows[col] == rows[col].iloc[0]]
+    return rows
