@@ -3,8 +3,8 @@
     from tpusim import plan, estimate, simulate, sweep, report
     plan(availability=0.995).to_frame()
 
-The five functions (tpusim.api) and the result types load on first use, so `import tpusim`
-stays light.
+The five functions (tpusim.api; report from tpusim.reports) and the result types load on
+first use, so `import tpusim` stays light.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ __version__ = tpusim_version()  # pyproject.toml's version, read from the instal
 __all__ = ["SweepResult", "TpusimError", "__version__", "estimate", "plan", "report", "simulate",
            "sweep"]
 
-_API = ("plan", "estimate", "simulate", "sweep", "report", "SweepResult")
+_API = ("plan", "estimate", "simulate", "sweep", "SweepResult")
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them lazily
-    from tpusim.api import SweepResult, estimate, plan, report, simulate, sweep
+    from tpusim.api import SweepResult, estimate, plan, simulate, sweep
+    from tpusim.reports import report
 
 
 def __getattr__(name: str) -> Any:
@@ -29,4 +30,8 @@ def __getattr__(name: str) -> Any:
         from tpusim import api
 
         return getattr(api, name)
+    if name == "report":
+        from tpusim.reports import report
+
+        return report
     raise AttributeError(f"module 'tpusim' has no attribute {name!r}")

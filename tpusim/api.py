@@ -5,7 +5,7 @@
     tpusim.estimate("palm-540b").to_frame()               # step time, MFU, memory
     tpusim.simulate("palm-540b-50d", replications=8).to_frame()
     tpusim.sweep({"kind": "plan", "grid": {"availability": [0.99, 0.999]}}).to_frame()
-    tpusim.report(["palm-540b-50d"], out="report.html")
+    tpusim.report(["palm-540b-50d"], out="report.html")   # tpusim.reports.report
 
 Every function returns a frozen dataclass with `.to_frame()` (a pandas DataFrame). Arguments
 are named like the CLI's flags (`chips`, `slice`, `slices`, `availability`, ...), and defaults
@@ -181,27 +181,6 @@ def sweep(spec: Any, *, out: str | Path | None = None, backend: str = defaults.S
         frame = frame.reset_index(drop=True)
     errors = int(frame["error"].notna().sum()) if "error" in frame.columns else 0
     return SweepResult(spec.name, spec.kind, frame, None, len(todo), len(todo), 0, errors)
-
-
-def report(inputs: Any = (), *, out: str | Path, format: str | None = None,
-           chips: int | None = None, availability: Sequence[float] | float | None = None,
-           replications: int | None = None, workers: int | None = None,
-           progress: bool | None = None):
-    """`tpusim report`: run (TOML files, shipped names) or read (results files, --json outputs)
-    the inputs, add a planner section for `chips`/`availability`, and write one report: a
-    self-contained HTML file (`out="report.html"`) or Markdown and PNGs (`out="DIR"`,
-    `format="md"`). Returns a ReportResult whose `.to_frame()` lists the key numbers."""
-    from tpusim.reports import build_report
-
-    items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
-    levels = None
-    if availability is not None:
-        levels = [availability] if isinstance(availability, int | float) else list(availability)
-    steps = len(items) + (1 if chips is not None or levels else 0)
-    with progress_bar("report", steps, progress) as advance:
-        return build_report(items, out=out, format=format, chips=chips, availability=levels,
-                            replications=replications, workers=workers,
-                            on_step=(lambda what: advance(1, what)) if advance else None)
 
 
 # --- progress: a bar in a notebook (IPython display) or on a terminal (rich, on stderr) -----------

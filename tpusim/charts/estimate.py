@@ -25,6 +25,8 @@ def records(estimates: Any) -> list[dict]:
     out = []
     for r in rows:
         d = r.to_dict() if hasattr(r, "to_dict") else dict(r)
+        if "breakdown" not in d and isinstance(d.get("breakdown_s"), dict):  # an embedding model
+            d["breakdown"] = d["breakdown_s"]
         if "breakdown" not in d:
             d["breakdown"] = {k[len(BREAKDOWN_PREFIX):-len(BREAKDOWN_SUFFIX)]: v for k, v in d.items()
                               if k.startswith(BREAKDOWN_PREFIX) and k.endswith(BREAKDOWN_SUFFIX)}

@@ -87,3 +87,24 @@ def build_report(inputs: Sequence[str | Path], *, out: str | Path, format: str |
             fig.clear()
     numbers = tuple((s.title, label, value) for s in sections for label, value in s.numbers)
     return ReportResult(written, fmt, tuple(items), numbers, sum(len(s.figures) for s in sections))
+
+
+def report(inputs: Any = (), *, out: str | Path, format: str | None = None,
+           chips: int | None = None, availability: Sequence[float] | float | None = None,
+           replications: int | None = None, workers: int | None = None,
+           progress: bool | None = None):
+    """`tpusim report`: run (TOML files, shipped names) or read (results files, --json outputs)
+    the inputs, add a planner section for `chips`/`availability`, and write one report: a
+    self-contained HTML file (`out="report.html"`) or Markdown and PNGs (`out="DIR"`,
+    `format="md"`). Returns a ReportResult whose `.to_frame()` lists the key numbers."""
+    from tpusim.api import progress_bar
+
+    items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+    levels = None
+    if availability is not None:
+        levels = [availability] if isinstance(availability, int | float) else list(availability)
+    steps = len(items) + (1 if chips is not None or levels else 0)
+    with progress_bar("report", steps, progress) as advance:
+        return build_report(items, out=out, format=format, chips=chips, availability=levels,
+                            replications=replications, workers=workers,
+                            on_step=(lambda what: advance(1, what)) if advance else None)

@@ -88,8 +88,9 @@ def estimate_section(estimates: list[Any], source: str) -> Section:
     best = max(recs, key=lambda r: r["mfu"])
     name = best.get("workload", "workload")
     numbers = [(f"{name}: MFU / HFU", f"{_pct(best['mfu'])} / {_pct(best.get('hfu'))}"),
-               (f"{name}: step time", fmt_duration(best["step_time_s"])),
-               (f"{name}: tokens/s", f"{best['tokens_per_s']:,.0f}")]
+               (f"{name}: step time", fmt_duration(best["step_time_s"]))]
+    unit = "tokens" if "tokens_per_s" in best else "samples"
+    numbers.append((f"{name}: {unit}/s", f"{best[f'{unit}_per_s']:,.0f}"))
     figures = [("Where the step time goes, by cause.", _fig(charts.step_breakdown(recs)))]
     if len({r["chips"] for r in recs}) > 1:
         figures.append(("MFU and HFU against slice size.", _fig(charts.mfu_vs_slice(recs))))
@@ -98,7 +99,7 @@ def estimate_section(estimates: list[Any], source: str) -> Section:
     table = pd.DataFrame([{
         "chips": r["chips"], "chip": r.get("chip"),
         "slices x shape": f"{r.get('slices')} x {r.get('slice_shape')}",
-        "step time (s)": round(r["step_time_s"], 3), "tokens/s": round(r["tokens_per_s"]),
+        "step time (s)": round(r["step_time_s"], 3), f"{unit}/s": round(r[f"{unit}_per_s"]),
         "MFU": round(r["mfu"], 4), "HFU": round(r.get("hfu", math.nan), 4),
         "memory per chip (GB)": round(r.get("memory_per_chip_bytes", math.nan) / 1e9, 2),
         "fits in HBM": r.get("fits_in_hbm"),
