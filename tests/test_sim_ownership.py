@@ -15,12 +15,13 @@ OWNERS = {
                   "running_slices", "interrupt_pending", "causes", "grant", "window_start",
                   "end_s"},
     "progress": {"acc", "progress", "ckpt", "pending_ckpt", "until_ckpt", "block", "run", "rate"},
-    "scheduling": {"frag_since", "frag_wait", "cubes", "holes", "missing", "pod", "pending"},
+    "scheduling": {"frag_since", "frag_wait", "cubes", "holes", "missing", "pod", "group", "pending",
+                   "broken"},
     "components": {"down", "healthy", "hist", "last_t", "n_events"},
     "engine": {"proc"},
 }
 # PodState's owner/free fields are written only by its own methods (take, release, ...).
-WORLD_ONLY = {"owner", "owner_slice", "free"}
+WORLD_ONLY = {"owner", "owner_slice", "position", "free"}
 
 
 def _written_attributes(tree: ast.AST) -> set[str]:

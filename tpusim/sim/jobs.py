@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from tpusim.errors import TpusimError
 from tpusim.sim.analytic import daly_interval
+from tpusim.sim.placement import always_fits, group_size
 from tpusim.sim.scenario import JobSpec, Scenario
 from tpusim.topology.ocs import optical_links_per_cube
 
@@ -72,9 +73,11 @@ def job_failure_rate(scenario: Scenario, spec: JobSpec) -> float:
     return rate
 
 
-def auto_interval(scenario: Scenario, failure_rate_per_s: float) -> float:
+def auto_interval(scenario: Scenario, failure_rate_per_s: float, step_time_s: float) -> float:
     """Daly's interval from the job's failure rate and the blocking save time; with async
-    saves the blocking part is the snapshot, and one write must finish before the next."""
+    saves the blocking part is the snapshot, and one write must finish before the next. Never
+    shorter than one step (a checkpoint is taken between steps; Daly's interval is 0 when a
+    checkpoint costs nothing)."""
     rec = scenario.recovery
     if failure_rate_per_s <= 0:
         return math.inf
@@ -82,8 +85,8 @@ def auto_interval(scenario: Scenario, failure_rate_per_s: float) -> float:
     if rec.checkpoint_async:
         block = rec.checkpoint_async_block_s
         tau = daly_interval(block, mtbf) if block > 0 else 0.0
-        return max(tau, rec.checkpoint_save_s)
-    return daly_interval(rec.checkpoint_save_s, mtbf)
+        return max(tau, rec.checkpoint_save_s, step_time_s)
+    return max(daly_interval(rec.checkpoint_save_s, mtbf), step_time_s)
 
 
 def plan_jobs(scenario: Scenario) -> tuple[JobPlan, ...]:
@@ -97,23 +100,17 @@ def plan_jobs(scenario: Scenario) -> tuple[JobPlan, ...]:
 def check_placeable(scenario: Scenario, spec: JobSpec) -> None:
     """Place the job's slices on an all-healthy, empty set of pods (as the engine does); a job
     that does not fit even then would wait forever, so it is an input error."""
-    from tpusim.sim.placement import place_slice
-
-    free = [set(range(scenario.usable_cubes)) for _ in range(scenario.pod_count)]
-    for _ in range(spec.slices):
-        for pod_free in free:
-            cubes = place_slice(scenario.pod, pod_free, spec.slice_cubes, ocs=scenario.ocs)
-            if cubes is not None:
-                pod_free.difference_update(cubes)
-                break
-        else:
-            how = "any cubes of a pod (OCS)" if scenario.ocs else "contiguous boxes (static torus)"
-            raise TpusimError(
-                f"job {spec.name!r} can never be placed: {spec.slices} slice(s) of "
-                f"{'x'.join(map(str, spec.slice_shape))} ({spec.cubes_per_slice} cubes each, as "
-                f"{how}) do not fit in {scenario.pod_count} pod(s) of {scenario.usable_cubes} usable "
-                f"cubes even with every cube healthy; use more spare_cubes, more pods or smaller slices"
-            )
+    per_group = group_size(scenario.pod, scenario.usable_cubes, ocs=scenario.ocs)
+    if not always_fits(scenario.pod, scenario.usable_cubes, scenario.pod_count, spec.slices,
+                       spec.slice_cubes, ocs=scenario.ocs, per_group=per_group):
+        how = ("any cubes of one OCS group" if scenario.ocs
+               else "contiguous boxes (static torus)")
+        raise TpusimError(
+            f"job {spec.name!r} can never be placed: {spec.slices} slice(s) of "
+            f"{'x'.join(map(str, spec.slice_shape))} ({spec.cubes_per_slice} cubes each, as "
+            f"{how}) do not fit in {scenario.pod_count} pod(s) of {scenario.usable_cubes} usable "
+            f"cubes even with every cube healthy; use more spare_cubes, more pods or smaller slices"
+        )
 
 
 def _plan(scenario: Scenario, spec: JobSpec) -> JobPlan:
@@ -135,7 +132,7 @@ def _plan(scenario: Scenario, spec: JobSpec) -> JobPlan:
     rate = job_failure_rate(scenario, spec)
     interval = scenario.recovery.checkpoint_interval_s
     if interval is None:
-        interval = auto_interval(scenario, rate)
+        interval = auto_interval(scenario, rate, step)
     return JobPlan(spec=spec, mfu=mfu, step_time_s=step, tokens_per_step=tokens_per_step,
                    work_s=work, failure_rate_per_s=rate, interval_s=interval, rate_source=source)
 

@@ -1,5 +1,7 @@
-"""The simulator's only door to the planner: place whole slices on free healthy cubes, and swap
-a failed cube of an OCS slice for a spare. Called only when a slice must be (re)formed.
+"""Where slices go: OCS slices take the lowest free cubes of one OCS group (an OCS joins only
+the cubes of its group), and a failed cube's spare comes from the same group; static slices are
+contiguous boxes found by the planner (the simulator's only door to it). Called only when a
+slice must be (re)formed.
 
 Cube ids are C-order indices over `pod.cube_grid`, as in `tpusim.topology.groups.cube_ids`.
 """
@@ -9,6 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 from tpusim.hardware import Pod
+from tpusim.sim.freecubes import FreeCubes
+from tpusim.topology.ocs import cubes_per_ocs
+
+
+def group_size(pod: Pod, n_usable: int, *, ocs: bool) -> int:
+    """Cubes per OCS group (cube c is in group c // size, `tpusim.topology.ocs.port`); one group
+    without OCS or when every usable cube fits on one OCS."""
+    if not ocs or pod.ocs_ports is None:
+        return max(n_usable, 1)
+    return max(1, min(n_usable, cubes_per_ocs(pod.ocs_ports, pod.ocs_spare_ports)))
 
 
 def free_mask(pod: Pod, free: set[int]) -> np.ndarray:
@@ -19,18 +31,52 @@ def free_mask(pod: Pod, free: set[int]) -> np.ndarray:
     return mask.reshape(pod.cube_grid)
 
 
-def place_slice(pod: Pod, free: set[int], slice_cubes: tuple[int, ...], *, ocs: bool) -> list[int] | None:
-    """Cube ids for one slice of `slice_cubes` (shape in cubes) among `free`, or None.
+def ocs_group(free: FreeCubes, k: int, used: dict[int, int], prefer: int) -> int | None:
+    """The OCS group a slice of `k` cubes goes to: `prefer` (the group it was in) if it still
+    has k free cubes beyond those `used` by slices placed with it, else the lowest group that
+    has; None if none has. The slice then takes the group's k lowest free ids."""
+    if 0 <= prefer < len(free.count) and free.count[prefer] - used.get(prefer, 0) >= k:
+        return prefer
+    for g, n in enumerate(free.count):
+        if n - used.get(g, 0) >= k:
+            return g
+    return None
 
-    With OCS any k free cubes form the slice; the planner chooses which (and their order).
-    Without OCS the planner finds a contiguous box (any orientation, wrapping on the pod torus).
-    """
+
+def always_fits(pod: Pod, n_usable: int, pod_count: int, slices: int,
+                slice_cubes: tuple[int, ...], *, ocs: bool, per_group: int) -> bool:
+    """True if `slices` slices of `slice_cubes` can be placed on `pod_count` empty, all-healthy
+    pods of `n_usable` cubes, as the engine places them."""
+    k = int(np.prod(slice_cubes))
+    frees = [FreeCubes(n_usable, per_group) for _ in range(pod_count)]
+    used: list[dict[int, int]] = [{} for _ in range(pod_count)]
+    for _ in range(slices):
+        for p, free in enumerate(frees):
+            if ocs:
+                g = ocs_group(free, k, used[p], -1)
+                if g is not None:
+                    used[p][g] = used[p].get(g, 0) + k
+                    break
+            else:
+                cubes = place_static(pod, free.ids, slice_cubes)
+                if cubes is not None:
+                    for c in cubes:
+                        free.discard(c)
+                    break
+        else:
+            return False
+    return True
+
+
+def place_static(pod: Pod, free: set[int], slice_cubes: tuple[int, ...]) -> list[int] | None:
+    """Cube ids of a contiguous box of `slice_cubes` among `free` (any orientation, wrapping on
+    the pod torus: the planner's exact search), or None."""
     k = int(np.prod(slice_cubes))
     if len(free) < k:
         return None
     from tpusim.planner import place_slices
 
-    found = place_slices(pod, free_mask(pod, free), slice_cubes, 1, ocs=ocs)
+    found = place_slices(pod, free_mask(pod, free), slice_cubes, 1, ocs=False)
     if not found:
         return None
     return [int(c) for c in np.asarray(found[0]).ravel()]
@@ -60,7 +106,8 @@ def swap_cross_connects(pod: Pod, slice_cubes: tuple[int, ...], cubes: list[int]
     return _SWAP_CONNECTS[key]
 
 
-def spare_for(free: set[int]) -> int | None:
-    """The spare cube that replaces a failed cube of an OCS slice: the lowest free id
-    (deterministic). Only the failed cube's position moves (the planner's re-forming rule)."""
-    return min(free) if free else None
+def spare_for(free: FreeCubes, group: int, k: int) -> int | None:
+    """The spare cube that replaces a failed cube of an OCS slice of `k` cubes in `group`: the
+    lowest free id of the group (a 1-cube slice: of the pod). Only the failed cube's position
+    moves (the planner's re-forming rule)."""
+    return free.lowest(group) if k > 1 else free.lowest_any()

@@ -43,10 +43,12 @@ def cube_lost(w: World, pod: PodState, cube: int) -> JobState | None:
                 frag_check(w, waiting)
         return None
     job = w.jobs[j]
-    sl = job.slices[pod.owner_slice[cube]]
+    s = pod.owner_slice[cube]
+    sl = job.slices[s]
+    pos = pod.position[cube]
     pod.release(cube)
+    job.broken.add(s)
     if w.ocs:
-        pos = sl.cubes.index(cube)
         sl.cubes[pos] = hole(cube)
         sl.holes.append(pos)
         sl.missing += 1
@@ -74,7 +76,10 @@ def frag_check(w: World, job: JobState) -> None:
         fragmented = False
     else:
         per_slice = job.plan.spec.cubes_per_slice
-        need = sum(per_slice if sl.cubes is None else sl.missing for sl in job.slices)
+        need = 0
+        for s in job.broken:
+            sl = job.slices[s]
+            need += per_slice if sl.cubes is None else sl.missing
         fragmented = sum(len(p.free) for p in w.pods) >= need
     now = w.env.now
     if fragmented and job.frag_since is None:
@@ -86,50 +91,78 @@ def frag_check(w: World, job: JobState) -> None:
 
 def fill(w: World, job: JobState) -> None:
     """Swap healthy spares into the holes of the job's OCS slices, then place its unplaced
-    slices (all or nothing), preferring the pod each slice was on before."""
-    spec = job.plan.spec
-    for s, sl in enumerate(job.slices):
-        if sl.cubes is not None and sl.missing:
-            pod = w.pods[sl.pod]
-            while sl.holes:
-                spare = placement.spare_for(pod.free)
-                if spare is None:
-                    break
-                pos = sl.holes.pop()
-                failed = hole(sl.cubes[pos])
-                pod.take(spare, job.idx, s)
-                if w.log_on:
-                    changed = placement.swap_cross_connects(
-                        w.sc.pod, spec.slice_cubes, [hole(x) if x < 0 else x for x in sl.cubes],
-                        failed, spare)
-                    what = "" if changed is None else f", {changed} cross-connects changed"
-                    w.log("swap", job.idx, pod.idx, spare,
-                          f"slice {s}: cube {failed} -> {spare}{what}")
-                sl.cubes[pos] = spare
-                sl.missing -= 1
-    unplaced = [s for s, sl in enumerate(job.slices) if sl.cubes is None]
-    if not unplaced:
+    slices (all or nothing), preferring the pod (and OCS group) each slice was on before."""
+    if not job.broken:
         return
-    taken: dict[int, set[int]] = {p.idx: set() for p in w.pods}
-    found: list[tuple[int, int, list[int]]] = []
-    for s in unplaced:
-        prev = job.slices[s].pod
-        order = sorted(w.pods, key=lambda p: (p.idx != prev, p.idx))
-        for pod in order:
-            free = pod.free - taken[pod.idx] if taken[pod.idx] else pod.free
-            cubes = placement.place_slice(w.sc.pod, free, spec.slice_cubes, ocs=w.ocs)
-            if cubes is not None:
-                taken[pod.idx].update(cubes)
-                found.append((s, pod.idx, cubes))
+    spec = job.plan.spec
+    k = spec.cubes_per_slice
+    unplaced = []
+    for s in sorted(job.broken):
+        sl = job.slices[s]
+        if sl.cubes is None:
+            unplaced.append(s)
+            continue
+        pod = w.pods[sl.pod]
+        while sl.holes:
+            spare = placement.spare_for(pod.free, sl.group, k)
+            if spare is None:
                 break
+            pos = sl.holes.pop()
+            failed = hole(sl.cubes[pos])
+            pod.take(spare, job.idx, s, pos)
+            if w.log_on:
+                changed = placement.swap_cross_connects(
+                    w.sc.pod, spec.slice_cubes, [hole(x) if x < 0 else x for x in sl.cubes],
+                    failed, spare)
+                what = "" if changed is None else f", {changed} cross-connects changed"
+                w.log("swap", job.idx, pod.idx, spare,
+                      f"slice {s}: cube {failed} -> {spare}{what}")
+            sl.cubes[pos] = spare
+            sl.missing -= 1
+        if not sl.missing:
+            job.broken.discard(s)
+    if unplaced:
+        _place(w, job, unplaced)
+
+
+def _place(w: World, job: JobState, unplaced: list[int]) -> None:
+    """Place the unplaced slices, all or nothing: with OCS each takes the lowest free cubes of
+    one OCS group; on a static torus a contiguous box (the planner)."""
+    spec = job.plan.spec
+    k = spec.cubes_per_slice
+    used: dict[int, dict[int, int]] = {p.idx: {} for p in w.pods}  # OCS: cubes per group
+    taken: dict[int, set[int]] = {p.idx: set() for p in w.pods}  # static: cubes chosen
+    found: list[tuple[int, int, int, list[int] | None]] = []
+    for s in unplaced:
+        prev = job.slices[s]
+        order = sorted(w.pods, key=lambda p: (p.idx != prev.pod, p.idx))
+        for pod in order:
+            if w.ocs:
+                prefer = prev.group if pod.idx == prev.pod else NONE
+                g = placement.ocs_group(pod.free, k, used[pod.idx], prefer)
+                if g is not None:
+                    used[pod.idx][g] = used[pod.idx].get(g, 0) + k
+                    found.append((s, pod.idx, g, None))
+                    break
+            else:
+                free = pod.free.ids - taken[pod.idx] if taken[pod.idx] else pod.free.ids
+                cubes = placement.place_static(w.sc.pod, free, spec.slice_cubes)
+                if cubes is not None:
+                    taken[pod.idx].update(cubes)
+                    found.append((s, pod.idx, NONE, cubes))
+                    break
         else:
             return  # all or nothing for unplaced slices
-    for s, p, cubes in found:
+    for s, p, g, cubes in found:
         pod = w.pods[p]
-        for c in cubes:
-            pod.take(c, job.idx, s)
+        if cubes is None:
+            cubes = pod.take_lowest(g, k, job.idx, s)
+        else:
+            for i, c in enumerate(cubes):
+                pod.take(c, job.idx, s, i)
         sl = job.slices[s]
-        sl.pod, sl.cubes, sl.missing, sl.holes = p, list(cubes), 0, []
+        sl.pod, sl.group, sl.cubes, sl.missing, sl.holes = p, g, list(cubes), 0, []
+        job.broken.discard(s)
         if w.log_on:
             w.log("place", job.idx, p, NONE, f"slice {s}")
     if w.ocs:
@@ -146,6 +179,7 @@ def release(w: World, job: JobState) -> None:
             if c >= 0:
                 pod.release(c)
         sl.cubes, sl.holes, sl.missing = None, [], 0
+    job.broken.update(range(len(job.slices)))
     if w.pending:
         try_schedule(w)
 

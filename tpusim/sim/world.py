@@ -25,7 +25,9 @@ import simpy
 
 from tpusim.sim.crews import Crews
 from tpusim.sim.failures import Lifetime, Sampler
+from tpusim.sim.freecubes import FreeCubes
 from tpusim.sim.jobs import JobPlan
+from tpusim.sim.placement import group_size
 from tpusim.sim.scenario import Scenario
 from tpusim.topology.ocs import optical_links_per_cube
 
@@ -74,10 +76,11 @@ def hole(value: int) -> int:
 
 
 class SliceState:
-    __slots__ = ("cubes", "holes", "missing", "pod")
+    __slots__ = ("cubes", "group", "holes", "missing", "pod")
 
     def __init__(self) -> None:
         self.pod = NONE
+        self.group = NONE  # OCS group of its cubes (spares come from the same group)
         self.cubes: list[int] | None = None  # None: not placed
         self.holes: list[int] = []  # OCS: positions whose cube failed and await a spare
         self.missing = 0  # len(holes)
@@ -86,31 +89,43 @@ class SliceState:
 class PodState:
     """One pod: cube health (`down` counts the units of each cube that are down; `healthy`
     cubes with none down, `hist` seconds spent at each healthy count) and cube ownership
-    (`owner` job and `owner_slice`, `free` = healthy and unowned)."""
+    (`owner` job, `owner_slice` and `position` in that slice's cube list; `free` = healthy and
+    unowned, by OCS group of `per_group` cubes)."""
 
-    __slots__ = ("crews", "down", "free", "healthy", "hist", "idx", "last_t", "owner", "owner_slice")
+    __slots__ = ("crews", "down", "free", "healthy", "hist", "idx", "last_t", "owner",
+                 "owner_slice", "position")
 
-    def __init__(self, idx: int, n_usable: int, crews: Crews | None) -> None:
+    def __init__(self, idx: int, n_usable: int, crews: Crews | None, per_group: int) -> None:
         self.idx = idx
         self.down = [0] * n_usable
         self.owner = [NONE] * n_usable
         self.owner_slice = [NONE] * n_usable
-        self.free = set(range(n_usable))
+        self.position = [NONE] * n_usable
+        self.free = FreeCubes(n_usable, per_group)
         self.healthy = n_usable
         self.hist = [0.0] * (n_usable + 1)  # seconds spent with h healthy cubes
         self.last_t = 0.0
         self.crews = crews
 
-    def take(self, cube: int, job: int, slice_index: int) -> None:
-        """`cube` joins slice `slice_index` of job `job`."""
+    def take(self, cube: int, job: int, slice_index: int, position: int) -> None:
+        """`cube` joins slice `slice_index` of job `job` at `position`."""
         self.free.discard(cube)
         self.owner[cube] = job
         self.owner_slice[cube] = slice_index
+        self.position[cube] = position
+
+    def take_lowest(self, group: int, k: int, job: int, slice_index: int) -> list[int]:
+        """The `k` lowest free cubes of OCS `group` form slice `slice_index` of job `job`."""
+        cubes = self.free.take_lowest(group, k)
+        for i, c in enumerate(cubes):
+            self.take(c, job, slice_index, i)
+        return cubes
 
     def release(self, cube: int) -> None:
         """`cube` leaves its job; it is free again if it is healthy."""
         self.owner[cube] = NONE
         self.owner_slice[cube] = NONE
+        self.position[cube] = NONE
         if self.down[cube] == 0:
             self.free.add(cube)
 
@@ -146,6 +161,7 @@ class JobState:
         self.idx = idx
         self.plan = plan
         self.slices = [SliceState() for _ in range(plan.spec.slices)]
+        self.broken = set(range(plan.spec.slices))  # slices unplaced or with holes (scheduling)
         self.proc: simpy.Process | None = None  # set by the engine
         # lifecycle: the phase and what the next restart must do
         self.state = PENDING
@@ -175,7 +191,7 @@ class JobState:
         self.frag_wait = 0.0
 
     def complete_slices(self) -> int:
-        return sum(1 for s in self.slices if s.cubes is not None and not s.missing)
+        return len(self.slices) - len(self.broken)
 
     def runnable(self) -> bool:
         """All slices formed; or, for an elastic job that has run, at least min_slices."""
@@ -185,10 +201,7 @@ class JobState:
         return self.complete()
 
     def complete(self) -> bool:
-        for s in self.slices:  # noqa: SIM110 - a plain loop; all() with a generator is 2x slower here
-            if s.cubes is None or s.missing:
-                return False
-        return True
+        return not self.broken
 
 
 class World:
@@ -220,8 +233,9 @@ class World:
                 ttf = Lifetime("exponential", f.ttf.mean_s / links)
             self.samplers[comp] = (Sampler(ttf, rng), Sampler(f.ttr, rng) if f.ttr else None)
         crews = scenario.repair_crews
+        per_group = group_size(scenario.pod, scenario.usable_cubes, ocs=scenario.ocs)
         self.pods = [PodState(p, scenario.usable_cubes,
-                              Crews(self.env, crews) if crews else None)
+                              Crews(self.env, crews) if crews else None, per_group)
                      for p in range(scenario.pod_count)]
         self.jobs = [JobState(i, plan, self.env) for i, plan in enumerate(plans)]
         self.pending: list[JobState] = []  # jobs waiting for cubes, in priority order

@@ -4,10 +4,12 @@ Shapes are written in chips, `AxBxC` (or `AxB` on 2D tori); `parse_shape` and `f
 on the ground floor (`tpusim.inputs`) and are re-exported here. The rules are data in the chip's
 TOML (`[slices]`), applied here:
 
-- rule "cubes" (v4, v5p, v7): either every side <= the cube side (a sub-cube slice, no
-  wraparound; written as the docs do, e.g. 2x2x1) or every side a multiple of it, A <= B <= C
-  (whole cubes, wraparound on every axis through the OCS). Sorted sides must fit in the pod's
-  sorted sides.
+- rule "cubes" (v4, v5p, v7): either every side <= the cube's side on that axis (a sub-cube
+  slice, no wraparound; written as the docs do, e.g. 2x2x1) or every side a multiple of it
+  (whole cubes, wraparound on every axis through the OCS). With a cubic cube (4x4x4) whole-cube
+  shapes are written A <= B <= C and sorted sides must fit in the pod's sorted sides; with a
+  cube of unequal sides (a chip TOML may give any cube_shape) the axes are fixed: each side is
+  checked against the cube's and the pod's side on the same axis.
 - rule "listed" (v2, v3, v5e, v6e): the shape must be one of the listed shapes (either order).
 - wrap "whole_cubes": every axis wraps iff the slice is whole cubes. wrap "full_axis": an axis
   wraps iff it spans the whole pod axis (v5e/v6e: axes of 16).
@@ -53,22 +55,28 @@ def check_slice_shape(chip, pod_shape: tuple[int, ...], shape: str | tuple[int, 
             legal = ", ".join(fmt_shape(s) for s in chip.slice_shapes)
             raise TpusimError(f"slice {name} is not a {chip.name} slice shape; legal shapes: {legal}")
         return dims
-    side = chip.cube_shape[0]
-    small = all(d <= side for d in dims)
-    whole = all(d % side == 0 for d in dims)
-    if whole and list(dims) != sorted(dims):
+    cube = tuple(chip.cube_shape)
+    small = all(d <= c for d, c in zip(dims, cube, strict=True))
+    whole = all(d % c == 0 for d, c in zip(dims, cube, strict=True))
+    cubic = len(set(cube)) == 1  # a cubic cube lets a slice be written in any axis order
+    if whole and cubic and list(dims) != sorted(dims):
         raise TpusimError(
             f"slice {name}: {chip.name} shapes are written A<=B<=C; use {fmt_shape(tuple(sorted(dims)))}"
         )
     if not (small or whole):
+        side = str(cube[0]) if cubic else f"the cube's sides ({'x'.join(map(str, cube))}), axis by axis,"
         raise TpusimError(
-            f"slice {name}: {chip.name} sides must all be <= {side} (sub-cube) or all multiples "
-            f"of {side} (whole cubes); e.g. {fmt_shape(tuple(max(side, -(-d // side) * side) for d in dims))}"
+            f"slice {name}: {chip.name} sides must all be <= {side} (sub-cube) or all "
+            f"multiples of {side.removesuffix(',')} (whole cubes); e.g. "
+            f"{fmt_shape(tuple(max(c, -(-d // c) * c) for d, c in zip(dims, cube, strict=True)))}"
         )
-    if any(d > p for d, p in zip(sorted(dims), sorted(pod_shape), strict=True)):
-        raise TpusimError(
-            f"slice {name} does not fit in the {fmt_shape(pod_shape)} pod (sorted sides must fit)"
-        )
+    if cubic:
+        fits = all(d <= p for d, p in zip(sorted(dims), sorted(pod_shape), strict=True))
+    else:  # the cube's orientation is fixed: side by side
+        fits = all(d <= p for d, p in zip(dims, pod_shape, strict=True))
+    if not fits:
+        how = "sorted sides must fit" if cubic else "each side must fit the pod's side on that axis"
+        raise TpusimError(f"slice {name} does not fit in the {fmt_shape(pod_shape)} pod ({how})")
     return dims
 
 
@@ -141,16 +149,15 @@ def legal_shapes(chip, pod_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
     if chip.slice_rule == "listed":
         found = [s for s in chip.slice_shapes if math.prod(s) <= math.prod(pod_shape)]
         return sorted(found, key=lambda s: (math.prod(s), s))
-    side = chip.cube_shape[0]
-    top = sorted(pod_shape)
+    cube = tuple(chip.cube_shape)
+    cubic = len(set(cube)) == 1
     found = set()
-    small = range(1, side + 1)
-    for dims in product(small, repeat=len(top)):
-        if list(dims) == sorted(dims, reverse=True):  # sub-cube shapes once each, as 2x2x1
+    for dims in product(*(range(1, c + 1) for c in cube)):
+        if not cubic or list(dims) == sorted(dims, reverse=True):  # sub-cube shapes once each, as 2x2x1
             found.add(dims)
-    ranges = [range(side, t + 1, side) for t in top]
-    for dims in product(*ranges):
-        if list(dims) == sorted(dims):
+    top = sorted(pod_shape) if cubic else pod_shape
+    for dims in product(*(range(c, t + 1, c) for c, t in zip(cube, top, strict=True))):
+        if not cubic or list(dims) == sorted(dims):
             found.add(dims)
     legal = []
     for dims in found:
