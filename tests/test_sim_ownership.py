@@ -19,6 +19,7 @@ OWNERS = {
                    "broken"},
     "components": {"down", "healthy", "hist", "last_t", "n_events"},
     "engine": {"proc"},
+    "units": {"units", "fleet"},
 }
 # PodState's owner/free fields are written only by its own methods (take, release, ...).
 WORLD_ONLY = {"owner", "owner_slice", "position", "free"}

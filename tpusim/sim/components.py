@@ -1,10 +1,9 @@
 """Pod and cube health: the component failure and repair processes (plain SimPy generator
 functions) and the incremental healthy-cube bookkeeping they drive.
 
-- `unit_process` (hosts, chips, whole cubes): fails (ttf), waits for a repair crew (`Crews`, a
-  first-come-first-served counting resource per pod with the semantics of simpy.Resource, if
-  crews are limited), is repaired (ttr). A cube is usable only while all its units are up;
-  whole-cube units are correlated failures (rack, power domain).
+- `component_down` / `component_up`: a repaired unit (`units`: hosts, chips, HBM, intra-cube
+  ICI links, whole cubes) or maintenance takes a cube out of service and gives it back. A cube
+  is usable only while all its units are up.
 - `ocs_process`, `link_process`: optical failures; the OCS routes around them after a
   reconfiguration, so the job restarts but keeps its cubes.
 - `maintenance_process`: rolling planned maintenance, one cube of each pod at a time.
@@ -36,7 +35,7 @@ def set_healthy(w: World, pod: PodState, delta: int) -> None:
 
 
 def component_down(w: World, pod: PodState, cube: int, cause: str) -> None:
-    """A host/cube/maintenance took `cube` down one more level."""
+    """A repaired unit (or maintenance, or an injection) took `cube` down one more level."""
     w.n_events += 1
     pod.down[cube] += 1
     if pod.down[cube] != 1:
@@ -52,6 +51,21 @@ def component_down(w: World, pod: PodState, cube: int, cause: str) -> None:
     request(w, job)
 
 
+def interrupt_in_place(w: World, job: JobState, cause: str) -> None:
+    """A failure that restarts `job` on the hardware it has (software, network, a failure no
+    unit was blamed for)."""
+    w.n_events += 1
+    hit(w, job, cause)
+
+
+def initially_down(pod: PodState, cube: int) -> None:
+    """A unit of `cube` starts the run down (warm start): no event, no job to interrupt."""
+    pod.down[cube] += 1
+    if pod.down[cube] == 1:
+        pod.healthy -= 1
+        pod.unusable(cube)
+
+
 def component_up(w: World, pod: PodState, cube: int) -> None:
     """A unit of `cube` is back; the cube is healthy again when none is down."""
     w.n_events += 1
@@ -64,29 +78,6 @@ def component_up(w: World, pod: PodState, cube: int) -> None:
     pod.usable(cube)
     if w.pending:
         try_schedule(w)
-
-
-def unit_process(w: World, pod: PodState, cube: int, up_for: float,
-                 comp: str) -> Generator[simpy.Event, object, None]:
-    """One repairable unit of `cube` (a host, a chip, or the cube as a whole): up for a
-    time-to-failure draw, then down until a crew is free and the repair is over."""
-    env = w.env
-    ttf, ttr = w.samplers[comp]
-    wait = up_for
-    while True:
-        if wait > 0:
-            yield env.timeout(wait)
-            component_down(w, pod, cube, comp)
-        if pod.crews is None:
-            yield env.timeout(ttr.draw())
-        else:
-            wait_crew = pod.crews.acquire()
-            if wait_crew is not None:
-                yield wait_crew
-            yield env.timeout(ttr.draw())
-            pod.crews.release()
-        component_up(w, pod, cube)
-        wait = ttf.draw()
 
 
 def ocs_process(w: World, pod: PodState) -> Generator[simpy.Event, object, None]:
@@ -151,39 +142,15 @@ def job_failure_process(w: World, job: JobState) -> Generator[simpy.Event, objec
     ttf = w.samplers["job"][0]
     while job.state != DONE:
         yield w.env.timeout(ttf.draw())
-        w.n_events += 1
-        hit(w, job, "job")
+        interrupt_in_place(w, job, "job")
 
 
 def start_components(w: World) -> None:
-    """Start every component process (with warm start, units begin down with their steady-state
-    probability, without a failure event) and log the cubes down at time 0."""
+    """Log the cubes down at time 0 (the repaired units have started: `units.start_units`) and
+    start the other component processes."""
     sc = w.sc
     env = w.env
-    units_per_cube = {"host": sc.pod.chip.hosts_per_cube, "chip": sc.pod.chip.chips_per_cube,
-                      "cube": 1}
     n = sc.usable_cubes
-    for comp in ("host", "chip", "cube"):
-        f = sc.failure(comp)
-        if f is None:
-            continue
-        per_cube = units_per_cube[comp]
-        a_down = f.ttr.mean_s / (f.ttf.mean_s + f.ttr.mean_s) if sc.warm_start else 0.0
-        total = sc.pod_count * n * per_cube
-        down0 = w.rng_init.random(total) < a_down
-        first_up = f.ttf.sample(w.rng_init, total)
-        for i in range(total):
-            p, rest = divmod(i, n * per_cube)
-            pod, cube = w.pods[p], rest // per_cube
-            if down0[i]:
-                # starts down (steady state): counted as down without a failure event
-                pod.down[cube] += 1
-                if pod.down[cube] == 1:
-                    pod.healthy -= 1
-                    pod.unusable(cube)
-                env.process(unit_process(w, pod, cube, 0.0, comp))
-            else:
-                env.process(unit_process(w, pod, cube, float(first_up[i]), comp))
     if w.log_on:
         for pod in w.pods:
             for cube in range(n):

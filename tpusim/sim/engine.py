@@ -28,6 +28,7 @@ from tpusim.sim.jobs import JobPlan
 from tpusim.sim.scenario import Scenario
 from tpusim.sim.scheduling import close_fragmentation
 from tpusim.sim.training import job_process
+from tpusim.sim.units import start_units
 from tpusim.sim.world import CATEGORIES, JobState, World
 
 
@@ -49,6 +50,7 @@ def run_replication(scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.ran
     w = World(scenario, plans, seed, log=log)
     env = w.env
     horizon = scenario.horizon_s
+    start_units(w)
     start_components(w)
     for job in w.jobs:
         job.proc = env.process(job_process(w, job))

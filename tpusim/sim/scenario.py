@@ -31,6 +31,7 @@ from tpusim.errors import TpusimError, unknown_name
 from tpusim.hardware import Pod, load_pod
 from tpusim.inputs import Section, UnknownKeyError, check_integer, check_number, load_toml
 from tpusim.sim.failures import DISTRIBUTIONS, Lifetime, mtbf_from_availability
+from tpusim.sim.faults import ComponentFailures, FaultModel
 from tpusim.topology.shape import check_slice_shape, fmt_shape, is_whole_cubes
 from tpusim.units import DAY_S, HOUR_S
 from tpusim.workloads.config import workload_path
@@ -53,15 +54,6 @@ DEFAULT_RECOVERY: dict[str, Any] = {
     "in_memory_replica": False,       # Gemini: recover from an in-memory replica
     "replica_restore_s": 10.0,        # assumption
 }
-
-
-@dataclass(frozen=True)
-class ComponentFailures:
-    """Failures of one component class: time to failure and (for host/cube) time to repair."""
-
-    component: str
-    ttf: Lifetime
-    ttr: Lifetime | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +141,7 @@ class Scenario:
     replications: int
     warm_start: bool = True
     injections: tuple[Injection, ...] = ()
+    faults: FaultModel = FaultModel()
     source: str = field(default="", compare=False)
 
     @property

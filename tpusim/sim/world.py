@@ -24,12 +24,12 @@ import numpy as np
 import simpy
 
 from tpusim.sim.crews import Crews
-from tpusim.sim.failures import Lifetime, Sampler
+from tpusim.sim.failures import Sampler
+from tpusim.sim.faults import CAUSES, lifetime_of
 from tpusim.sim.freecubes import FreeCubes
 from tpusim.sim.jobs import JobPlan
 from tpusim.sim.placement import group_size
 from tpusim.sim.scenario import Scenario
-from tpusim.topology.ocs import optical_links_per_cube
 
 
 class Phase(IntEnum):
@@ -62,7 +62,11 @@ PRODUCTIVE, WASTED, C_WAIT, C_RECONF, C_INIT, C_STARTUP, C_RESTORE, C_SAVE = ran
 CATEGORY_OF = {WAITING: C_WAIT, RECONF: C_RECONF, INIT: C_INIT, STARTUP: C_STARTUP,
                RESTORE: C_RESTORE, RUNNING: PRODUCTIVE, SAVE: C_SAVE}
 ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, CYCLE))
-CAUSES = ("host", "chip", "cube", "ocs", "link", "job", "maintenance")
+# random streams, one per component class (appended only: existing streams keep their seeds)
+STREAMS = ("host", "cube", "ocs", "link", "job", "chip", "hbm", "ici_link", "dcn", "sdc",
+           "loss_spike")
+FLEET_COUNTS = ("unit_failures", "undiagnosed", "misblamed", "repair_stages", "escalated",
+                "cured", "retired", "replaced", "regenerated")
 EPS = 1e-6  # seconds; below this a remaining duration counts as zero
 NONE = -1  # no job / pod / cube (owners, event-log columns)
 
@@ -207,8 +211,8 @@ class JobState:
 class World:
     """Everything one replication's processes share. Built once per replication."""
 
-    __slots__ = ("env", "events", "jobs", "log_on", "n_events", "ocs", "pending", "plans", "pods",
-                 "rng_init", "samplers", "sc")
+    __slots__ = ("env", "events", "fleet", "jobs", "log_on", "n_events", "ocs", "pending", "plans",
+                 "pods", "rng_init", "rng_repair", "samplers", "sc", "units")
 
     def __init__(self, scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.random.SeedSequence,
                  *, log: bool = True) -> None:
@@ -219,19 +223,19 @@ class World:
         self.events: list[tuple] = []  # the event log, rows as in EVENT_COLUMNS
         self.n_events = 0  # component events (failures, repairs, maintenance, injections)
         self.ocs = scenario.ocs
-        streams = seed.spawn(8)
+        streams = seed.spawn(len(STREAMS) + 2)
         self.rng_init = np.random.default_rng(streams[0])
+        self.rng_repair = np.random.default_rng(streams[len(STREAMS) + 1])
         self.samplers: dict[str, tuple[Sampler, Sampler | None]] = {}
-        for i, comp in enumerate(("host", "cube", "ocs", "link", "job", "chip")):
+        for i, comp in enumerate(STREAMS):  # one random stream per component class
             f = scenario.failure(comp)
             if f is None:
                 continue
             rng = np.random.default_rng(streams[1 + i])
-            ttf = f.ttf
-            if comp == "link":  # one exponential stream per cube for its bundle of optical links
-                links = optical_links_per_cube(scenario.pod.chip.cube_shape)
-                ttf = Lifetime("exponential", f.ttf.mean_s / links)
+            ttf = lifetime_of(f, scenario.pod.chip)  # link bundles: one stream per cube
             self.samplers[comp] = (Sampler(ttf, rng), Sampler(f.ttr, rng) if f.ttr else None)
+        self.units: dict[str, list[list]] = {}  # repaired units by component, pod (`units`)
+        self.fleet = dict.fromkeys(FLEET_COUNTS, 0)  # fleet counters (`units`)
         crews = scenario.repair_crews
         per_group = group_size(scenario.pod, scenario.usable_cubes, ocs=scenario.ocs)
         self.pods = [PodState(p, scenario.usable_cubes,
