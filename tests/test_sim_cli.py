@@ -14,7 +14,8 @@ from tpusim.sim import scenario_from_dict, simulate
 JSON_KEYS = {"goodput", "scheduling_goodput", "runtime_goodput", "program_goodput", "badput",
              "interruptions", "time_to_train_s", "jobs"}
 BADPUT_KEYS = {"wasted_progress", "waiting_for_resources", "ocs_reconfiguration",
-               "tpu_initialization", "program_startup", "checkpoint_restore", "checkpoint_save"}
+               "tpu_initialization", "program_startup", "checkpoint_restore", "checkpoint_save",
+               "repeated_steps", "host_selection"}
 
 
 def test_json_keys_and_estimate_rate(cli):

@@ -11,18 +11,19 @@ import tpusim.sim
 
 OWNERS = {
     "lifecycle": {"state", "phase_start", "phases", "recovery_s", "restart", "drain",
-                  "reconfigure", "shrink", "from_memory", "started", "degraded",
-                  "running_slices", "interrupt_pending", "causes", "grant", "window_start",
-                  "end_s"},
-    "progress": {"acc", "progress", "ckpt", "pending_ckpt", "until_ckpt", "block", "run", "rate"},
+                  "reconfigure", "shrink", "from_memory", "select_s", "rollback_bound",
+                  "started", "degraded", "running_slices", "interrupt_pending", "causes",
+                  "cause", "corruptions", "grant", "finished", "window_start", "end_s"},
+    "progress": {"acc", "by_cause", "progress", "ckpt", "pending_ckpt", "until_ckpt", "history",
+                 "block", "run", "rate"},
     "scheduling": {"frag_since", "frag_wait", "cubes", "holes", "missing", "pod", "group", "pending",
-                   "broken"},
+                   "broken", "standbys"},
     "components": {"down", "healthy", "hist", "last_t", "n_events"},
     "engine": {"proc"},
     "units": {"units", "fleet"},
 }
 # PodState's owner/free fields are written only by its own methods (take, release, ...).
-WORLD_ONLY = {"owner", "owner_slice", "position", "free"}
+WORLD_ONLY = {"owner", "owner_slice", "position", "free", "spare", "in_spare", "reserved"}
 
 
 def _written_attributes(tree: ast.AST) -> set[str]:

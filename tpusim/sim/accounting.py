@@ -27,7 +27,8 @@ from tpusim.sim.world import CATEGORIES, CAUSES, EVENT_COLUMNS
 from tpusim.stats import mean_ci95
 
 BADPUT = tuple(c for c in CATEGORIES if c != "productive")
-SCHEDULING_BADPUT = ("waiting_for_resources", "ocs_reconfiguration")
+SCHEDULING_BADPUT = ("waiting_for_resources", "ocs_reconfiguration", "host_selection")
+BY_CAUSE = (*CAUSES, "none")  # badput by the interruption it follows ("none": saves, first start)
 QUANTILES = (0.1, 0.5, 0.9)
 
 
@@ -42,11 +43,17 @@ def job_rows(result: ReplicationResult, plans: tuple[JobPlan, ...], replication:
         for c in CAUSES:
             row[f"interruptions_{c}"] = raw[f"interruptions_{c}"]
         row["interruptions"] = sum(raw[f"interruptions_{c}"] for c in CAUSES)
+        for c in BY_CAUSE:
+            row[f"badput_{c}_s"] = raw[f"badput_{c}"]
+        spike = plan.loss_spike
+        row["skipped_batches"] = (raw["interruptions_loss_spike"] * spike.skip_batches
+                                  if spike is not None else 0)
         row["waiting_fragmented_s"] = raw["waiting_fragmented_s"]
         finished = raw["end_s"] is not None
         row["started"] = raw["started"]
         row["finished"] = finished
-        row["time_to_train_s"] = raw["end_s"] - plan.spec.submit_s if finished else math.nan
+        row["submitted_s"] = raw["submitted_s"]
+        row["time_to_train_s"] = raw["end_s"] - raw["submitted_s"] if finished else math.nan
         row["tokens_trained"] = (raw["progress_s"] * plan.tokens_per_s
                                  if plan.tokens_per_s is not None else math.nan)
         row.update(goodputs([row]))
@@ -69,9 +76,9 @@ def goodputs(rows: list[dict]) -> dict[str, float]:
     }
 
 
-def replication_row(rows: list[dict]) -> dict:
+def replication_row(rows: list[dict], fleet: dict | None = None) -> dict:
     """The all-jobs row of one replication (chip-weighted goodputs, seconds summed, chips of all
-    jobs, the longest window)."""
+    jobs, the longest window) with the fleet's repair counters."""
     out: dict[str, Any] = {"replication": rows[0]["replication"], "job": "*"}
     out["chips"] = sum(r["chips"] for r in rows)  # every job's chips
     out["window_s"] = max(r["window_s"] for r in rows)  # the run's window
@@ -81,10 +88,18 @@ def replication_row(rows: list[dict]) -> dict:
     for c in CAUSES:
         out[f"interruptions_{c}"] = sum(r[f"interruptions_{c}"] for r in rows)
     out["interruptions"] = sum(r["interruptions"] for r in rows)
+    for c in BY_CAUSE:
+        out[f"badput_{c}_s"] = sum(r[f"badput_{c}_s"] for r in rows)
+    out["skipped_batches"] = sum(r["skipped_batches"] for r in rows)
+    for key, n in (fleet or {}).items():
+        out[f"fleet_{key}"] = n
     out["waiting_fragmented_s"] = sum(r["waiting_fragmented_s"] for r in rows)
     out["started"] = all(r["started"] for r in rows)
     out["finished"] = all(r["finished"] for r in rows)
-    out["time_to_train_s"] = max(r["time_to_train_s"] for r in rows) if out["finished"] else math.nan
+    # the run's time to train: first submission to the last job's end
+    out["time_to_train_s"] = (max(r["submitted_s"] + r["time_to_train_s"] for r in rows)
+                              - min(r["submitted_s"] for r in rows)) if out["finished"] else math.nan
+    out["submitted_s"] = min(r["submitted_s"] for r in rows)
     return out
 
 
@@ -118,6 +133,9 @@ def summarize(table, *, scenario: str = "", seed: int | None = None) -> dict:
     out["waiting_fragmented_s"] = float(whole["waiting_fragmented_s"].mean())
     out["interruptions"] = {c: float(whole[f"interruptions_{c}"].mean()) for c in CAUSES}
     out["interruptions"]["total"] = float(whole["interruptions"].mean())
+    out["badput_by_cause"] = {c: float(whole[f"badput_{c}_s"].mean()) for c in BY_CAUSE}
+    out["skipped_batches"] = float(whole["skipped_batches"].mean())
+    out["fleet"] = {c[6:]: float(whole[c].mean()) for c in whole.columns if c.startswith("fleet_")}
     out["time_to_train_s"] = _quantiles(whole["time_to_train_s"].to_numpy(dtype=float))
     jobs = {}
     for name, part in table[table["job"] != "*"].groupby("job", sort=False):
@@ -125,6 +143,9 @@ def summarize(table, *, scenario: str = "", seed: int | None = None) -> dict:
                                  ("goodput", "scheduling_goodput", "runtime_goodput", "program_goodput")}
         entry["badput"] = {c: float(part[f"{c}_s"].mean()) for c in BADPUT}
         entry["interruptions"] = float(part["interruptions"].mean())
+        entry["interruptions_by_cause"] = {c: float(part[f"interruptions_{c}"].mean())
+                                           for c in CAUSES}
+        entry["badput_by_cause"] = {c: float(part[f"badput_{c}_s"].mean()) for c in BY_CAUSE}
         entry["waiting_fragmented_s"] = float(part["waiting_fragmented_s"].mean())
         entry["never_started_fraction"] = float(1.0 - part["started"].astype(float).mean())
         entry["time_to_train_s"] = _quantiles(part["time_to_train_s"].to_numpy(dtype=float))

@@ -8,7 +8,7 @@ functions) and the incremental healthy-cube bookkeeping they drive.
   reconfiguration, so the job restarts but keeps its cubes.
 - `maintenance_process`: rolling planned maintenance, one cube of each pod at a time.
 - `injection_process`: failures at known times given by the scenario.
-- `job_failure_process`: job-level (software) interruptions.
+- `interrupt_in_place`: a failure that restarts a job on the hardware it has.
 
 A cube going down interrupts the job that owns it and asks the scheduler for a replacement;
 a cube coming back lets the scheduler serve waiting jobs.
@@ -22,8 +22,8 @@ import simpy
 
 from tpusim.sim.lifecycle import hit
 from tpusim.sim.scenario import Injection
-from tpusim.sim.scheduling import cube_lost, request, try_schedule
-from tpusim.sim.world import ACTIVE, DONE, NONE, JobState, PodState, World
+from tpusim.sim.scheduling import cube_back, cube_lost, request
+from tpusim.sim.world import ACTIVE, NONE, JobState, PodState, World
 
 
 def set_healthy(w: World, pod: PodState, delta: int) -> None:
@@ -75,9 +75,7 @@ def component_up(w: World, pod: PodState, cube: int) -> None:
     set_healthy(w, pod, +1)
     if w.log_on:
         w.log("cube_up", NONE, pod.idx, cube, "")
-    pod.usable(cube)
-    if w.pending:
-        try_schedule(w)
+    cube_back(w, pod, cube)
 
 
 def ocs_process(w: World, pod: PodState) -> Generator[simpy.Event, object, None]:
@@ -135,14 +133,6 @@ def injection_process(w: World, inj: Injection) -> Generator[simpy.Event, object
     component_down(w, pod, inj.cube, inj.cause)
     yield w.env.timeout(inj.duration_s)
     component_up(w, pod, inj.cube)
-
-
-def job_failure_process(w: World, job: JobState) -> Generator[simpy.Event, object, None]:
-    """Job-level (software) interruptions of `job` until it is done."""
-    ttf = w.samplers["job"][0]
-    while job.state != DONE:
-        yield w.env.timeout(ttf.draw())
-        interrupt_in_place(w, job, "job")
 
 
 def start_components(w: World) -> None:

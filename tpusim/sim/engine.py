@@ -18,18 +18,20 @@ when a slice must be placed or re-formed. Time accounting per job sums exactly t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tpusim.sim import lifecycle
-from tpusim.sim.components import job_failure_process, set_healthy, start_components
+from tpusim.sim.components import set_healthy, start_components
+from tpusim.sim.jobfaults import start_job_faults
 from tpusim.sim.jobs import JobPlan
 from tpusim.sim.scenario import Scenario
 from tpusim.sim.scheduling import close_fragmentation
 from tpusim.sim.training import job_process
 from tpusim.sim.units import start_units
-from tpusim.sim.world import CATEGORIES, JobState, World
+from tpusim.sim.world import CATEGORIES, PENDING, JobState, World
 
 
 @dataclass
@@ -41,6 +43,7 @@ class ReplicationResult:
     pods: list[dict]
     events: list[tuple] = field(default_factory=list)
     n_events: int = 0  # component events (failures, repairs, maintenance, injections)
+    fleet: dict = field(default_factory=dict)  # repair and retirement counters (units)
     simpy_events: int = 0  # every event SimPy scheduled (timeouts, interrupts, process steps)
 
 
@@ -54,27 +57,29 @@ def run_replication(scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.ran
     start_components(w)
     for job in w.jobs:
         job.proc = env.process(job_process(w, job))
-        if "job" in w.samplers:
-            env.process(job_failure_process(w, job))
+        start_job_faults(w, job)
     env.run(until=horizon)
     for pod in w.pods:
         set_healthy(w, pod, 0)
     return ReplicationResult(horizon, [_job_row(w, job, horizon) for job in w.jobs],
                              [{"pod": p.idx, "healthy_hist_s": list(p.hist)} for p in w.pods],
-                             w.events, w.n_events, _simpy_events(w))
+                             w.events, w.n_events, dict(w.fleet), _simpy_events(w))
 
 
 def _job_row(w: World, job: JobState, horizon: float) -> dict:
     """Close the job's open phase at the horizon and return its accounting row."""
     lifecycle.close(w, job)
     close_fragmentation(w, job)
-    window = (job.end_s if job.end_s is not None else horizon) - job.window_start
+    submitted = job.state != PENDING  # a later phase whose predecessor never finished is not
+    window = ((job.end_s if job.end_s is not None else horizon) - job.window_start) if submitted else 0.0
     return {
         "job": job.plan.spec.name, "window_s": max(window, 0.0),
         "end_s": job.end_s, "progress_s": job.progress, "started": job.started,
+        "submitted_s": job.window_start if submitted else math.nan,
         "waiting_fragmented_s": job.frag_wait,
         **{c: job.acc[i] for i, c in enumerate(CATEGORIES)},
         **{f"interruptions_{c}": n for c, n in job.causes.items()},
+        **{f"badput_{c}": s for c, s in job.by_cause.items()},
     }
 
 

@@ -17,12 +17,16 @@ import heapq
 class FreeCubes:
     __slots__ = ("count", "heaps", "ids", "per_group")
 
-    def __init__(self, n: int, per_group: int) -> None:
+    def __init__(self, n: int, per_group: int, *, full: bool = True) -> None:
         self.per_group = per_group  # cubes per OCS group (n with a single group)
-        self.ids = set(range(n))
         groups = -(-n // per_group) if n else 1
-        self.heaps: list[list[int]] = [list(range(g * per_group, min(n, (g + 1) * per_group)))
-                                       for g in range(groups)]
+        if full:
+            self.ids = set(range(n))
+            self.heaps: list[list[int]] = [list(range(g * per_group, min(n, (g + 1) * per_group)))
+                                           for g in range(groups)]
+        else:
+            self.ids = set()
+            self.heaps = [[] for _ in range(groups)]
         self.count = [len(h) for h in self.heaps]
 
     def __len__(self) -> int:

@@ -13,9 +13,22 @@ from functools import lru_cache
 
 from tpusim.errors import TpusimError
 from tpusim.sim.analytic import daly_interval
+from tpusim.sim.faults import LossSpike, ici_links_per_cube
 from tpusim.sim.placement import always_fits, group_size
 from tpusim.sim.scenario import JobSpec, Scenario
 from tpusim.topology.ocs import optical_links_per_cube
+
+
+@dataclass(frozen=True)
+class Performance:
+    """What a job's workload does per step on its slices: the one place the simulator learns a
+    job's speed (`performance`). `units_per_step` counts the work units a step trains (tokens
+    for a language model); `program_goodput` is the MFU."""
+
+    program_goodput: float
+    step_time_s: float
+    units_per_step: float | None
+    source: str  # "estimate" or "override"
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,7 @@ class JobPlan:
     failure_rate_per_s: float  # expected interruptions per second while it runs
     interval_s: float  # compute seconds between checkpoints
     rate_source: str  # "estimate" or "override"
+    loss_spike: LossSpike | None = None
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -40,33 +54,36 @@ class JobPlan:
         return math.prod(self.spec.slice_shape) * self.spec.slices
 
 
-def job_failure_rate(scenario: Scenario, spec: JobSpec) -> float:
-    """Interruptions per second a running job sees: every host, chip and cube of its slices, the
-    optical links of its cubes, the OCSes of the pods it spans, job-level (software) failures,
-    and maintenance without notice. Non-exponential lifetimes enter through their mean."""
-    rate = 0.0
+def job_failure_rate(scenario: Scenario, spec: JobSpec, step_time_s: float) -> float:
+    """Interruptions per second a running job sees: every repaired unit of its cubes (hosts,
+    with bad hosts at their multiplier; chips; HBM; intra-cube ICI links; cubes), the optical
+    links of its cubes, the OCSes of the pods it spans, the DCN ports of a multi-slice job,
+    job-level (software) failures, silent data corruption, loss spikes, and maintenance
+    without notice. Non-exponential lifetimes enter through their mean."""
+    chip = scenario.pod.chip
     cubes = spec.cubes
-    hosts_per_cube = scenario.pod.chip.hosts_per_cube
-    host = scenario.failure("host")
-    if host is not None:
-        rate += cubes * hosts_per_cube / host.ttf.mean_s
-    chip = scenario.failure("chip")
-    if chip is not None:
-        rate += cubes * scenario.pod.chip.chips_per_cube / chip.ttf.mean_s
-    cube = scenario.failure("cube")
-    if cube is not None:
-        rate += cubes / cube.ttf.mean_s
-    link = scenario.failure("link")
-    if link is not None:
-        rate += cubes * optical_links_per_cube(scenario.pod.chip.cube_shape) / link.ttf.mean_s
-    ocs = scenario.failure("ocs")
-    if ocs is not None and spec.cubes_per_slice > 1:
-        pod = scenario.pod
-        n_ocs = pod.ocs_count
-        rate += min(spec.slices, scenario.pod_count) * n_ocs / ocs.ttf.mean_s
-    job = scenario.failure("job")
-    if job is not None:
-        rate += 1.0 / job.ttf.mean_s
+    chips = cubes * chip.chips_per_cube
+    hosts = cubes * chip.hosts_per_cube
+    counts = {"host": hosts, "chip": chips, "hbm": chips, "cube": cubes,
+              "ici_link": cubes * ici_links_per_cube(chip.cube_shape),
+              "link": cubes * optical_links_per_cube(chip.cube_shape), "sdc": chips,
+              "dcn": hosts if spec.slices > 1 else 0,
+              "job": 1}
+    pod = scenario.pod
+    if spec.cubes_per_slice > 1 and pod.ocs_ports is not None:
+        counts["ocs"] = min(spec.slices, scenario.pod_count) * pod.ocs_count
+    rate = 0.0
+    for f in scenario.failures:
+        n = counts.get(f.component, 0)
+        if f.component == "job" and f.per == "chip":
+            n = chips
+        if f.component == "host" and scenario.faults.bad_hosts is not None:
+            bad = scenario.faults.bad_hosts
+            n *= 1.0 - bad.fraction + bad.fraction * bad.multiplier
+        rate += n / f.ttf.mean_s
+    spike = scenario.faults.loss_spike
+    if spike is not None:
+        rate += spike.rate_per_compute_s(step_time_s)
     m = scenario.maintenance
     if m is not None and not m.notice:
         rate += cubes / (scenario.usable_cubes * scenario.pod_count) * scenario.pod_count / m.cube_interval_s
@@ -113,38 +130,44 @@ def check_placeable(scenario: Scenario, spec: JobSpec) -> None:
         )
 
 
+def performance(scenario: Scenario, spec: JobSpec) -> Performance:
+    """The job's step time, work units per step and MFU: the scenario's what-if overrides, else
+    `tpusim estimate` of its workload on its slices (at its global batch, if given)."""
+    mfu, step, units = spec.mfu, spec.step_time_s, spec.tokens_per_step
+    if mfu is not None and step is not None and (units is not None or spec.workload is None):
+        return Performance(mfu, step, units, "override")
+    est = _estimate_cached(spec.workload, scenario.pod.chip.name, math.prod(spec.slice_shape),
+                           spec.slices, spec.global_batch_seqs, spec.name)
+    return Performance(est.mfu if mfu is None else mfu,
+                       est.step_time_s if step is None else step,
+                       est.tokens_per_step if units is None else units, "estimate")
+
+
 def _plan(scenario: Scenario, spec: JobSpec) -> JobPlan:
-    mfu, step, tokens_per_step, source = spec.mfu, spec.step_time_s, spec.tokens_per_step, "override"
-    if mfu is None or step is None or (tokens_per_step is None and spec.workload is not None):
-        est = _estimate(scenario, spec)
-        mfu = est.mfu if mfu is None else mfu
-        step = est.step_time_s if step is None else step
-        tokens_per_step = est.tokens_per_step if tokens_per_step is None else tokens_per_step
-        source = "estimate"
+    perf = performance(scenario, spec)
+    step = perf.step_time_s
     if spec.steps is not None:
         work = spec.steps * step
     elif spec.train_tokens is not None:
-        if not tokens_per_step:
+        if not perf.units_per_step:
             raise TpusimError(f"job {spec.name!r}: train_tokens needs tokens_per_step")
-        work = spec.train_tokens / tokens_per_step * step
+        work = spec.train_tokens / perf.units_per_step * step
     else:
         work = math.inf
-    rate = job_failure_rate(scenario, spec)
+    rate = job_failure_rate(scenario, spec, step)
     interval = scenario.recovery.checkpoint_interval_s
     if interval is None:
         interval = auto_interval(scenario, rate, step)
-    return JobPlan(spec=spec, mfu=mfu, step_time_s=step, tokens_per_step=tokens_per_step,
-                   work_s=work, failure_rate_per_s=rate, interval_s=interval, rate_source=source)
-
-
-def _estimate(scenario: Scenario, spec: JobSpec):
-    return _estimate_cached(spec.workload, scenario.pod.chip.name, math.prod(spec.slice_shape),
-                            spec.slices, spec.name)
+    return JobPlan(spec=spec, mfu=perf.program_goodput, step_time_s=step,
+                   tokens_per_step=perf.units_per_step, work_s=work, failure_rate_per_s=rate,
+                   interval_s=interval, rate_source=perf.source,
+                   loss_spike=scenario.faults.loss_spike)
 
 
 @lru_cache(maxsize=256)
-def _estimate_cached(workload: str, chip: str, chips_per_slice: int, slices: int, job: str):
-    """One estimate per (workload, chip, slice size, slices); jobs that share them share it."""
+def _estimate_cached(workload: str, chip: str, chips_per_slice: int, slices: int,
+                     global_batch_seqs: int | None, job: str):
+    """One estimate per (workload, chip, slice size, slices, batch); jobs that share them share it."""
     try:
         from tpusim.workloads import estimate, load_workload
     except ImportError:
@@ -152,7 +175,8 @@ def _estimate_cached(workload: str, chip: str, chips_per_slice: int, slices: int
             f"job {job!r}: the estimate model (tpusim.workloads) is not installed; "
             "give mfu and step_time_s in the [[jobs]] table"
         ) from None
-    est = estimate(load_workload(workload), chip=chip, chips_per_slice=chips_per_slice, slices=slices)
+    est = estimate(load_workload(workload), chip=chip, chips_per_slice=chips_per_slice, slices=slices,
+                   global_batch_seqs=global_batch_seqs)
     if not getattr(est, "fits_in_hbm", True):
         raise TpusimError(
             f"job {job!r}: workload {workload!r} does not fit in HBM on {chips_per_slice}-chip "

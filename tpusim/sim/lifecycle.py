@@ -25,7 +25,9 @@ from tpusim.sim.progress import (
     KEEP_STEP,
     account_wait,
     plan_run,
+    progress_now,
     roll_back,
+    roll_back_to,
     split_recovery,
     split_run,
 )
@@ -39,6 +41,7 @@ from tpusim.sim.world import (
     RECONF,
     RESTORE,
     SAVE,
+    SELECT,
     STARTUP,
     STATE_NAMES,
     WAITING,
@@ -104,6 +107,35 @@ def slices_rewired(job: JobState) -> None:
     job.restart.reconfigure = True
 
 
+def needs_selection(job: JobState, seconds: float) -> None:
+    """A replacement came from the working or spare pool: the next start selects hosts."""
+    job.restart.select_s = max(job.restart.select_s, seconds)
+
+
+def corrupted(w: World, job: JobState, mark: int) -> bool:
+    """Silent data corruption strikes the job now (if it computes): remember its progress
+    under `mark` until it is found or rolled back past. True if it struck."""
+    if not in_run(w, job):
+        return False
+    job.corruptions[mark] = progress_now(w, job, job.phase_start + job.recovery_s)
+    return True
+
+
+def corruption_found(w: World, job: JobState, mark: int) -> None:
+    """Corruption `mark` is detected: unless a roll-back has discarded it, the job goes back to
+    the last checkpoint taken before it (now, or at the interruption this causes)."""
+    at = job.corruptions.pop(mark, None)
+    if at is None or job.state == DONE:
+        return
+    bound = job.restart.rollback_bound
+    job.restart.rollback_bound = at if bound is None else min(bound, at)
+    if job.state in ACTIVE:
+        hit(w, job, "sdc")
+    else:  # waiting or between phases: the progress it keeps is rolled back at once
+        job.causes["sdc"] += 1
+        _roll_back(w, job, "sdc")
+
+
 def granted(w: World, job: JobState) -> None:
     """All slices are formed: wake a waiting job, or re-form a degraded elastic one."""
     if job.state == WAITING:
@@ -129,6 +161,8 @@ def recovery_phases(w: World, job: JobState) -> list[tuple[int, float]]:
         phases.append((SAVE, rec.checkpoint_save_s))
     if restart.shrink:  # elastic: the surviving slices re-shard and go on
         return phases + [(STARTUP, rec.program_startup_s)]
+    if restart.select_s > 0:
+        phases.append((SELECT, restart.select_s))
     if restart.reconfigure and w.ocs:
         phases.append((RECONF, rec.ocs_reconfigure_s))
     phases += [(INIT, rec.tpu_init_s), (STARTUP, rec.program_startup_s)]
@@ -149,6 +183,8 @@ def begin_cycle(w: World, job: JobState) -> float:
             job.restart.reconfigure = False
         elif state == SAVE:
             job.restart.drain = False
+        elif state == SELECT:
+            job.restart.select_s = 0.0
     job.running_slices = job.complete_slices()
     total = job.recovery_s + plan_run(w, job)
     job.state = CYCLE
@@ -164,11 +200,13 @@ def leave(w: World, job: JobState, planned: float | None = None) -> None:
     if state == CYCLE:
         recovery = job.recovery_s
         cut = split_recovery(w, job, min(dt, recovery))
-        for phase, _duration in job.phases[cut:]:  # cut short: to be redone
+        for phase, duration in job.phases[cut:]:  # cut short: to be redone
             if phase == RECONF:
                 job.restart.reconfigure = True
             elif phase == SAVE:
                 job.restart.drain = True
+            elif phase == SELECT:
+                job.restart.select_s = max(job.restart.select_s, duration)
         if dt >= recovery:
             _recovered(w, job)
             if job.run is not None:
@@ -186,6 +224,8 @@ def _recovered(w: World, job: JobState) -> None:
     job.started = True
     job.degraded = job.running_slices < job.plan.spec.slices
     job.restart.shrink = job.restart.from_memory = False
+    if not job.degraded:
+        job.cause = None  # recovered: later badput is not this interruption's
     if w.log_on:
         w.events.append((job.phase_start + job.recovery_s, "state", job.idx, NONE, NONE,
                          "running"))
@@ -196,26 +236,48 @@ def finish(w: World, job: JobState, planned: float) -> None:
     leave(w, job, planned)
     job.end_s = w.env.now
     enter(w, job, DONE)
+    job.finished.succeed()
 
 
 def interrupted(w: World, job: JobState, cause: str) -> None:
-    """The CYCLE was cut by `cause`: account it, roll back, and choose the next restart.
-    In memory (an in-memory replica, or the surviving data-parallel slices of an elastic job)
-    only the current partial step is lost."""
+    """The CYCLE was cut by `cause`: account it, roll back, and choose the next restart."""
     job.interrupt_pending = False
     leave(w, job)
+    _roll_back(w, job, cause)
     spec = job.plan.spec
-    elastic_alive = spec.elastic and job.started and cause != "job" and job.complete_slices() >= 1
-    if job.restart.drain:
-        keep = KEEP_ALL  # drained with a final checkpoint (maintenance notice)
-    elif w.sc.recovery.in_memory_replica or elastic_alive or cause == "grow":
-        keep = KEEP_STEP
-        job.restart.from_memory = True
-    else:
-        keep = KEEP_CHECKPOINT
-    roll_back(w, job, keep)
     if spec.elastic:  # go on with the surviving slices if there are enough (not to grow)
         job.restart.shrink = cause != "grow" and not job.complete() and job.runnable()
+
+
+def _roll_back(w: World, job: JobState, cause: str) -> None:
+    """Roll back after `cause`. Found corruption goes back to the last checkpoint before it, a
+    loss spike `rollback_steps` steps (repeated steps; both restore from storage); a drained
+    job keeps everything; in memory (an in-memory replica, or the surviving data-parallel slices
+    of an elastic job) only the current partial step is lost; else back to the last checkpoint."""
+    if cause != "grow":
+        job.cause = cause
+    restart = job.restart
+    spike = w.sc.faults.loss_spike
+    if restart.rollback_bound is not None:
+        roll_back_to(w, job, restart.rollback_bound, repeated=False)
+        restart.rollback_bound = None
+        restart.from_memory = False
+    elif cause == "loss_spike":
+        roll_back_to(w, job, job.progress - spike.rollback_steps * job.plan.step_time_s,
+                     repeated=True)
+        restart.from_memory = False
+    elif restart.drain:
+        roll_back(w, job, KEEP_ALL)  # drained with a final checkpoint (maintenance notice)
+    elif (w.sc.recovery.in_memory_replica or cause == "grow"
+          or (job.plan.spec.elastic and job.started and cause != "job"
+              and job.complete_slices() >= 1)):
+        roll_back(w, job, KEEP_STEP)
+        restart.from_memory = True
+    else:
+        roll_back(w, job, KEEP_CHECKPOINT)
+    for mark, at in list(job.corruptions.items()):
+        if at >= job.progress:
+            del job.corruptions[mark]  # the corrupted computation was rolled back
 
 
 def close(w: World, job: JobState) -> None:

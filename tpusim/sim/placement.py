@@ -31,13 +31,14 @@ def free_mask(pod: Pod, free: set[int]) -> np.ndarray:
     return mask.reshape(pod.cube_grid)
 
 
-def ocs_group(free: FreeCubes, k: int, used: dict[int, int], prefer: int) -> int | None:
-    """The OCS group a slice of `k` cubes goes to: `prefer` (the group it was in) if it still
-    has k free cubes beyond those `used` by slices placed with it, else the lowest group that
-    has; None if none has. The slice then takes the group's k lowest free ids."""
-    if 0 <= prefer < len(free.count) and free.count[prefer] - used.get(prefer, 0) >= k:
+def ocs_group(counts: list[int], k: int, used: dict[int, int], prefer: int) -> int | None:
+    """The OCS group a slice of `k` cubes goes to, given the free cubes per group (`counts`):
+    `prefer` (the group it was in) if it still has k free cubes beyond those `used` by slices
+    placed with it, else the lowest group that has; None if none has. The slice then takes the
+    group's k lowest free ids."""
+    if 0 <= prefer < len(counts) and counts[prefer] - used.get(prefer, 0) >= k:
         return prefer
-    for g, n in enumerate(free.count):
+    for g, n in enumerate(counts):
         if n - used.get(g, 0) >= k:
             return g
     return None
@@ -53,7 +54,7 @@ def always_fits(pod: Pod, n_usable: int, pod_count: int, slices: int,
     for _ in range(slices):
         for p, free in enumerate(frees):
             if ocs:
-                g = ocs_group(free, k, used[p], -1)
+                g = ocs_group(free.count, k, used[p], -1)
                 if g is not None:
                     used[p][g] = used[p].get(g, 0) + k
                     break

@@ -2,8 +2,10 @@
 laid out once when a CYCLE begins (`plan_run`) and split when the job leaves it (at its end, at
 an interruption or at the horizon: `split_recovery`, `split_run`), never with one event per step
 or per checkpoint; the roll-back after an interruption (`roll_back`). The only writer of the
-job's accounting fields (`acc`, `progress`, `ckpt`, `pending_ckpt`, `until_ckpt`, `run`,
-`rate`, `block`); `lifecycle` decides when each of these is called.
+job's accounting fields (`acc`, `by_cause`, `progress`, `ckpt`, `pending_ckpt`, `until_ckpt`,
+`history`, `run`, `rate`, `block`); `lifecycle` decides when each of these is called. Every
+second of badput is also counted under the interruption cause the job is recovering from
+(`job.cause`; "none" for periodic saves and the first start).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from tpusim.sim.world import (
     EPS,
     NONE,
     PRODUCTIVE,
+    REPEATED,
     STATE_NAMES,
     WASTED,
     JobState,
@@ -24,9 +27,15 @@ from tpusim.sim.world import (
 )
 
 
+def _bad(job: JobState, category: int, seconds: float, cause: str | None) -> None:
+    """Badput of `category`, also counted under the interruption `cause` it follows."""
+    job.acc[category] += seconds
+    job.by_cause[cause or "none"] += seconds
+
+
 def account_wait(w: World, job: JobState, dt: float) -> None:
     """`dt` seconds of waiting for resources."""
-    job.acc[C_WAIT] += dt
+    _bad(job, C_WAIT, dt, job.cause)
 
 
 def plan_run(w: World, job: JobState) -> float:
@@ -56,6 +65,44 @@ def plan_run(w: World, job: JobState) -> float:
     return first / rate + (1 + mid) * job.block + mid * tau / rate + last / rate
 
 
+def run_position(job: JobState, elapsed: float, *, completed: bool = False) -> tuple[int, float, float]:
+    """Where the laid-out run is `elapsed` seconds after it began: (checkpoints completed,
+    progress gained, seconds of blocking saves). Pure."""
+    rate, block, tau = job.rate, job.block, job.plan.interval_s
+    first, n_ckpt, last = job.run
+    if completed:
+        done = n_ckpt
+        gained = first + (n_ckpt - 1) * tau + last if n_ckpt else first
+        return done, gained, n_ckpt * block
+    if elapsed < first / rate:
+        return 0, elapsed * rate, 0.0
+    t = elapsed - first / rate
+    gained = first
+    if n_ckpt == 0 or t < block:
+        return 0, gained, min(t, block) if n_ckpt else 0.0
+    t -= block
+    cycle = tau / rate + block
+    k = min(math.floor(t / cycle), n_ckpt - 1)  # further completed checkpoints
+    t -= k * cycle
+    done = 1 + k
+    gained += k * tau
+    saving = done * block
+    if done < n_ckpt:  # inside a full cycle: compute, then its save
+        gained += min(t, tau / rate) * rate
+        saving += max(0.0, t - tau / rate)
+    else:  # inside the last segment
+        gained += min(t * rate, last)
+    return done, gained, saving
+
+
+def progress_now(w: World, job: JobState, run_start: float | None) -> float:
+    """The job's progress at this instant, its CYCLE not yet split (`run_start`: when its
+    compute began, None if it is not computing). Pure."""
+    if run_start is None or job.run is None:
+        return job.progress
+    return job.progress + run_position(job, w.env.now - run_start)[1]
+
+
 def split_run(w: World, job: JobState, t0: float, elapsed: float, *, completed: bool) -> None:
     """Account `elapsed` seconds of the laid-out run that began at `t0`: progress (at `rate`; the missing
     slices' share waits for resources), blocking saves, the checkpoints completed (sync:
@@ -64,35 +111,12 @@ def split_run(w: World, job: JobState, t0: float, elapsed: float, *, completed: 
     rec = w.sc.recovery
     rate, block, tau = job.rate, job.block, plan.interval_s
     first, n_ckpt, last = job.run
-    if completed:
-        done = n_ckpt
-        gained = first + (n_ckpt - 1) * tau + last if n_ckpt else first
-        saving = n_ckpt * block
-    elif elapsed < first / rate:
-        done, gained, saving = 0, elapsed * rate, 0.0
-    else:
-        t = elapsed - first / rate
-        gained = first
-        if n_ckpt == 0 or t < block:
-            done, saving = 0, min(t, block) if n_ckpt else 0.0
-        else:
-            t -= block
-            cycle = tau / rate + block
-            k = min(math.floor(t / cycle), n_ckpt - 1)  # further completed checkpoints
-            t -= k * cycle
-            done = 1 + k
-            gained += k * tau
-            saving = done * block
-            if done < n_ckpt:  # inside a full cycle: compute, then its save
-                gained += min(t, tau / rate) * rate
-                saving += max(0.0, t - tau / rate)
-            else:  # inside the last segment
-                gained += min(t * rate, last)
+    done, gained, saving = run_position(job, elapsed, completed=completed)
     compute_s = gained / rate
     job.acc[PRODUCTIVE] += gained
     if rate < 1.0:
-        job.acc[C_WAIT] += compute_s * (1.0 - rate)
-    job.acc[C_SAVE] += saving
+        _bad(job, C_WAIT, compute_s * (1.0 - rate), job.cause)  # degraded: the shrinking cause
+    _bad(job, C_SAVE, saving, None)
     start = job.progress
     job.progress += gained
     if done:
@@ -117,6 +141,9 @@ def split_run(w: World, job: JobState, t0: float, elapsed: float, *, completed: 
             job.pending_ckpt = (ends(done) + rec.checkpoint_save_s, progress_at(done))
         else:
             job.ckpt = progress_at(done)
+        if w.track_history:
+            lag = rec.checkpoint_save_s if rec.checkpoint_async else 0.0
+            job.history.extend((ends(i) + lag, progress_at(i)) for i in range(1, int(done) + 1))
         job.until_ckpt = tau - (job.progress - progress_at(done))
     else:
         job.until_ckpt -= gained
@@ -138,7 +165,7 @@ def split_recovery(w: World, job: JobState, elapsed: float) -> int:
         if begun:
             if w.log_on:
                 w.events.append((t, "state", job.idx, NONE, NONE, STATE_NAMES[state]))
-            job.acc[CATEGORY_OF[state]] += used
+            _bad(job, CATEGORY_OF[state], used, job.cause)
             remaining -= used
             t += used
         if used < duration or not begun:
@@ -168,11 +195,31 @@ def roll_back(w: World, job: JobState, keep: int) -> None:
     else:
         commit_async(w, job)
         kept = job.ckpt
+    _reset_to(w, job, kept, WASTED)
+
+
+def roll_back_to(w: World, job: JobState, bound: float, *, repeated: bool) -> None:
+    """Roll back to the last checkpoint that is durable now and holds at most `bound` progress
+    (the start if none): silent data corruption (wasted progress) or a loss spike (`repeated`
+    steps)."""
+    now = w.env.now + EPS
+    kept = 0.0
+    for durable_at, at in reversed(job.history):
+        if at <= bound + EPS and durable_at <= now:
+            kept = at
+            break
+    _reset_to(w, job, min(kept, job.progress), REPEATED if repeated else WASTED)
+
+
+def _reset_to(w: World, job: JobState, kept: float, category: int) -> None:
     lost = job.progress - kept
     if lost > 0:
         job.acc[PRODUCTIVE] -= lost
-        job.acc[WASTED] += lost
+        _bad(job, category, lost, job.cause)
     job.progress = kept
     job.ckpt = kept
     job.pending_ckpt = None
     job.until_ckpt = job.plan.interval_s
+    if job.history and job.history[-1][1] > kept + EPS:
+        while job.history and job.history[-1][1] > kept + EPS:
+            job.history.pop()  # checkpoints of the abandoned timeline

@@ -50,7 +50,7 @@ def _rows_for(scenario: Scenario, plans: tuple[JobPlan, ...], index: int,
               seed: np.random.SeedSequence) -> list[dict]:
     result = run_replication(scenario, plans, seed, log=False)
     rows = job_rows(result, plans, index)
-    return rows + [replication_row(rows)]
+    return rows + [replication_row(rows, result.fleet)]
 
 
 def _run_chunk_args(args: tuple) -> list[dict]:
@@ -159,7 +159,7 @@ def simulate(scenario: Scenario, *, workers: int | None = None, with_events: boo
         if with_events or n == 1 or (out is not None and n == 1):
             first = run_replication(scenario, plans, seeds[0], log=True)
             r0 = job_rows(first, plans, 0)
-            rows.extend(r0 + [replication_row(r0)])
+            rows.extend(r0 + [replication_row(r0, first.fleet)])
             events = events_frame(first, plans)
             if sink is not None:
                 sink.write(rows)

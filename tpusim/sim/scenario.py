@@ -114,6 +114,8 @@ class JobSpec:
     mfu: float | None = None  # overrides (what-if); absent = from `tpusim estimate`
     step_time_s: float | None = None
     tokens_per_step: float | None = None
+    global_batch_seqs: int | None = None  # the estimate's batch (default: the workload's)
+    after: str | None = None  # submitted when this job finishes (a training schedule's phases)
 
     @property
     def cubes_per_slice(self) -> int:

@@ -3,14 +3,19 @@ cross-connect changes), whole slices are placed by the planner's rules, and cube
 the pool when a job ends. Waiting that the free cubes of all pods could have served is
 measured as fragmentation.
 
-The planner is called only when a slice must be placed or re-formed, so per-event work stays
-O(1) for everything else.
+Pools (`faults.Pools`): a hole is filled from the slice's warm standbys (no host selection),
+else from the working pool (`selection_s` of host selection at the restart), else from the
+spare pool (`preemption_s` more); slices placed anew cost a host selection too. Standbys are
+replenished from the working pool (at once, and as cubes come back from repair).
+
+The planner is called only when a static slice must be placed, and per-failure work is
+O(log n) (free cubes in per-group heaps, slice positions in a map).
 """
 
 from __future__ import annotations
 
 from tpusim.sim import placement
-from tpusim.sim.lifecycle import granted, slices_rewired
+from tpusim.sim.lifecycle import granted, needs_selection, slices_rewired
 from tpusim.sim.world import NONE, JobState, PodState, World, hole
 
 
@@ -37,7 +42,13 @@ def cube_lost(w: World, pod: PodState, cube: int) -> JobState | None:
     and its healthy cubes go back to the pool. Returns the job that lost the cube, if any."""
     j = pod.owner[cube]
     if j == NONE:
+        standby_of = pod.reserved[cube]
         pod.unusable(cube)
+        if standby_of != NONE:  # a warm standby failed: it leaves its slice's reserve
+            for sl in w.jobs[standby_of].slices:
+                if cube in sl.standbys:
+                    sl.standbys.remove(cube)
+                    _replenish(w, sl, standby_of)
         for waiting in w.pending:
             if waiting.frag_since is not None:
                 frag_check(w, waiting)
@@ -96,6 +107,7 @@ def fill(w: World, job: JobState) -> None:
         return
     spec = job.plan.spec
     k = spec.cubes_per_slice
+    pools = w.sc.faults.pools
     unplaced = []
     for s in sorted(job.broken):
         sl = job.slices[s]
@@ -104,9 +116,18 @@ def fill(w: World, job: JobState) -> None:
             continue
         pod = w.pods[sl.pod]
         while sl.holes:
-            spare = placement.spare_for(pod.free, sl.group, k)
-            if spare is None:
-                break
+            if sl.standbys:  # a warm standby: wired in without host selection
+                spare = min(sl.standbys)
+                sl.standbys.remove(spare)
+            else:
+                spare = placement.spare_for(pod.free, sl.group, k)
+                if spare is not None and pools is not None:
+                    needs_selection(job, pools.selection_s)
+                elif spare is None:
+                    spare = placement.spare_for(pod.spare, sl.group, k)
+                    if spare is None:
+                        break
+                    needs_selection(job, pools.selection_s + pools.preemption_s)
             pos = sl.holes.pop()
             failed = hole(sl.cubes[pos])
             pod.take(spare, job.idx, s, pos)
@@ -121,6 +142,8 @@ def fill(w: World, job: JobState) -> None:
             sl.missing -= 1
         if not sl.missing:
             job.broken.discard(s)
+        if pools is not None and pools.warm_standbys:
+            _replenish(w, sl, job.idx)
     if unplaced:
         _place(w, job, unplaced)
 
@@ -139,7 +162,9 @@ def _place(w: World, job: JobState, unplaced: list[int]) -> None:
         for pod in order:
             if w.ocs:
                 prefer = prev.group if pod.idx == prev.pod else NONE
-                g = placement.ocs_group(pod.free, k, used[pod.idx], prefer)
+                counts = pod.free.count if not pod.spare.ids else [
+                    a + b for a, b in zip(pod.free.count, pod.spare.count, strict=True)]
+                g = placement.ocs_group(counts, k, used[pod.idx], prefer)
                 if g is not None:
                     used[pod.idx][g] = used[pod.idx].get(g, 0) + k
                     found.append((s, pod.idx, g, None))
@@ -153,20 +178,59 @@ def _place(w: World, job: JobState, unplaced: list[int]) -> None:
                     break
         else:
             return  # all or nothing for unplaced slices
+    pools = w.sc.faults.pools
     for s, p, g, cubes in found:
         pod = w.pods[p]
         if cubes is None:
+            preempt = pod.free.count[g] < k
             cubes = pod.take_lowest(g, k, job.idx, s)
         else:
+            preempt = False
             for i, c in enumerate(cubes):
                 pod.take(c, job.idx, s, i)
         sl = job.slices[s]
         sl.pod, sl.group, sl.cubes, sl.missing, sl.holes = p, g, list(cubes), 0, []
         job.broken.discard(s)
+        if pools is not None:
+            needs_selection(job, pools.selection_s + (pools.preemption_s if preempt else 0.0))
+            if pools.warm_standbys:
+                _replenish(w, sl, job.idx)
         if w.log_on:
             w.log("place", job.idx, p, NONE, f"slice {s}")
     if w.ocs:
         slices_rewired(job)
+
+
+def _replenish(w: World, sl, job: int) -> None:
+    """Reserve working-pool cubes of the slice's pod and group as its warm standbys, up to the
+    scenario's number."""
+    want = w.sc.faults.pools.warm_standbys
+    if sl.cubes is None:
+        return
+    pod = w.pods[sl.pod]
+    k = len(sl.cubes)
+    while len(sl.standbys) < want:
+        cube = placement.spare_for(pod.free, sl.group, k)
+        if cube is None:
+            return
+        pod.reserve(cube, job)
+        sl.standbys.append(cube)
+
+
+def cube_back(w: World, pod: PodState, cube: int) -> None:
+    """`cube` is healthy again: back to its pool (a warm standby for a slice short of them
+    first), then serve whoever waits."""
+    pod.usable(cube)
+    pools = w.sc.faults.pools
+    if pools is not None and pools.warm_standbys and cube in pod.free:
+        g = pod.free.group(cube)
+        for job in w.jobs:
+            for sl in job.slices:
+                if (sl.pod == pod.idx and sl.cubes is not None and len(sl.standbys) < pools.warm_standbys
+                        and (sl.group == g or len(sl.cubes) == 1)):
+                    _replenish(w, sl, job.idx)
+    if w.pending:
+        try_schedule(w)
 
 
 def release(w: World, job: JobState) -> None:
@@ -178,7 +242,9 @@ def release(w: World, job: JobState) -> None:
         for c in sl.cubes:
             if c >= 0:
                 pod.release(c)
-        sl.cubes, sl.holes, sl.missing = None, [], 0
+        for c in sl.standbys:
+            pod.release(c)
+        sl.cubes, sl.holes, sl.missing, sl.standbys = None, [], 0, []
     job.broken.update(range(len(job.slices)))
     if w.pending:
         try_schedule(w)

@@ -17,8 +17,12 @@ from tpusim.sim.world import WAITING, JobState, World
 def job_process(w: World, job: JobState) -> Generator[simpy.Event, object, None]:
     """The job from submission to the end of its work (or the horizon)."""
     env = w.env
-    if job.plan.spec.submit_s > 0:
-        yield env.timeout(job.plan.spec.submit_s)
+    spec = job.plan.spec
+    if spec.submit_s > 0:
+        yield env.timeout(spec.submit_s)
+    if spec.after is not None:  # the next phase of a training schedule
+        before = next(j for j in w.jobs if j.plan.spec.name == spec.after)
+        yield before.finished
     lifecycle.submitted(w, job)
     while True:
         if not job.runnable():

@@ -24,7 +24,7 @@ import numpy as np
 import simpy
 
 from tpusim.sim.crews import Crews
-from tpusim.sim.failures import Sampler
+from tpusim.sim.failures import Lifetime, Sampler
 from tpusim.sim.faults import CAUSES, lifetime_of
 from tpusim.sim.freecubes import FreeCubes
 from tpusim.sim.jobs import JobPlan
@@ -47,21 +47,24 @@ class Phase(IntEnum):
     SAVE = 7  # blocking checkpoint save
     DONE = 8  # finished its work
     CYCLE = 9  # recovery phases, then compute with periodic saves: one timeout
+    SELECT = 10  # host selection (replacement cubes from the working or spare pool)
 
 
-BETWEEN, PENDING, WAITING, RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, DONE, CYCLE = (
+BETWEEN, PENDING, WAITING, RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, DONE, CYCLE, SELECT = (
     int(p) for p in Phase)
 STATE_NAMES = ("pending", "waiting", "reconfiguring", "initializing", "starting", "restoring",
-               "running", "saving", "done", "running")  # indexed by phase (PENDING .. CYCLE)
+               "running", "saving", "done", "running", "selecting")  # indexed by phase >= 0
 # CYCLE = recovery phases (reconfigure, init, start-up, restore) then compute with periodic
 # checkpoints to the end of the work, as one timeout split in closed form when an
 # interruption or the horizon cuts it: a job has events only when something happens to it.
 CATEGORIES = ("productive", "wasted_progress", "waiting_for_resources", "ocs_reconfiguration",
-              "tpu_initialization", "program_startup", "checkpoint_restore", "checkpoint_save")
-PRODUCTIVE, WASTED, C_WAIT, C_RECONF, C_INIT, C_STARTUP, C_RESTORE, C_SAVE = range(8)
+              "tpu_initialization", "program_startup", "checkpoint_restore", "checkpoint_save",
+              "repeated_steps", "host_selection")
+(PRODUCTIVE, WASTED, C_WAIT, C_RECONF, C_INIT, C_STARTUP, C_RESTORE, C_SAVE, REPEATED,
+ C_SELECT) = range(10)
 CATEGORY_OF = {WAITING: C_WAIT, RECONF: C_RECONF, INIT: C_INIT, STARTUP: C_STARTUP,
-               RESTORE: C_RESTORE, RUNNING: PRODUCTIVE, SAVE: C_SAVE}
-ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, CYCLE))
+               RESTORE: C_RESTORE, RUNNING: PRODUCTIVE, SAVE: C_SAVE, SELECT: C_SELECT}
+ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, CYCLE, SELECT))
 # random streams, one per component class (appended only: existing streams keep their seeds)
 STREAMS = ("host", "cube", "ocs", "link", "job", "chip", "hbm", "ici_link", "dcn", "sdc",
            "loss_spike")
@@ -80,10 +83,11 @@ def hole(value: int) -> int:
 
 
 class SliceState:
-    __slots__ = ("cubes", "group", "holes", "missing", "pod")
+    __slots__ = ("cubes", "group", "holes", "missing", "pod", "standbys")
 
     def __init__(self) -> None:
         self.pod = NONE
+        self.standbys: list[int] = []  # warm standby cubes reserved for this slice
         self.group = NONE  # OCS group of its cubes (spares come from the same group)
         self.cubes: list[int] | None = None  # None: not placed
         self.holes: list[int] = []  # OCS: positions whose cube failed and await a spare
@@ -93,53 +97,78 @@ class SliceState:
 class PodState:
     """One pod: cube health (`down` counts the units of each cube that are down; `healthy`
     cubes with none down, `hist` seconds spent at each healthy count) and cube ownership
-    (`owner` job, `owner_slice` and `position` in that slice's cube list; `free` = healthy and
-    unowned, by OCS group of `per_group` cubes)."""
+    (`owner` job, `owner_slice` and `position` in that slice's cube list). A healthy cube
+    without an owner is in one of three places: the working pool `free`, the spare pool
+    `spare` (cubes running preemptible work), or reserved as a warm standby of a slice
+    (`reserved`); pools are kept by OCS group of `per_group` cubes."""
 
-    __slots__ = ("crews", "down", "free", "healthy", "hist", "idx", "last_t", "owner",
-                 "owner_slice", "position")
+    __slots__ = ("crews", "down", "free", "healthy", "hist", "idx", "in_spare", "last_t",
+                 "owner", "owner_slice", "position", "reserved", "spare")
 
-    def __init__(self, idx: int, n_usable: int, crews: Crews | None, per_group: int) -> None:
+    def __init__(self, idx: int, n_usable: int, crews: Crews | None, per_group: int,
+                 spare_pool: int = 0) -> None:
         self.idx = idx
         self.down = [0] * n_usable
         self.owner = [NONE] * n_usable
         self.owner_slice = [NONE] * n_usable
         self.position = [NONE] * n_usable
+        self.reserved = [NONE] * n_usable  # the job whose warm standby the cube is
         self.free = FreeCubes(n_usable, per_group)
+        self.spare = FreeCubes(n_usable, per_group, full=False)
+        self.in_spare = [False] * n_usable
+        for cube in range(n_usable - spare_pool, n_usable):  # the highest ids
+            self.free.discard(cube)
+            self.spare.add(cube)
+            self.in_spare[cube] = True
         self.healthy = n_usable
         self.hist = [0.0] * (n_usable + 1)  # seconds spent with h healthy cubes
         self.last_t = 0.0
         self.crews = crews
 
     def take(self, cube: int, job: int, slice_index: int, position: int) -> None:
-        """`cube` joins slice `slice_index` of job `job` at `position`."""
+        """`cube` joins slice `slice_index` of job `job` at `position` (from any pool; a spare-pool
+        cube joins the working pool for good)."""
         self.free.discard(cube)
+        self.spare.discard(cube)
+        self.in_spare[cube] = False
+        self.reserved[cube] = NONE
         self.owner[cube] = job
         self.owner_slice[cube] = slice_index
         self.position[cube] = position
 
     def take_lowest(self, group: int, k: int, job: int, slice_index: int) -> list[int]:
-        """The `k` lowest free cubes of OCS `group` form slice `slice_index` of job `job`."""
-        cubes = self.free.take_lowest(group, k)
+        """The `k` lowest free cubes of OCS `group` (working pool first, then spare pool) form
+        slice `slice_index` of job `job`."""
+        n = min(k, self.free.count[group])
+        cubes = self.free.take_lowest(group, n) + self.spare.take_lowest(group, k - n)
         for i, c in enumerate(cubes):
             self.take(c, job, slice_index, i)
         return cubes
 
+    def reserve(self, cube: int, job: int) -> None:
+        """A working-pool cube becomes a warm standby of `job`."""
+        self.free.discard(cube)
+        self.reserved[cube] = job
+
     def release(self, cube: int) -> None:
-        """`cube` leaves its job; it is free again if it is healthy."""
+        """`cube` leaves its job (or its standby reservation); it goes back to the working pool
+        if it is healthy."""
         self.owner[cube] = NONE
         self.owner_slice[cube] = NONE
         self.position[cube] = NONE
+        self.reserved[cube] = NONE
         if self.down[cube] == 0:
             self.free.add(cube)
 
     def unusable(self, cube: int) -> None:
-        """`cube` went down (a unit of it failed): it is no longer free."""
+        """`cube` went down (a unit of it failed): it is in no pool."""
         self.free.discard(cube)
+        self.spare.discard(cube)
+        self.reserved[cube] = NONE
 
     def usable(self, cube: int) -> None:
         """`cube` is healthy again (it has no owner: a cube leaves its job when it fails)."""
-        self.free.add(cube)
+        (self.spare if self.in_spare[cube] else self.free).add(cube)
 
 
 class Restart:
@@ -148,16 +177,20 @@ class Restart:
     - drain: save a checkpoint first (maintenance with notice caught the job computing);
     - reconfigure: the OCS must rewire the slices (a cube was swapped in, or a reroute);
     - shrink: an elastic job goes on with its surviving slices (re-shard only);
-    - from_memory: the restart point is in a peer's memory, not on storage.
+    - from_memory: the restart point is in a peer's memory, not on storage;
+    - select_s: host selection for replacement cubes from the working or spare pool;
+    - rollback_bound: found corruption: roll back to a checkpoint at most this far (progress s).
     """
 
-    __slots__ = ("drain", "from_memory", "reconfigure", "shrink")
+    __slots__ = ("drain", "from_memory", "reconfigure", "rollback_bound", "select_s", "shrink")
 
     def __init__(self) -> None:
         self.drain = False
         self.reconfigure = False
         self.shrink = False
         self.from_memory = False
+        self.select_s = 0.0
+        self.rollback_bound: float | None = None
 
 
 class JobState:
@@ -178,7 +211,10 @@ class JobState:
         self.running_slices = plan.spec.slices
         self.interrupt_pending = False
         self.causes = dict.fromkeys(CAUSES, 0)
+        self.cause: str | None = None  # the interruption the job is recovering from
+        self.corruptions: dict[int, float] = {}  # undetected corruption id -> progress at it
         self.grant = env.event()  # fires when a waiting job's slices are formed
+        self.finished = env.event()  # fires when the job's work is done
         self.window_start = plan.spec.submit_s
         self.end_s: float | None = None
         # progress: closed-form time accounting and checkpoints
@@ -190,6 +226,8 @@ class JobState:
         self.block = 0.0  # blocking seconds per checkpoint in the current run
         self.run: tuple | None = None  # (first segment, checkpoints, last segment), progress s
         self.rate = 1.0  # fraction of the slices running (elastic jobs run degraded)
+        self.by_cause = dict.fromkeys((*CAUSES, "none"), 0.0)  # badput s by interruption cause
+        self.history: list[tuple[float, float]] = []  # (durable at, progress) of checkpoints
         # scheduling: waiting that enough free cubes in total could have served
         self.frag_since: float | None = None
         self.frag_wait = 0.0
@@ -212,7 +250,7 @@ class World:
     """Everything one replication's processes share. Built once per replication."""
 
     __slots__ = ("env", "events", "fleet", "jobs", "log_on", "n_events", "ocs", "pending", "plans",
-                 "pods", "rng_init", "rng_repair", "samplers", "sc", "units")
+                 "pods", "rng_init", "rng_repair", "samplers", "sc", "track_history", "units")
 
     def __init__(self, scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.random.SeedSequence,
                  *, log: bool = True) -> None:
@@ -234,12 +272,22 @@ class World:
             rng = np.random.default_rng(streams[1 + i])
             ttf = lifetime_of(f, scenario.pod.chip)  # link bundles: one stream per cube
             self.samplers[comp] = (Sampler(ttf, rng), Sampler(f.ttr, rng) if f.ttr else None)
+            if f.detect is not None:  # silent data corruption: the delay until it is found
+                self.samplers["sdc_detect"] = (Sampler(f.detect, rng), None)
+        if scenario.faults.loss_spike is not None:  # unit-mean draws, scaled per job
+            rng = np.random.default_rng(streams[1 + STREAMS.index("loss_spike")])
+            self.samplers["loss_spike"] = (Sampler(Lifetime("exponential", 1.0), rng), None)
         self.units: dict[str, list[list]] = {}  # repaired units by component, pod (`units`)
         self.fleet = dict.fromkeys(FLEET_COUNTS, 0)  # fleet counters (`units`)
+        # checkpoint histories are kept only when a rollback may go past the last checkpoint
+        self.track_history = (scenario.failure("sdc") is not None
+                              or scenario.faults.loss_spike is not None)
         crews = scenario.repair_crews
         per_group = group_size(scenario.pod, scenario.usable_cubes, ocs=scenario.ocs)
+        pools = scenario.faults.pools
+        spare_pool = pools.spare_pool if pools is not None else 0
         self.pods = [PodState(p, scenario.usable_cubes,
-                              Crews(self.env, crews) if crews else None, per_group)
+                              Crews(self.env, crews) if crews else None, per_group, spare_pool)
                      for p in range(scenario.pod_count)]
         self.jobs = [JobState(i, plan, self.env) for i, plan in enumerate(plans)]
         self.pending: list[JobState] = []  # jobs waiting for cubes, in priority order

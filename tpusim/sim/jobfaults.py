@@ -1,0 +1,88 @@
+"""Failures that strike a job rather than a unit of hardware, one small process per source and
+job: job-level (software) failures, the data-center network ports of a multi-slice job, silent
+data corruption and loss spikes.
+
+- job: per job (or per chip of the job: `per = "chip"`), restart in place;
+- dcn: per host of a job that spans several slices (its gradients cross the DCN), restart in
+  place;
+- sdc: per chip of a computing job; found `detect` later, when the job goes back to the last
+  checkpoint taken before it (the culprit's cube is repaired for a `ttr` draw, if given);
+- loss spike: per step of compute; the job goes back `rollback_steps` steps.
+
+With the compute clock (and always for corruption and loss spikes, which only computing jobs
+suffer) a failure drawn while the job does not compute is skipped: exact thinning of a
+Poisson process, so only exponential lifetimes are allowed there (the scenario reader checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+
+import simpy
+
+from tpusim.sim import lifecycle
+from tpusim.sim.components import component_down, component_up, interrupt_in_place
+from tpusim.sim.failures import Sampler
+from tpusim.sim.world import DONE, JobState, World
+
+
+def start_job_faults(w: World, job: JobState) -> None:
+    """Start the job-level failure processes the scenario has for `job`."""
+    sc = w.sc
+    spec = job.plan.spec
+    chip = sc.pod.chip
+    chips = job.plan.chips
+    compute = sc.faults.clock == "compute"
+    f = sc.failure("job")
+    if f is not None:
+        per = chips if f.per == "chip" else 1
+        w.env.process(_source(w, job, w.samplers["job"][0], 1.0 / per, compute,
+                              lambda: interrupt_in_place(w, job, "job")))
+    f = sc.failure("dcn")
+    if f is not None and spec.slices > 1:
+        hosts = spec.cubes * chip.hosts_per_cube
+        w.env.process(_source(w, job, w.samplers["dcn"][0], 1.0 / hosts, compute,
+                              lambda: interrupt_in_place(w, job, "dcn")))
+    f = sc.failure("sdc")
+    if f is not None:
+        counter = [0]
+
+        def corrupt() -> None:
+            counter[0] += 1
+            mark = counter[0]
+            if lifecycle.corrupted(w, job, mark):
+                delay = w.samplers["sdc_detect"][0].draw()
+                w.env.timeout(delay).callbacks.append(lambda _ev: _found(w, job, mark))
+
+        w.env.process(_source(w, job, w.samplers["sdc"][0], 1.0 / chips, True, corrupt))
+    spike = sc.faults.loss_spike
+    if spike is not None:
+        mean = 1.0 / spike.rate_per_compute_s(job.plan.step_time_s)
+        w.env.process(_source(w, job, w.samplers["loss_spike"][0], mean, True,
+                              lambda: lifecycle.hit(w, job, "loss_spike")))
+
+
+def _source(w: World, job: JobState, sampler: Sampler, scale: float, compute_only: bool,
+            strike: Callable[[], None]) -> Generator[simpy.Event, object, None]:
+    """Failures at `sampler` draws x `scale` until the job is done; with `compute_only`, those
+    that fall while the job is not computing are skipped."""
+    while job.state != DONE:
+        yield w.env.timeout(sampler.draw() * scale)
+        if compute_only and not lifecycle.in_run(w, job):
+            continue
+        strike()
+
+
+def _found(w: World, job: JobState, mark: int) -> None:
+    """Corruption `mark` is detected: roll back; the culprit's cube goes to repair."""
+    if mark not in job.corruptions:
+        return  # a roll-back discarded the corrupted computation before it was found
+    lifecycle.corruption_found(w, job, mark)
+    ttr = w.samplers["sdc"][1]
+    cubes = [(sl.pod, c) for sl in job.slices if sl.cubes is not None for c in sl.cubes if c >= 0]
+    if ttr is None or not cubes:
+        return
+    pod, cube = cubes[int(w.rng_repair.integers(len(cubes)))]
+    component_down(w, w.pods[pod], cube, "sdc")
+    w.env.timeout(ttr.draw()).callbacks.append(
+        lambda _ev: component_up(w, w.pods[pod], cube))
