@@ -193,10 +193,11 @@ def _place(w: World, job: JobState, unplaced: list[int]) -> None:
         job.broken.discard(s)
         if pools is not None:
             needs_selection(job, pools.selection_s + (pools.preemption_s if preempt else 0.0))
-            if pools.warm_standbys:
-                _replenish(w, sl, job.idx)
         if w.log_on:
             w.log("place", job.idx, p, NONE, f"slice {s}")
+    if pools is not None and pools.warm_standbys:  # once every slice has its cubes
+        for s, *_ in found:
+            _replenish(w, job.slices[s], job.idx)
     if w.ocs:
         slices_rewired(job)
 
