@@ -124,10 +124,10 @@ def maintenance_process(w: World, pod: PodState) -> Generator[simpy.Event, objec
 def injection_process(w: World, inj: Injection) -> Generator[simpy.Event, object, None]:
     """A failure the scenario injects at a known time (exact traces in tests)."""
     yield w.env.timeout(inj.at_s)
-    if inj.cause == "job":
+    if inj.cause in ("job", "loss_spike"):
         for job in w.jobs:
             if job.plan.spec.name == inj.job:
-                hit(w, job, "job")
+                hit(w, job, inj.cause)
         return
     pod = w.pods[inj.pod]
     component_down(w, pod, inj.cube, inj.cause)

@@ -20,7 +20,6 @@ Defaults (documented in docs/simulate.md with their sources) are module constant
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,17 +28,12 @@ from typing import Any
 from tpusim.data import find_input
 from tpusim.errors import TpusimError, unknown_name
 from tpusim.hardware import Pod, load_pod
-from tpusim.inputs import Section, UnknownKeyError, check_integer, check_number, load_toml
-from tpusim.sim.failures import DISTRIBUTIONS, Lifetime, mtbf_from_availability
+from tpusim.inputs import Section, check_integer, check_number, load_toml
+from tpusim.sim.fault_inputs import MAX_HOURS, MAX_SECONDS, read_failures, read_pools, read_repair
 from tpusim.sim.faults import ComponentFailures, FaultModel
 from tpusim.topology.shape import check_slice_shape, fmt_shape, is_whole_cubes
 from tpusim.units import DAY_S, HOUR_S
 from tpusim.workloads.config import workload_path
-
-# Component classes a scenario may give failures for. host/chip/cube need repairs (the cube is
-# unusable until repaired); ocs/link/job are interruptions the job recovers from in place.
-COMPONENTS = ("host", "chip", "cube", "ocs", "link", "job")
-REPAIRED = ("host", "chip", "cube")
 
 # Recovery defaults, seconds. Sources in docs/simulate.md.
 DEFAULT_RECOVERY: dict[str, Any] = {
@@ -79,7 +73,7 @@ class Injection:
     job: str = ""
 
 
-INJECT_CAUSES = ("host", "cube", "maintenance", "job")
+INJECT_CAUSES = ("host", "chip", "hbm", "ici_link", "cube", "maintenance", "job", "loss_spike")
 
 
 @dataclass(frozen=True)
@@ -159,14 +153,6 @@ class Scenario:
 
 MAX_DAYS = 3650.0  # ten years: beyond that fleets, failure rates and jobs change; not a run to simulate
 MAX_REPLICATIONS = 100_000  # 1000 replications give goodput to +-0.1%; more is a typo
-# Distribution shapes where sampling stays finite and the mean is what the file says: a Weibull
-# k below 0.1 has Gamma(1 + 1/k) > 1e15 (draws overflow); a lognormal sigma above 4 puts the
-# median below 1/3000 of the mean (most draws ~0, a few astronomically long).
-SHAPE_LIMITS = {"weibull": (0.1, 20.0), "lognormal": (0.01, 4.0)}
-# Longest time accepted anywhere in a scenario: far beyond any run, small enough that sums and
-# lognormal tails of times stay finite floats.
-MAX_HOURS = 1e9  # mtbf, mttr, maintenance, injection times (114,000 years)
-MAX_SECONDS = 1e9  # recovery times, checkpoint interval, step time (31 years)
 DEFAULT_RUN: dict[str, Any] = {"days": 30.0, "seed": 0, "replications": 1, "warm_start": True}
 
 
@@ -239,8 +225,10 @@ def scenario_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = N
                 f"{usable * count}; use fewer slices or set [pod] count"
             )
 
-    crews = top.section("repair", required=False).integer("crews", 0, at_least=0,
-                                                           hint="0 = unlimited")
+    crews, policy = read_repair(top)
+    failures, clock, spike, bad, profile = read_failures(top, pod, ocs, policy)
+    faults = FaultModel(clock=clock, repair=policy, bad_hosts=bad, loss_spike=spike,
+                        pools=read_pools(top, ocs, usable), profile=profile)
     run = top.section("run", required=False)
     days = run.number("days", DEFAULT_RUN["days"], above=0, at_most=MAX_DAYS,
                       hint="ten years at most; simulate a shorter run")
@@ -256,7 +244,7 @@ def scenario_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = N
         ocs=ocs,
         usable_cubes=usable,
         repair_crews=crews,
-        failures=_failures(top, ocs),
+        failures=failures,
         maintenance=_maintenance(top),
         recovery=_recovery(top),
         jobs=jobs,
@@ -265,6 +253,7 @@ def scenario_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = N
         replications=reps,
         warm_start=warm,
         injections=_injections(top, count, usable, jobs),
+        faults=faults,
         source=where,
     )
     top.done()
@@ -282,61 +271,6 @@ def _check_submissions(jobs: tuple[JobSpec, ...], days: float, where: str) -> No
 
 
 # --- sections -----------------------------------------------------------------------------
-
-def _failures(top: Section, ocs: bool) -> tuple[ComponentFailures, ...]:
-    table = top.section("failures", required=False)
-    out = []
-    for comp in table.names():
-        if comp not in COMPONENTS:
-            close = difflib.get_close_matches(comp, COMPONENTS, n=1)
-            guess = f"did you mean [failures.{close[0]}]? " if close else ""
-            raise UnknownKeyError(f"{top.file}: unknown [failures.{comp}]; {guess}"
-                                  f"components: {', '.join(COMPONENTS)}")
-        spec = table.section(comp)
-        spec.string("source", "")  # a free-text citation
-        if comp not in REPAIRED and (spec.has("ttr") or spec.has("ttr_shape")):
-            raise TpusimError(f"{spec.label}: ttr applies to repaired components ({', '.join(REPAIRED)}); "
-                              f"a {comp} failure is an interruption the job recovers from")
-        mttr_s = spec.number("mttr_hours", None, above=0, at_most=MAX_HOURS, scale=HOUR_S)
-        if comp in REPAIRED and mttr_s is None:
-            raise TpusimError(f"{spec.label}: a {comp} needs mttr_hours (mean time to repair)")
-        if spec.has("mtbf_hours") and spec.has("availability"):
-            raise TpusimError(f"{spec.label}: give mtbf_hours or availability (with mttr_hours), not both")
-        if spec.has("mtbf_hours"):
-            mtbf_s = spec.number("mtbf_hours", above=0, at_most=MAX_HOURS, scale=HOUR_S)
-        elif spec.has("availability"):
-            a = spec.number("availability", above=0, at_most=1, hint="write 99.5% as 0.995")
-            if mttr_s is None:
-                raise TpusimError(f"{spec.label}: availability needs mttr_hours to derive the MTBF")
-            if a >= 1:
-                spec.allow("ttf", "ttf_shape", "ttr", "ttr_shape")
-                continue  # never fails
-            mtbf_s = mtbf_from_availability(a, mttr_s)
-        else:
-            raise TpusimError(f"{spec.label}: give mtbf_hours, or availability with mttr_hours")
-        ttf = _lifetime(spec, "ttf", mtbf_s)
-        ttr = _lifetime(spec, "ttr", mttr_s) if comp in REPAIRED else None
-        if comp == "link" and ttf.kind != "exponential":
-            raise TpusimError(f"{spec.label}: optical links are modelled per cube bundle; "
-                              f'use ttf = "exponential"')
-        if comp in ("ocs", "link") and not ocs:
-            raise TpusimError(f"{spec.label}: {comp} failures need an OCS pod (ocs = true)")
-        out.append(ComponentFailures(comp, ttf, ttr))
-    return tuple(out)
-
-
-def _lifetime(spec: Section, prefix: str, mean_s: float) -> Lifetime:
-    kind = spec.choice(prefix, DISTRIBUTIONS, "exponential")
-    if kind == "exponential":
-        spec.allow(f"{prefix}_shape")
-        spec.number(f"{prefix}_shape", 1.0, above=0)
-        return Lifetime(kind, float(mean_s))
-    low, high = SHAPE_LIMITS[kind]
-    what = "Weibull k" if kind == "weibull" else "lognormal sigma"
-    shape = spec.number(f"{prefix}_shape", 1.0, at_least=low, at_most=high,
-                        hint=f"the {what}; outside this range sampling overflows")
-    return Lifetime(kind, float(mean_s), shape)
-
 
 def _maintenance(top: Section) -> Maintenance | None:
     table = top.optional_section("maintenance")
@@ -410,6 +344,14 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
             raise TpusimError(f"{job.label}: give a workload, or both mfu and step_time_s")
         if tokens is not None and workload is None and tps is None:
             raise TpusimError(f"{job.label}: train_tokens needs a workload or tokens_per_step")
+        batch = job.integer("global_batch_seqs", None, at_least=1,
+                            hint="the global batch the estimate uses (default: the workload's)")
+        if batch is not None and workload is None:
+            raise TpusimError(f"{job.label}: global_batch_seqs sets the estimate's batch; give a workload")
+        after = job.string("after", None, hint="the job this one follows (a schedule's phases)")
+        if after is not None and after not in names - {name}:
+            raise TpusimError(f"{job.label}: after = {after!r} must name a job listed before it "
+                              f"({', '.join(sorted(names - {name})) or 'none'})")
         elastic = job.boolean("elastic", False)
         min_slices = job.integer("min_slices", 1, at_least=1, at_most=4096)
         if elastic and not 1 <= min_slices < slices:
@@ -419,7 +361,7 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
                            slice_cubes=pod.cube_shape_of(shape), slices=slices, priority=priority,
                            submit_s=float(submit_s), elastic=elastic, min_slices=min_slices,
                            train_tokens=tokens, steps=steps, mfu=mfu, step_time_s=step,
-                           tokens_per_step=tps))
+                           tokens_per_step=tps, global_batch_seqs=batch, after=after))
     return tuple(out)
 
 
@@ -429,7 +371,7 @@ def _injections(top: Section, pods: int, usable: int, jobs: tuple[JobSpec, ...])
     for item in top.sections("inject"):
         at_s = item.number("at_hours", at_least=0, at_most=MAX_HOURS, scale=HOUR_S)
         cause = item.choice("cause", INJECT_CAUSES, "host")
-        if cause == "job":
+        if cause in ("job", "loss_spike"):
             job = item.string("job", names[0])
             if job not in names:
                 raise TpusimError(f"{item.label}: {unknown_name('job', job, names)}")
