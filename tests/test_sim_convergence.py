@@ -87,15 +87,17 @@ def test_young_daly_interval_beats_twice_and_half():
         assert mean > 4 * sigma and mean > 0.01, (f, mean, sigma)
 
 
-def test_hardware_failures_with_ocs_spares_match_the_exact_form():
+@pytest.mark.parametrize("clock", ["wall", "compute"])
+def test_hardware_failures_with_ocs_spares_match_the_exact_form(clock):
     # 2 slices of 48 cubes on 2 v4 pods, exponential host failures, fast repairs (spares always
     # there): the job sees Poisson interruptions at rate hosts / MTBF, and each costs the OCS
-    # reconfiguration on top of the restart.
+    # reconfiguration on top of the restart. On the compute clock a host fails only while the
+    # job computes on its cube.
     host_mtbf_h, mttr_h = 2000.0, 2.0
     doc = {
         "name": "palm-like",
         "pod": {"name": "tpu-v4-4096", "count": 2},
-        "failures": {"host": {"mtbf_hours": host_mtbf_h, "mttr_hours": mttr_h}},
+        "failures": {"clock": clock, "host": {"mtbf_hours": host_mtbf_h, "mttr_hours": mttr_h}},
         "recovery": {"tpu_init_s": 60, "program_startup_s": 60, "checkpoint_restore_s": 60,
                      "ocs_reconfigure_s": 10, "checkpoint_save_s": 60,
                      "checkpoint_interval_s": 1800},
@@ -108,8 +110,55 @@ def test_hardware_failures_with_ocs_spares_match_the_exact_form():
     g = whole["runtime_goodput"].to_numpy()
     mean, sigma = mean_sigma(g)
     m = host_mtbf_h * HOUR_S / (2 * 48 * 16)
-    exact = analytic.exact_runtime_goodput(60, 1800, m, RESTART_S + 10)
+    form = analytic.exact_runtime_goodput if clock == "wall" else analytic.exact_runtime_goodput_compute
+    exact = form(60, 1800, m, RESTART_S + 10)
     assert result.summary["scheduling_goodput"] > 0.99
     assert abs(mean - exact) < 4 * sigma + 0.002, (mean, exact, sigma)
     rate = whole["interruptions_host"].mean() / (100 * DAY_S)
-    assert rate * m == pytest.approx(1.0, abs=0.05)
+    # the compute clock runs while the job computes or saves (work later lost included)
+    computing = 1.0 if clock == "wall" else (whole["productive_s"] + whole["checkpoint_save_s"]
+                                             + whole["wasted_progress_s"]).mean() / (100 * DAY_S)
+    assert rate * m == pytest.approx(computing, abs=0.05)
+
+
+# --- failure clocks (analytic.py: wall e^{-lambda R}, compute 1 / (1 + lambda R)) ---------------
+
+def clock_scenario(clock: str, *, memory: bool, reps: int, days: float, **recovery) -> dict:
+    doc = job_failure_scenario(2, "auto" if memory else 1800.0, 0 if memory else 60.0, days=days,
+                               reps=reps, seed=21, **recovery)
+    doc["failures"]["clock"] = clock
+    if memory:
+        doc["recovery"] |= {"in_memory_replica": True, "replica_restore_s": 10}
+    return doc
+
+
+@pytest.mark.parametrize("clock", ["wall", "compute"])
+def test_failure_clock_without_lost_work_converges_to_its_closed_form(clock):
+    # M = 2 h, restart R = 1000 + 1150 + 10 s (lambda R = 0.3): wall e^-0.3 = 0.7408, compute
+    # 1/1.3 = 0.7692; an in-memory replica loses under one 1 s step per interruption
+    restart = 2160.0
+    g = runtime_goodputs(clock_scenario(clock, memory=True, reps=6, days=200, tpu_init_s=1000,
+                                        program_startup_s=1150))
+    mean, sigma = mean_sigma(g)
+    expected = analytic.runtime_goodput_no_loss(2 * HOUR_S, restart, clock=clock)
+    other = analytic.runtime_goodput_no_loss(2 * HOUR_S, restart,
+                                             clock="compute" if clock == "wall" else "wall")
+    assert sigma < 0.003
+    lost_step = 0.5 / (2 * HOUR_S)  # half a 1 s step lost per interruption: 7e-5
+    assert abs(mean - expected) < 4 * sigma + lost_step, (mean, expected, sigma)
+    assert abs(mean - other) > 4 * sigma
+
+
+@pytest.mark.parametrize("clock", ["wall", "compute"])
+def test_failure_clock_with_checkpoints_converges_to_its_exact_form(clock):
+    # M = 2 h, tau = 30 min, delta = 60 s, R = 900 + 840 + 60 s
+    m, tau, delta, restart = 2 * HOUR_S, 1800.0, 60.0, 1800.0
+    g = runtime_goodputs(clock_scenario(clock, memory=False, reps=6, days=200, tpu_init_s=900,
+                                        program_startup_s=840))
+    mean, sigma = mean_sigma(g)
+    wall = analytic.exact_runtime_goodput(delta, tau, m, restart)
+    compute = analytic.exact_runtime_goodput_compute(delta, tau, m, restart)
+    expected, other = (wall, compute) if clock == "wall" else (compute, wall)
+    assert sigma < 0.003
+    assert abs(mean - expected) < 4 * sigma, (mean, expected, sigma)
+    assert abs(mean - other) > 4 * sigma

@@ -12,6 +12,16 @@ between saves), M = mean time between interruptions the job sees (s), R = restar
 - Exact runtime goodput for Poisson interruptions (failures also hit saves and restarts; every
   interruption costs a full restart): a segment of tau + delta completes in expected time
   e^{lambda R} (e^{lambda (tau + delta)} - 1) / lambda, so goodput = tau / that.
+
+Failure clocks (`[failures] clock`):
+- "wall" (tpusim's default): the job's hardware fails at its rate all the time, also during a
+  restart, which then starts over. A restart of R completes after (e^{lambda R} - 1)/lambda on
+  average, so with no work lost (state in memory) runtime goodput = e^{-lambda R}, and with
+  checkpoints the exact form above.
+- "compute" (most analytic models and peer simulators such as AIReSim): failures strike only
+  while the job computes or saves, restarts always complete: with no work lost
+  goodput = 1 / (1 + lambda R); with checkpoints a segment costs (e^{lambda (tau + delta)} - 1)
+  (1/lambda + R), so goodput = lambda tau / ((e^{lambda (tau + delta)} - 1)(1 + lambda R)).
 """
 
 from __future__ import annotations
@@ -80,3 +90,23 @@ def expected_failures(components: int, mtbf_s: float, duration_s: float, mttr_s:
     """Expected failures of `components` independent renewal components over `duration_s`
     (steady state): each fails once per MTBF + MTTR cycle."""
     return components * duration_s / (mtbf_s + mttr_s)
+
+
+def exact_runtime_goodput_compute(save_s: float, interval_s: float, mtbf_s: float,
+                                  restart_s: float) -> float:
+    """Long-run productive fraction when Poisson interruptions strike only during compute and
+    saves (compute clock): each costs the work since the last save plus a restart that always
+    completes."""
+    lam = 1.0 / mtbf_s
+    return lam * interval_s / (math.expm1(lam * (interval_s + save_s)) * (1.0 + lam * restart_s))
+
+
+def runtime_goodput_no_loss(mtbf_s: float, restart_s: float, *, clock: str) -> float:
+    """Runtime goodput when an interruption loses no work (state in memory) and costs a restart
+    of `restart_s`: e^{-R/M} on the wall clock, 1 / (1 + R/M) on the compute clock."""
+    x = restart_s / mtbf_s
+    if clock == "wall":
+        return math.exp(-x)
+    if clock == "compute":
+        return 1.0 / (1.0 + x)
+    raise TpusimError(f"unknown failure clock {clock!r}; use wall or compute")

@@ -158,4 +158,5 @@ def start_components(w: World) -> None:
         for pod in w.pods:
             env.process(maintenance_process(w, pod))
     for inj in sc.injections:
-        env.process(injection_process(w, inj))
+        if inj.cause != "sdc":  # corruption is injected with the job's faults (jobfaults)
+            env.process(injection_process(w, inj))

@@ -43,18 +43,21 @@ def start_job_faults(w: World, job: JobState) -> None:
         hosts = spec.cubes * chip.hosts_per_cube
         w.env.process(_source(w, job, w.samplers["dcn"][0], 1.0 / hosts, compute,
                               lambda: interrupt_in_place(w, job, "dcn")))
-    f = sc.failure("sdc")
-    if f is not None:
-        counter = [0]
+    counter = [0]
 
-        def corrupt() -> None:
-            counter[0] += 1
-            mark = counter[0]
-            if lifecycle.corrupted(w, job, mark):
-                delay = w.samplers["sdc_detect"][0].draw()
-                w.env.timeout(delay).callbacks.append(lambda _ev: _found(w, job, mark))
+    def corrupt(delay: float | None = None) -> None:
+        counter[0] += 1
+        mark = counter[0]
+        if lifecycle.corrupted(w, job, mark):
+            wait = w.samplers["sdc_detect"][0].draw() if delay is None else delay
+            w.env.timeout(wait).callbacks.append(lambda _ev: _found(w, job, mark))
 
+    if sc.failure("sdc") is not None:
         w.env.process(_source(w, job, w.samplers["sdc"][0], 1.0 / chips, True, corrupt))
+    for inj in sc.injections:  # scripted corruption, found duration_s later
+        if inj.cause == "sdc" and inj.job == spec.name:
+            w.env.timeout(inj.at_s).callbacks.append(
+                lambda _ev, d=inj.duration_s: corrupt(d))
     spike = sc.faults.loss_spike
     if spike is not None:
         mean = 1.0 / spike.rate_per_compute_s(job.plan.step_time_s)
@@ -78,7 +81,7 @@ def _found(w: World, job: JobState, mark: int) -> None:
     if mark not in job.corruptions:
         return  # a roll-back discarded the corrupted computation before it was found
     lifecycle.corruption_found(w, job, mark)
-    ttr = w.samplers["sdc"][1]
+    ttr = w.samplers["sdc"][1] if "sdc" in w.samplers else None
     cubes = [(sl.pod, c) for sl in job.slices if sl.cubes is not None for c in sl.cubes if c >= 0]
     if ttr is None or not cubes:
         return

@@ -63,7 +63,8 @@ class Maintenance:
 @dataclass(frozen=True)
 class Injection:
     """A scripted failure: at `at_s`, cube `cube` of pod `pod` goes down for `duration_s`
-    (cause host/cube/maintenance), or job `job` is interrupted (cause job)."""
+    (a repaired component's cause, or maintenance), or job `job` is interrupted (job,
+    loss_spike), or its computation is silently corrupted and found `duration_s` later (sdc)."""
 
     at_s: float
     cause: str
@@ -73,7 +74,8 @@ class Injection:
     job: str = ""
 
 
-INJECT_CAUSES = ("host", "chip", "hbm", "ici_link", "cube", "maintenance", "job", "loss_spike")
+INJECT_CAUSES = ("host", "chip", "hbm", "ici_link", "cube", "maintenance", "job", "loss_spike",
+                 "sdc")
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,9 @@ def scenario_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = N
         faults=faults,
         source=where,
     )
+    if spike is None and any(i.cause == "loss_spike" for i in scenario.injections):
+        raise TpusimError(f"{where}: an injected loss_spike needs [failures.loss_spike] "
+                          f"(rollback_steps)")
     top.done()
     return scenario
 
@@ -371,12 +376,17 @@ def _injections(top: Section, pods: int, usable: int, jobs: tuple[JobSpec, ...])
     for item in top.sections("inject"):
         at_s = item.number("at_hours", at_least=0, at_most=MAX_HOURS, scale=HOUR_S)
         cause = item.choice("cause", INJECT_CAUSES, "host")
-        if cause in ("job", "loss_spike"):
+        if cause in ("job", "loss_spike", "sdc"):
             job = item.string("job", names[0])
             if job not in names:
                 raise TpusimError(f"{item.label}: {unknown_name('job', job, names)}")
-            item.allow("pod", "cube", "duration_hours")
-            out.append(Injection(at_s=at_s, cause=cause, job=job))
+            item.allow("pod", "cube")
+            detect_s = 0.0
+            if cause == "sdc":  # found duration_hours after it strikes
+                detect_s = item.number("duration_hours", above=0, scale=HOUR_S)
+            else:
+                item.allow("duration_hours")
+            out.append(Injection(at_s=at_s, cause=cause, job=job, duration_s=detect_s))
             continue
         item.allow("job")
         pod = item.integer("pod", 0, at_least=0, at_most=pods - 1)

@@ -281,7 +281,8 @@ class World:
         self.fleet = dict.fromkeys(FLEET_COUNTS, 0)  # fleet counters (`units`)
         # checkpoint histories are kept only when a rollback may go past the last checkpoint
         self.track_history = (scenario.failure("sdc") is not None
-                              or scenario.faults.loss_spike is not None)
+                              or scenario.faults.loss_spike is not None
+                              or any(i.cause == "sdc" for i in scenario.injections))
         crews = scenario.repair_crews
         per_group = group_size(scenario.pod, scenario.usable_cubes, ocs=scenario.ocs)
         pools = scenario.faults.pools
