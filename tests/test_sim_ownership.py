@@ -13,13 +13,14 @@ OWNERS = {
     "lifecycle": {"state", "phase_start", "phases", "recovery_s", "restart", "drain",
                   "reconfigure", "shrink", "from_memory", "select_s", "rollback_bound",
                   "started", "degraded", "running_slices", "interrupt_pending", "causes",
-                  "cause", "corruptions", "grant", "finished", "window_start", "end_s"},
+                  "cause", "corruptions", "grant", "finished", "window_start", "end_s",
+                  "cycle_token", "interrupts"},
     "progress": {"acc", "by_cause", "progress", "ckpt", "pending_ckpt", "until_ckpt", "history",
                  "block", "run", "rate"},
     "scheduling": {"frag_since", "frag_wait", "cubes", "holes", "missing", "pod", "group", "pending",
                    "broken", "standbys"},
     "components": {"down", "healthy", "hist", "last_t", "n_events"},
-    "engine": {"proc"},
+    "engine": {"world", "on_interrupts"},
     "units": {"units", "fleet"},
 }
 # PodState's owner/free fields are written only by its own methods (take, release, ...).

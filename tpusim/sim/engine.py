@@ -7,7 +7,7 @@ The replication's shared state is a `World` (`world`); the behaviour is split by
 - `scheduling`: jobs ask for cubes; spare swaps into OCS slices, slice placement with the
   planner's rules, release, fragmentation.
 - `lifecycle`: the training job's state machine (the only writer of its phase and flags);
-  `training`: the SimPy process that drives it.
+  `training`: the SimPy events that drive it.
 - `progress`: closed-form progress, checkpoints and badput between events (no event per
   step), and the roll-back after an interruption.
 - `crews`: the repair-crew resource.
@@ -29,7 +29,7 @@ from tpusim.sim.jobfaults import start_job_faults
 from tpusim.sim.jobs import JobPlan
 from tpusim.sim.scenario import Scenario
 from tpusim.sim.scheduling import close_fragmentation
-from tpusim.sim.training import job_process
+from tpusim.sim.training import handle_interrupts, start_job
 from tpusim.sim.units import start_units
 from tpusim.sim.world import CATEGORIES, PENDING, JobState, World
 
@@ -55,8 +55,10 @@ def run_replication(scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.ran
     horizon = scenario.horizon_s
     start_units(w)
     start_components(w)
+    env.on_interrupts = lambda: handle_interrupts(w)
     for job in w.jobs:
-        job.proc = env.process(job_process(w, job))
+        job.world = w
+        start_job(w, job)
         start_job_faults(w, job)
     env.run(until=horizon)
     for pod in w.pods:

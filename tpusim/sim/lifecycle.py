@@ -7,9 +7,9 @@
 
 A CYCLE is the recovery phases a (re)start needs (`recovery_phases`: [save,] [reconfigure,]
 initialise, start, [restore]) followed by the compute with its periodic checkpoints, laid out
-as one timeout by `training.job_process` and split in closed form by `progress` when the job
-leaves it (`leave`). Everything here is synchronous (no SimPy waits); the process that drives
-it is `training.job_process`.
+as one timeout by `training` and split in closed form by `progress` when the job leaves it
+(`leave`). Everything here is synchronous (no SimPy waits); the events that drive it are
+`training`'s.
 
 Interruptions come from the component processes (`hit`, with the cause counted) and from the
 scheduler (`granted`: an elastic job re-forms at full size when its slices are back).
@@ -91,15 +91,12 @@ def request_grow(w: World, job: JobState) -> None:
 
 
 def _interrupt(w: World, job: JobState, cause: str) -> None:
+    """Queue the interruption; `training.handle_interrupts` takes it after this event."""
     job.interrupt_pending = True
+    job.cycle_token += 1  # the running CYCLE's timeout is void
     if w.log_on:
         w.log("interrupt", job.idx, NONE, NONE, cause)
-    job.proc.interrupt(cause)
-
-
-def interrupt_handled(job: JobState) -> None:
-    """The job's process has caught the interrupt; the next one may come."""
-    job.interrupt_pending = False
+    w.interrupts.append((job, cause))
 
 
 def slices_rewired(job: JobState) -> None:

@@ -1,48 +1,106 @@
-"""The training job as a SimPy process: waits for its slices, then runs one CYCLE timeout per
-(re)start (recovery phases + compute with checkpoints to the end of the work), until done or
-the horizon. Every state change goes through `lifecycle`; cubes through `scheduling`.
+"""The training job, driven by SimPy events: it waits for its slices, then runs one CYCLE
+timeout per (re)start (recovery phases + compute with checkpoints to the end of the work),
+until done or the horizon. Every state change goes through `lifecycle`; cubes through
+`scheduling`.
+
+A job is a small state machine on callbacks rather than a generator process, so that an
+interruption costs no SimPy event of its own: `lifecycle` queues it (`World.interrupts`) and the
+engine's clock hands the queue to `handle_interrupts` right after the event during which it was
+raised, the moment SimPy would run its urgent Interruption event. The CYCLE timeout of an
+interrupted run still fires, but carries a stale token and is ignored.
+
+    submit --(after: the job it follows is done)--> advance
+    advance: runnable? no -> WAITING, request cubes, wait for the grant -> advance
+                       yes -> begin_cycle, timeout(total) -> finish, release cubes
+    interrupted -> lifecycle.interrupted (roll back) -> advance
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-
 import simpy
+from simpy.events import URGENT
 
 from tpusim.sim import lifecycle
 from tpusim.sim.scheduling import release, request
 from tpusim.sim.world import WAITING, JobState, World
 
 
-def job_process(w: World, job: JobState) -> Generator[simpy.Event, object, None]:
-    """The job from submission to the end of its work (or the horizon)."""
-    env = w.env
+def start_job(w: World, job: JobState) -> None:
+    """The job's first move, at time 0 as a process would make it (an urgent event), then at its
+    submission."""
     spec = job.plan.spec
+    kick = simpy.Event(w.env)
+    kick._ok, kick._value = True, None
     if spec.submit_s > 0:
-        yield env.timeout(spec.submit_s)
-    if spec.after is not None:  # the next phase of a training schedule
-        before = next(j for j in w.jobs if j.plan.spec.name == spec.after)
-        yield before.finished
-    lifecycle.submitted(w, job)
-    while True:
-        if not job.runnable():
-            lifecycle.enter(w, job, WAITING)
-            while not job.runnable():
-                request(w, job)
-                if job.runnable():
-                    break
-                try:
-                    yield lifecycle.grant(w, job)
-                except simpy.Interrupt:
-                    lifecycle.interrupt_handled(job)
-            lifecycle.leave(w, job)
-        elif not job.complete():
-            request(w, job)  # elastic, degraded: keep asking for the missing slices
-        try:
-            total = lifecycle.begin_cycle(w, job)
-            yield env.timeout(total)
-            lifecycle.finish(w, job, total)
-            release(w, job)
+        kick.callbacks.append(lambda _ev: _after_delay(w, job))
+        w.env.schedule(kick, URGENT, spec.submit_s)
+    else:
+        kick.callbacks.append(lambda _ev: _after_delay(w, job))
+        w.env.schedule(kick, URGENT)
+
+
+def _after_delay(w: World, job: JobState) -> None:
+    after = job.plan.spec.after
+    if after is not None:  # the next phase of a training schedule
+        before = next(j for j in w.jobs if j.plan.spec.name == after)
+        if before.finished.callbacks is not None:  # not yet processed
+            before.finished.callbacks.append(lambda _ev: _submit(w, job))
             return
-        except simpy.Interrupt as interrupt:
-            lifecycle.interrupted(w, job, interrupt.cause)
+    _submit(w, job)
+
+
+def _submit(w: World, job: JobState) -> None:
+    lifecycle.submitted(w, job)
+    advance(w, job)
+
+
+def advance(w: World, job: JobState) -> None:
+    """The job's next move: wait for its slices, or (re)start a CYCLE."""
+    if not job.runnable():
+        lifecycle.enter(w, job, WAITING)
+        _wait(w, job)
+        return
+    if not job.complete():
+        request(w, job)  # elastic, degraded: keep asking for the missing slices
+    _cycle(w, job)
+
+
+def _wait(w: World, job: JobState) -> None:
+    request(w, job)
+    if job.runnable():
+        lifecycle.leave(w, job)
+        _cycle(w, job)
+    else:
+        lifecycle.grant(w, job).callbacks.append(lambda _ev: _granted(w, job))
+
+
+def _granted(w: World, job: JobState) -> None:
+    if job.runnable():
+        lifecycle.leave(w, job)
+        _cycle(w, job)
+    else:
+        _wait(w, job)
+
+
+def _cycle(w: World, job: JobState) -> None:
+    total = lifecycle.begin_cycle(w, job)
+    ev = simpy.Timeout(w.env, total, (job, job.cycle_token, total))
+    ev.callbacks.append(_cycle_end)
+
+
+def _cycle_end(ev: simpy.Event) -> None:
+    job, token, total = ev._value
+    if token != job.cycle_token:
+        return  # the run was interrupted
+    w = job.world
+    lifecycle.finish(w, job, total)
+    release(w, job)
+
+
+def handle_interrupts(w: World) -> None:
+    """Hand the interruptions raised during the last event to their jobs, in order."""
+    queue = w.interrupts
+    while queue:
+        job, cause = queue.popleft()
+        lifecycle.interrupted(w, job, cause)
+        advance(w, job)

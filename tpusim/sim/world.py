@@ -18,6 +18,7 @@ Invariant (tested in tests/test_sim_ownership.py): no module assigns a field it 
 
 from __future__ import annotations
 
+from collections import deque
 from enum import IntEnum
 
 import numpy as np
@@ -199,7 +200,7 @@ class JobState:
         self.plan = plan
         self.slices = [SliceState() for _ in range(plan.spec.slices)]
         self.broken = set(range(plan.spec.slices))  # slices unplaced or with holes (scheduling)
-        self.proc: simpy.Process | None = None  # set by the engine
+        self.world: World | None = None  # set by the engine (the job's events find it here)
         # lifecycle: the phase and what the next restart must do
         self.state = PENDING
         self.phase_start = 0.0
@@ -213,6 +214,7 @@ class JobState:
         self.causes = dict.fromkeys(CAUSES, 0)
         self.cause: str | None = None  # the interruption the job is recovering from
         self.corruptions: dict[int, float] = {}  # undetected corruption id -> progress at it
+        self.cycle_token = 0  # bumped by an interruption: the running CYCLE's timeout is void
         self.grant = env.event()  # fires when a waiting job's slices are formed
         self.finished = env.event()  # fires when the job's work is done
         self.window_start = plan.spec.submit_s
@@ -246,16 +248,33 @@ class JobState:
         return not self.broken
 
 
+class Clock(simpy.Environment):
+    """SimPy's environment; after each event it calls `on_interrupts` if that event raised any
+    job interruptions (where SimPy would run its urgent Interruption events next)."""
+
+    def __init__(self, interrupts: deque) -> None:
+        super().__init__()
+        self._interrupts = interrupts
+        self.on_interrupts = None  # set by the engine: training.handle_interrupts
+
+    def step(self) -> None:
+        super().step()
+        if self._interrupts:
+            self.on_interrupts()
+
+
 class World:
     """Everything one replication's processes share. Built once per replication."""
 
-    __slots__ = ("env", "events", "fleet", "jobs", "log_on", "n_events", "ocs", "pending", "plans",
-                 "pods", "rng_init", "rng_repair", "samplers", "sc", "track_history", "units")
+    __slots__ = ("env", "events", "fleet", "interrupts", "jobs", "log_on", "n_events", "ocs",
+                 "pending", "plans", "pods", "rng_init", "rng_repair", "samplers", "sc",
+                 "track_history", "units")
 
     def __init__(self, scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.random.SeedSequence,
                  *, log: bool = True) -> None:
         self.sc = scenario
-        self.env = simpy.Environment()
+        self.interrupts: deque[tuple[JobState, str]] = deque()  # raised, not yet handled
+        self.env = Clock(self.interrupts)
         self.plans = plans
         self.log_on = log
         self.events: list[tuple] = []  # the event log, rows as in EVENT_COLUMNS
