@@ -14,7 +14,7 @@ OWNERS = {
                   "reconfigure", "shrink", "from_memory", "select_s", "rollback_bound",
                   "started", "degraded", "running_slices", "interrupt_pending", "causes",
                   "cause", "corruptions", "grant", "finished", "window_start", "end_s",
-                  "cycle_token", "interrupts"},
+                  "cycle_token", "interrupts", "phase_cache"},
     "progress": {"acc", "by_cause", "progress", "ckpt", "pending_ckpt", "until_ckpt", "history",
                  "block", "run", "rate"},
     "scheduling": {"frag_since", "frag_wait", "cubes", "holes", "missing", "pod", "group", "pending",

@@ -23,6 +23,7 @@ from tpusim.sim.progress import (
     KEEP_ALL,
     KEEP_CHECKPOINT,
     KEEP_STEP,
+    account_phases,
     account_wait,
     plan_run,
     progress_now,
@@ -36,6 +37,7 @@ from tpusim.sim.world import (
     BETWEEN,
     CYCLE,
     DONE,
+    EPS,
     INIT,
     NONE,
     RECONF,
@@ -149,8 +151,21 @@ def grant(w: World, job: JobState) -> simpy.Event:
     return job.grant
 
 
-def recovery_phases(w: World, job: JobState) -> list[tuple[int, float]]:
-    """The phases a (re)start goes through, in order, with their durations in seconds."""
+def recovery_phases(w: World, job: JobState) -> tuple[tuple[tuple[int, float], ...], float]:
+    """The phases a (re)start goes through, in order, with their durations in seconds, and
+    their total (cached per distinct restart: the durations are the scenario's)."""
+    restart = job.restart
+    memory = w.sc.recovery.in_memory_replica or restart.from_memory
+    key = (restart.drain, restart.shrink, restart.select_s, restart.reconfigure and w.ocs,
+           job.started, memory)
+    found = w.phase_cache.get(key)
+    if found is None:
+        phases = tuple(_phases(w, job))
+        found = w.phase_cache[key] = (phases, sum(d for _, d in phases))
+    return found
+
+
+def _phases(w: World, job: JobState) -> list[tuple[int, float]]:
     rec = w.sc.recovery
     restart = job.restart
     phases: list[tuple[int, float]] = []
@@ -173,8 +188,7 @@ def begin_cycle(w: World, job: JobState) -> float:
     """Lay out the (re)start and the run to the end of the work from now; returns its length
     in seconds (inf for a job that trains to the horizon). The restart flags of the phases
     laid out are consumed (restored by `leave` if a phase is cut short)."""
-    job.phases = recovery_phases(w, job)
-    job.recovery_s = sum(d for _, d in job.phases)
+    job.phases, job.recovery_s = recovery_phases(w, job)
     for state, _duration in job.phases:
         if state == RECONF:
             job.restart.reconfigure = False
@@ -196,7 +210,11 @@ def leave(w: World, job: JobState, planned: float | None = None) -> None:
     dt = w.env.now - job.phase_start if planned is None else planned
     if state == CYCLE:
         recovery = job.recovery_s
-        cut = split_recovery(w, job, min(dt, recovery))
+        if dt > recovery + EPS and not w.log_on:  # every phase ran to its end
+            account_phases(job)
+            cut = len(job.phases)
+        else:
+            cut = split_recovery(w, job, min(dt, recovery))
         for phase, duration in job.phases[cut:]:  # cut short: to be redone
             if phase == RECONF:
                 job.restart.reconfigure = True

@@ -152,6 +152,14 @@ def split_run(w: World, job: JobState, t0: float, elapsed: float, *, completed: 
                          "saving"))
 
 
+def account_phases(job: JobState) -> None:
+    """Every recovery phase of the CYCLE ran to its end (no log): their full durations."""
+    acc = job.acc
+    for state, duration in job.phases:
+        acc[CATEGORY_OF[state]] += duration
+    job.by_cause[job.cause or "none"] += job.recovery_s
+
+
 def split_recovery(w: World, job: JobState, elapsed: float) -> int:
     """The recovery phases ran back to back from the start of the CYCLE; give each its share
     of `elapsed` in order (closed form) and log the ones that began. Returns the index of the

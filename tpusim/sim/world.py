@@ -267,13 +267,14 @@ class World:
     """Everything one replication's processes share. Built once per replication."""
 
     __slots__ = ("env", "events", "fleet", "interrupts", "jobs", "log_on", "n_events", "ocs",
-                 "pending", "plans", "pods", "rng_init", "rng_repair", "samplers", "sc",
-                 "track_history", "units")
+                 "pending", "phase_cache", "plans", "pods", "rng_init", "rng_repair", "samplers",
+                 "sc", "track_history", "units")
 
     def __init__(self, scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.random.SeedSequence,
                  *, log: bool = True) -> None:
         self.sc = scenario
         self.interrupts: deque[tuple[JobState, str]] = deque()  # raised, not yet handled
+        self.phase_cache: dict[tuple, tuple] = {}  # restart -> recovery phases (lifecycle)
         self.env = Clock(self.interrupts)
         self.plans = plans
         self.log_on = log
