@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 
 from tpusim import limits
+from tpusim.sim.faults import REPAIRED, lifetime_of
 from tpusim.sim.jobs import JobPlan
-from tpusim.sim.scenario import REPAIRED, Scenario
-from tpusim.topology.ocs import optical_links_per_cube
+from tpusim.sim.scenario import Scenario
 from tpusim.units import HOUR_S
 
 
@@ -28,8 +28,9 @@ def units(scenario: Scenario) -> dict[str, int]:
     pod, chip = scenario.pod, scenario.pod.chip
     cubes = scenario.pod_count * scenario.usable_cubes
     per_class = {"host": cubes * chip.hosts_per_cube, "chip": cubes * chip.chips_per_cube,
+                 "hbm": cubes * chip.chips_per_cube, "ici_link": cubes,  # one bundle per cube
                  "cube": cubes, "link": cubes, "ocs": scenario.pod_count * pod.ocs_count,
-                 "job": len(scenario.jobs)}
+                 "job": len(scenario.jobs), "dcn": len(scenario.jobs), "sdc": len(scenario.jobs)}
     return {f.component: per_class[f.component] for f in scenario.failures}
 
 
@@ -38,16 +39,21 @@ def expected_events(scenario: Scenario) -> dict[str, float]:
     horizon = scenario.horizon_s
     out: dict[str, float] = {}
     count = units(scenario)
+    chip = scenario.pod.chip
+    jobs_chips = sum(j.cubes * chip.chips_per_cube for j in scenario.jobs)
+    # the components behind the job processes: DCN ports, chips (corruption, per-chip failures)
+    per_job = {"dcn": jobs_chips / chip.chips_per_host, "sdc": jobs_chips, "job": jobs_chips}
+    repair = scenario.faults.repair
     for f in scenario.failures:
         n = count[f.component]
+        ttf = lifetime_of(f, chip)  # a cube's bundle of links fails at links / MTBF
         if f.component in REPAIRED:
-            cycle = f.ttf.mean_s + f.ttr.mean_s
-            out[f"failures.{f.component}"] = 2.0 * n * horizon / cycle
-        elif f.component == "link":
-            per_cube = optical_links_per_cube(scenario.pod.chip.cube_shape)
-            out["failures.link"] = n * per_cube * horizon / f.ttf.mean_s
+            mttr = repair.mean_s if f.pipeline else f.ttr.mean_s
+            out[f"failures.{f.component}"] = 2.0 * n * horizon / (ttf.mean_s + mttr)
+        elif f.component in per_job and (f.component != "job" or f.per == "chip"):
+            out[f"failures.{f.component}"] = per_job[f.component] * horizon / ttf.mean_s
         else:
-            out[f"failures.{f.component}"] = n * horizon / f.ttf.mean_s
+            out[f"failures.{f.component}"] = n * horizon / ttf.mean_s
     m = scenario.maintenance
     if m is not None:
         out["maintenance"] = 2.0 * scenario.pod_count * horizon / m.cube_interval_s
