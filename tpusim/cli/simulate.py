@@ -106,8 +106,18 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
                               _pct(s["waiting_fragmented_s"] / window)))
     con.print(table("Where the time went (job-hours)",
                     ["category", "hours", "share"], time_rows))
-    causes = [(c, f"{n:.1f}") for c, n in s["interruptions"].items() if n > 0 or c == "total"]
-    con.print(table("Interruptions", ["cause", "count"], causes))
+    by_cause = s["badput_by_cause"]
+    causes = [(c, f"{n:.1f}", f"{by_cause.get(c, 0.0) / HOUR_S:.1f}")
+              for c, n in s["interruptions"].items() if n > 0 and c != "total"]
+    if by_cause["none"] > 0:
+        causes.append(("(no interruption)", "-", f"{by_cause['none'] / HOUR_S:.1f}"))
+    causes.append(("total", f"{s['interruptions']['total']:.1f}",
+                   f"{sum(by_cause.values()) / HOUR_S:.1f}"))
+    con.print(table("Interruptions", ["cause", "count", "badput (job-hours)"], causes))
+    fleet = {k: v for k, v in s["fleet"].items() if v > 0 and k != "unit_failures"}
+    if fleet:
+        con.print(table("Repairs (per replication)", ["", "count"],
+                        [(k.replace("_", " "), f"{v:.1f}") for k, v in fleet.items()]))
     job_rows = []
     notes = []
     for plan in result.plans:
