@@ -11,7 +11,7 @@ and the layers below):
     workloads, planner, charts 4
     hardware, collectives     3
     topology                  2
-    units, errors, data, inputs, limits, defaults, stats (the ground floor) 1
+    units, errors, data, inputs, limits, rows, pool, defaults, stats (ground floor) 1
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ LAYERS = {
     "tpusim.data": 1,
     "tpusim.inputs": 1,
     "tpusim.limits": 1,
+    "tpusim.rows": 1,
+    "tpusim.pool": 1,
     "tpusim.defaults": 1,
     "tpusim.stats": 1,
 }

@@ -10,7 +10,6 @@ from conftest import assert_clean_error
 
 from tpusim.errors import TpusimError
 from tpusim.sweeps import (
-    RowWriter,
     SweepSpec,
     apply_overrides,
     load_sweep,
@@ -104,9 +103,10 @@ def test_process_pool_gives_same_rows(tmp_path):
     assert [r["step_time_s"] for r in one] == [r["step_time_s"] for r in two]
 
 
-def test_row_writer_rejects_unknown_suffix(tmp_path):
-    with pytest.raises(TpusimError, match=".csv or .jsonl"):
-        RowWriter(tmp_path / "x.txt")
+def test_unknown_output_suffix(tmp_path):
+    spec = load_sweep(_estimate_sweep(tmp_path, "global_batch_seqs = [256]"))
+    with pytest.raises(TpusimError, match=".csv or .jsonl or .parquet"):
+        run_sweep(spec, tmp_path / "x.txt")
 
 
 def test_spec_errors(tmp_path):

@@ -154,33 +154,16 @@ def sweep(spec: Any, *, out: str | Path | None = None, backend: str = defaults.S
     if check_limits:
         sweeps.check_size(spec)
     sweeps.check_grid(spec)
-    if out is not None:
-        out = Path(out)
-        total = spec.size
-        with progress_bar(f"sweep {spec.name}", total, progress) as advance:
-            run = sweeps.run_sweep(spec, out, backend=backend, workers=workers or 1, resume=True,
-                                   address=address, check_limits=check_limits,
-                                   progress=(lambda done, _t: advance(1)) if advance else None)
-        frame = sweeps.to_frame(out)
-        return SweepResult(spec.name, spec.kind, frame, out, run.total_points, run.ran_points,
-                           run.skipped_points, run.errors)
     import pandas as pd
 
-    rows: list[dict] = []
-    todo = sweeps.points(spec)
-    with progress_bar(f"sweep {spec.name}", len(todo), progress) as advance:
-        for got in sweeps.run_points(spec, todo, backend=backend, workers=workers or 1,
-                                     address=address, check_limits=check_limits):
-            rows.extend(got)
-            if advance:
-                advance(1)
-    frame = pd.DataFrame(rows)
-    order = {pid: i for i, pid in enumerate(sweeps.point_id(p) for p in todo)}
-    if len(frame):
-        frame = frame.sort_values("point_id", key=lambda c: c.map(order), kind="stable")
-        frame = frame.reset_index(drop=True)
-    errors = int(frame["error"].notna().sum()) if "error" in frame.columns else 0
-    return SweepResult(spec.name, spec.kind, frame, None, len(todo), len(todo), 0, errors)
+    out = None if out is None else Path(out)
+    with progress_bar(f"sweep {spec.name}", spec.size, progress) as advance:
+        run = sweeps.run_sweep(spec, out, backend=backend, workers=workers or 1, resume=True,
+                               address=address, check_limits=check_limits,
+                               progress=(lambda done, _t: advance(1)) if advance else None)
+    frame = sweeps.to_frame(out) if out is not None else pd.DataFrame(run.rows)
+    return SweepResult(spec.name, spec.kind, frame, out, run.total_points, run.ran_points,
+                       run.skipped_points, run.errors)
 
 
 # --- progress: a bar in a notebook (IPython display) or on a terminal (rich, on stderr) -----------

@@ -20,14 +20,11 @@ parameters. Library code never prints: progress goes through a callback.
 from __future__ import annotations
 
 import copy
-import csv
 import difflib
 import hashlib
 import itertools
 import json
-import multiprocessing
 import os
-import signal
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,9 +34,11 @@ from tpusim import defaults, limits
 from tpusim.data import find_input
 from tpusim.errors import TpusimError, unknown_name
 from tpusim.inputs import Section, UnknownKeyError, check_integer, load_toml, read_toml, show
+from tpusim.pool import imap_unordered
+from tpusim.rows import has_rows, open_sink, read_frame, read_rows
 
 KINDS = ("estimate", "plan", "simulate")
-OUT_SUFFIXES = (".csv", ".jsonl")
+OUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -356,86 +355,32 @@ def run_point(spec: SweepSpec, params: dict[str, Any], check_limits: bool = True
 # --- result files -----------------------------------------------------------------------------
 
 def check_out_path(out: Path) -> Path:
-    if out.suffix not in OUT_SUFFIXES:
-        raise TpusimError(f"sweep output {str(out)!r} must end in {' or '.join(OUT_SUFFIXES)}")
-    return out
+    if Path(out).suffix not in OUT_SUFFIXES:
+        raise TpusimError(f"out {str(out)!r}: use a {' or '.join(OUT_SUFFIXES)} file name", params=("out",))
+    return Path(out)
+
+
+def sweep_id(spec: SweepSpec) -> str:
+    """12 hex digits naming what makes rows of one output file comparable: the kind, the base
+    file's content and the grid's keys (values may be added to a grid and the sweep resumed)."""
+    digest = hashlib.sha256(spec.kind.encode() + b"\0")
+    if spec.base is not None:
+        digest.update(spec.base.read_bytes())
+    digest.update(json.dumps(sorted(spec.grid)).encode())
+    return digest.hexdigest()[:12]
 
 
 def done_ids(out: Path) -> set[str]:
     """Point ids already in an output file (empty if the file does not exist)."""
-    if not out.exists():
-        return set()
     return {str(row.get("point_id")) for row in read_rows(out)}
 
 
-def read_rows(out: Path) -> list[dict[str, Any]]:
-    """The rows of a sweep output file (CSV values come back as strings)."""
-    if out.suffix == ".jsonl":
-        rows = []
-        with out.open() as fh:
-            for line in fh:
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError:  # a line cut by an interrupt: that point reruns
-                        continue
-        return rows
-    with out.open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-class RowWriter:
-    """Appends rows to a CSV or JSONL file, flushing after each one, so a crash or Ctrl-C loses
-    nothing already finished. A CSV keeps the columns of its first row (header)."""
-
-    def __init__(self, out: Path):
-        self.out = check_out_path(out)
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self._fields: list[str] | None = None
-        if self.out.suffix == ".csv" and self.out.exists() and self.out.stat().st_size:
-            with self.out.open(newline="") as fh:
-                self._fields = next(csv.reader(fh), None)
-
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        with self.out.open("a", newline="") as fh:
-            if self.out.suffix == ".jsonl":
-                for row in rows:
-                    fh.write(json.dumps(row, default=_jsonable) + "\n")
-            else:
-                if self._fields is None:
-                    self._fields = _columns(rows)
-                    csv.writer(fh).writerow(self._fields)
-                writer = csv.DictWriter(fh, fieldnames=self._fields, extrasaction="ignore")
-                for row in rows:
-                    writer.writerow({k: _cell(v) for k, v in row.items()})
-            fh.flush()
-
-
-def _columns(rows: list[dict[str, Any]]) -> list[str]:
-    cols: list[str] = []
-    for row in rows:
-        cols.extend(k for k in row if k not in cols)
-    if "error" not in cols:
-        cols.append("error")
-    return cols
-
-
-def _cell(value: Any) -> Any:
-    return json.dumps(value) if isinstance(value, dict | list | tuple) else value
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
+def to_frame(out: str | Path):
+    """A sweep output file as a pandas DataFrame (for notebooks); a torn last line is ignored."""
+    return read_frame(out)
 
 
 # --- execution --------------------------------------------------------------------------------
-
-def _ignore_sigint() -> None:
-    """Pool workers leave Ctrl-C to the parent, which terminates them (no hang, no traceback)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
 
 def _run_point_args(args: tuple[SweepSpec, dict[str, Any], bool]) -> list[dict[str, Any]]:
     return run_point(*args)
@@ -444,20 +389,7 @@ def _run_point_args(args: tuple[SweepSpec, dict[str, Any], bool]) -> list[dict[s
 def _run_local(spec: SweepSpec, todo: list[dict[str, Any]], workers: int | None,
                check_limits: bool = True) -> Iterator[list[dict]]:
     workers = workers or os.cpu_count() or 1
-    if workers <= 1 or len(todo) <= 1:
-        for params in todo:
-            yield run_point(spec, params, check_limits)
-        return
-    pool = multiprocessing.get_context().Pool(min(workers, len(todo)), initializer=_ignore_sigint)
-    try:
-        yield from pool.imap_unordered(_run_point_args,
-                                       [(spec, params, check_limits) for params in todo])
-        pool.close()
-    except BaseException:  # Ctrl-C or an error: drop unfinished points; finished rows are written
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
+    return imap_unordered(_run_point_args, [(spec, params, check_limits) for params in todo], workers)
 
 
 def _run_ray(spec: SweepSpec, todo: list[dict[str, Any]], workers: int | None,
@@ -519,16 +451,17 @@ def run_points(spec: SweepSpec, todo: list[dict[str, Any]], *, backend: str = "l
 
 @dataclass(frozen=True)
 class SweepRun:
-    out: Path
+    out: Path | None  # None: the rows are in `rows`
     total_points: int
     skipped_points: int  # already in the output file (--resume)
     ran_points: int
     errors: int
+    rows: list[dict[str, Any]] | None = None  # in memory (out None), in grid order
 
 
 def run_sweep(
     spec: SweepSpec,
-    out: Path,
+    out: Path | None,
     *,
     backend: str = defaults.SWEEP_BACKEND,
     workers: int | None = None,
@@ -537,42 +470,53 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
     check_limits: bool = True,
 ) -> SweepRun:
-    """Run every point of `spec` not already in `out` (with resume) and append its rows to `out`.
+    """Run every point of `spec` not already in `out` (with resume) and append its rows to `out`
+    (None: keep them in memory, `SweepRun.rows`, in grid order).
 
-    Without `resume`, an existing non-empty `out` is an error (nothing is overwritten).
-    `progress(done, total)` is called after each point. `check_limits`: refuse a grid of more
-    than `tpusim.limits.SWEEP_POINTS` points, and apply each runner's limits (False: neither).
+    Without `resume`, an existing non-empty `out` is an error (nothing is overwritten). With it,
+    the file's complete points are kept (a torn last line or a point cut short by a crash is
+    dropped and runs again), and a file written by a different sweep (`sweep_id`: kind, base
+    content, grid keys) is refused. Every row written carries `point_rows` (the rows of its
+    point) and `sweep_id`. `progress(done, total)` is called after each point. `check_limits`:
+    refuse a grid of more than `tpusim.limits.SWEEP_POINTS` points, and apply each runner's
+    limits (False: neither).
     """
-    check_out_path(out)
+    out = None if out is None else check_out_path(out)
     if check_limits:
         check_size(spec)
     check_grid(spec)
-    if out.exists() and out.stat().st_size and not resume:
+    if out is not None and has_rows(out) and not resume:
         raise TpusimError(f"{out} already exists; pass resume to continue it or choose another out",
                           params=("resume", "out"))
+    sid = sweep_id(spec)
     all_points = points(spec)
-    done = done_ids(out) if resume else set()
-    todo = [p for p in all_points if point_id(p) not in done]
-    rows_of_points = run_points(spec, todo, backend=backend, workers=workers, address=address,
-                                check_limits=check_limits)
-    writer = RowWriter(out)
-    errors = 0
-    finished = 0
-    for rows in rows_of_points:
-        writer.write(rows)
-        errors += sum(1 for r in rows if r.get("error"))
-        finished += 1
-        if progress is not None:
-            progress(finished, len(todo))
+    sink = open_sink(out, formats=OUT_SUFFIXES, resume=resume, group_key="point_id",
+                     group_size="point_rows")
+    errors = finished = 0
+    try:
+        found = {str(r.get("sweep_id")) for r in sink.existing}
+        if found and found != {sid}:
+            raise TpusimError(
+                f"{out} holds rows of a different sweep (another kind, base file content or grid "
+                f"keys: sweep_id {', '.join(sorted(found))} here, {sid} now); choose another out",
+                params=("out",))
+        done = {str(r.get("point_id")) for r in sink.existing}
+        todo = [p for p in all_points if point_id(p) not in done]
+        for rows in run_points(spec, todo, backend=backend, workers=workers, address=address,
+                               check_limits=check_limits):
+            sink.write(rows if out is None else
+                       [{**row, "point_rows": len(rows), "sweep_id": sid} for row in rows])
+            errors += sum(1 for r in rows if r.get("error"))
+            finished += 1
+            if progress is not None:
+                progress(finished, len(todo))
+    finally:
+        sink.close()
+    kept = None
+    if out is None:  # in grid order (points finish in any order)
+        order = {point_id(p): i for i, p in enumerate(all_points)}
+        kept = sorted(sink.rows, key=lambda r: order[r["point_id"]])
     return SweepRun(out=out, total_points=len(all_points), skipped_points=len(all_points) - len(todo),
-                    ran_points=finished, errors=errors)
+                    ran_points=finished, errors=errors, rows=kept)
 
 
-def to_frame(out: str | Path):
-    """A sweep output file as a pandas DataFrame (for notebooks)."""
-    import pandas as pd
-
-    out = Path(out)
-    if out.suffix == ".csv":
-        return pd.read_csv(out)
-    return pd.DataFrame(read_rows(out))

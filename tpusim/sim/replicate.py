@@ -2,8 +2,9 @@
 
 Replication i uses `numpy.random.SeedSequence(seed).spawn(n)[i]`, so its numbers depend only on
 (seed, i): the same whatever the number of workers or the order in which they finish.
-Finished rows go to `on_rows` (progress bars) and to a `TableSink` (CSV or parquet) as soon
-as they arrive, so an interrupt loses no finished replication.
+Finished rows go to `on_rows` (progress bars) and to the row sink (`tpusim.rows`: CSV or
+parquet) as soon as they arrive, so an interrupt, or a SIGKILL, loses no finished replication.
+Replications run on the interruptible pool (`tpusim.pool`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from tpusim.errors import TpusimError
 from tpusim.inputs import check_integer
+from tpusim.pool import imap_unordered
+from tpusim.rows import open_sink
 from tpusim.sim.accounting import events_frame, job_rows, replication_row, summarize
 from tpusim.sim.budget import check_budget
 from tpusim.sim.engine import ReplicationResult, run_replication
@@ -65,56 +67,6 @@ def _run_chunk(scenario: Scenario, plans: tuple[JobPlan, ...],
     return out
 
 
-def _quiet_worker() -> None:
-    """Workers ignore Ctrl-C: the parent cancels what is queued and keeps what finished."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-class TableSink:
-    """Append rows to a CSV or parquet file as they arrive; `close()` leaves a valid file."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if self.path.suffix not in OUT_SUFFIXES:
-            raise TpusimError(f"out {str(path)!r}: use a .csv or .parquet file name", params=("out",))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = None
-        self._csv = None
-        self._schema = None
-
-    def write(self, rows: list[dict]) -> None:
-        import pandas as pd
-
-        if not rows:
-            return
-        frame = _typed(pd.DataFrame(rows))
-        if self.path.suffix == ".csv":
-            header = self._csv is None
-            if self._csv is None:
-                self._csv = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-            frame.to_csv(self._csv, header=header, index=False)
-            self._csv.flush()
-            return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.Table.from_pandas(frame, preserve_index=False, schema=self._schema)
-        if self._writer is None:
-            self._schema = table.schema
-            self._writer = pq.ParquetWriter(self.path, self._schema)
-        self._writer.write_table(table)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        if self._csv is not None:
-            self._csv.close()
-            self._csv = None
-
-
 def _typed(frame):
     """Stable column types across batches: numbers as float64 (except the replication index)."""
     for col in frame.columns:
@@ -151,59 +103,38 @@ def simulate(scenario: Scenario, *, workers: int | None = None, with_events: boo
         check_integer(workers, "workers", "simulate", at_least=1)
     n = scenario.replications
     seeds = replication_seeds(scenario.seed, n)
-    sink = TableSink(out) if (out is not None and n > 1) else None
+    sink = None if out is None else open_sink(out, formats=OUT_SUFFIXES)  # checked before any run
+    table_sink = sink if n > 1 else None  # one replication: the event log goes to `out` instead
     rows: list[dict] = []
     first: ReplicationResult | None = None
     events = None
+
+    def keep(got: list[dict]) -> None:
+        rows.extend(got)
+        if table_sink is not None:
+            table_sink.write(_typed(pd.DataFrame(got)).to_dict("records"))
+        if on_rows:
+            on_rows(len({r["replication"] for r in got}))
+
     try:
-        if with_events or n == 1 or (out is not None and n == 1):
+        if with_events or n == 1:
             first = run_replication(scenario, plans, seeds[0], log=True)
             r0 = job_rows(first, plans, 0)
-            rows.extend(r0 + [replication_row(r0, first.fleet)])
             events = events_frame(first, plans)
-            if sink is not None:
-                sink.write(rows)
-            if on_rows:
-                on_rows(1)
+            keep(r0 + [replication_row(r0, first.fleet)])
         todo = [(i, seeds[i]) for i in range(1 if first is not None else 0, n)]
         workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
-        if workers <= 1 or len(todo) <= 1:
-            for item in todo:
-                got = _run_chunk(scenario, plans, [item])
-                rows.extend(got)
-                if sink is not None:
-                    sink.write(got)
-                if on_rows:
-                    on_rows(1)
-        elif todo:
-            import multiprocessing
-
-            # small chunks: smooth progress, and an interrupt discards little unfinished work
-            size = max(1, min(16, math.ceil(len(todo) / (workers * 8))))
-            chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-            pool = multiprocessing.get_context().Pool(workers, initializer=_quiet_worker)
-            try:
-                for got in pool.imap_unordered(_run_chunk_args, [(scenario, plans, c) for c in chunks]):
-                    rows.extend(got)
-                    if sink is not None:
-                        sink.write(got)
-                    if on_rows:
-                        on_rows(len({r["replication"] for r in got}))
-                pool.close()
-            except BaseException:
-                pool.terminate()  # unfinished chunks are dropped; finished rows are kept
-                raise
-            finally:
-                pool.join()
+        # small chunks: smooth progress, few output parts, and an interrupt (or a SIGKILL)
+        # discards little unfinished work
+        size = max(1, min(16, math.ceil(len(todo) / (max(workers, 8) * 8))))
+        chunks = [(scenario, plans, todo[i:i + size]) for i in range(0, len(todo), size)]
+        for got in imap_unordered(_run_chunk_args, chunks, workers):
+            keep(got)
+        if sink is not None and n == 1 and events is not None:
+            sink.write(_typed(events.copy()).to_dict("records"))
     finally:
         if sink is not None:
             sink.close()
-    if out is not None and n == 1 and events is not None:
-        event_sink = TableSink(out)
-        try:
-            event_sink.write(events.to_dict("records"))
-        finally:
-            event_sink.close()
     table = pd.DataFrame(rows).sort_values(["replication", "job"], kind="stable").reset_index(drop=True)
     summary = summarize(table, scenario=scenario.name, seed=scenario.seed)
     summary["jobs_plan"] = {
