@@ -37,13 +37,16 @@ def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None 
     """`tpusim plan`: P(schedulable) and goodput per slice size with OCS and on a static torus
     (a PlanResult; `.to_dict()` is the --json output). `pod` is a name or TOML file; `chips`
     (default tpusim.defaults.POD_CHIPS) and `generation` pick a catalog pod instead."""
-    from tpusim.hardware import select_pod
+    from tpusim.hardware import cloud_slice, select_pod
     from tpusim.planner.assign import cubes_of_hosts
     from tpusim.planner.table import plan as make_plan
 
     samples = check_integer(samples, "samples", "", at_least=1, param=True)
     slices = check_integer(slices, "slices", "", at_least=1, param=True)
     the_pod = select_pod(pod=pod, chips=chips, generation=generation)
+    named = cloud_slice(pod) if isinstance(pod, str) else None
+    if named is not None and slice is None:  # pod="v5p-128": that slice of the v5p pod
+        slice = named.slice_shape
     faulty = None if faulty_cubes is None else [int(c) for c in faulty_cubes]
     if faulty_hosts:
         faulty = sorted(set(faulty or []) | set(cubes_of_hosts(the_pod, list(faulty_hosts))))
@@ -61,6 +64,7 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
     DlrmSearchResult). `chips` counts all slices together."""
     import math
 
+    from tpusim.hardware import chip_and_slice
     from tpusim.topology.shape import parse_shape
     from tpusim.workloads import estimate as run_estimate
     from tpusim.workloads import load_workload
@@ -68,6 +72,7 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
     from tpusim.workloads.kinds import workload_kind
     from tpusim.workloads.search import search as run_search
 
+    chip, slice = chip_and_slice(chip, slice)  # slice="v5p-128": a Cloud TPU name
     if isinstance(workload, str | Path) and workload_kind(workload) == "dlrm":
         workload = load_dlrm(workload)
     if getattr(workload, "kind", "dense_llm") == "dlrm":  # embedding model: docs/embeddings.md

@@ -57,7 +57,7 @@ _CHIP_OPTIONAL_NUMBERS: dict[str, tuple[bool, float, float]] = {
 }
 _SLICE_RULES = ("cubes", "listed")
 _WRAP_RULES = ("whole_cubes", "full_axis")
-_CHIP_ALIASES = {"tpu7x": "v7", "ironwood": "v7"}
+_CHIP_ALIASES = {"tpu7x": "v7", "ironwood": "v7", "v5litepod": "v5e"}
 
 
 @dataclass(frozen=True)
@@ -307,9 +307,87 @@ def _load_pod_file(path: Path, version: tuple[int, int]) -> Pod:
 
 
 def load_pod(name_or_path: str | Path, *, relative_to: Path | None = None) -> Pod:
-    """A pod by catalog name ('tpu-v4-4096') or from a pod TOML file (also beside `relative_to`)."""
+    """A pod by catalog name ('tpu-v4-4096'), from a pod TOML file (also beside `relative_to`),
+    or the catalog pod of a Cloud TPU name ('v5p-128': the v5p pod; see `cloud_slice`)."""
+    named = cloud_slice(name_or_path) if isinstance(name_or_path, str) else None
+    if named is not None:
+        return named.pod
     path = pod_path(name_or_path, relative_to=relative_to)
     return _load_pod_file(path, file_version(path))
+
+
+# Cloud TPU accelerator names: '<generation>-<N>'. N counts TensorCores, so a chip counts
+# tensorcores_per_chip of them (from the chip TOML): v4-8 and v5p-128 are 4 and 64 chips (2 per
+# chip), v5litepod-256 / v5e-256 / v6e-256 are 256 chips (1 per chip); tpu7x-N follows the same
+# rule with Ironwood's 2 TensorCores per chip (an assumption: the Cloud docs list TPU7x by
+# topology). https://cloud.google.com/tpu/docs/types-topologies
+CLOUD_PREFIXES = ("v2", "v3", "v4", "v5p", "v5e", "v5litepod", "v6e", "tpu7x")
+
+
+@dataclass(frozen=True)
+class CloudSlice:
+    """A Cloud TPU name resolved: the catalog pod of its generation and the slice it names."""
+
+    name: str
+    pod: Pod
+    chips: int
+    shape: tuple[int, ...]  # the most compact legal shape with that many chips
+
+    @property
+    def slice_shape(self) -> str:
+        return fmt_shape(self.shape)
+
+
+def cloud_slice(name: str) -> CloudSlice | None:
+    """`name` as a Cloud TPU accelerator name ('v4-8', 'v5p-128', 'v5litepod-256', 'v6e-256',
+    'tpu7x-256'); None when it is not written like one. A name of that form whose size is not a
+    slice of the generation's catalog pod is a TpusimError naming the legal sizes."""
+    from tpusim.topology.shape import compact_shape
+
+    prefix, _, count = name.strip().lower().rpartition("-")
+    if prefix not in CLOUD_PREFIXES or not count.isdigit():
+        return None
+    chip = load_chip(prefix)
+    pods = [p for p in all_pods() if p.chip.name == chip.name]
+    if not pods:
+        raise TpusimError(f"{name}: no catalog pod of {chip.name} chips; add a pod TOML to topologies/")
+    pod = max(pods, key=lambda p: p.chips)
+    cores, per_chip = int(count), chip.tensorcores_per_chip
+    if cores < per_chip or cores % per_chip:
+        raise TpusimError(f"{name}: the number after the dash counts TensorCores ({per_chip} per "
+                          f"{chip.name} chip), so it must be a multiple of {per_chip}")
+    chips = cores // per_chip
+    try:
+        shape = compact_shape(chip, pod.shape, chips)
+    except TpusimError as exc:
+        raise TpusimError(f"{name} = {chips} {chip.name} chips: {exc}") from None
+    return CloudSlice(name=name, pod=pod, chips=chips, shape=shape)
+
+
+def chip_and_slice(chip: str | None, slice_shape: str | None) -> tuple[str | None, str | None]:
+    """A slice given as a Cloud TPU name ('v5p-128') -> (its chip, its shape in chips); any
+    other slice passes through. A chip that contradicts the name is an error."""
+    named = cloud_slice(slice_shape) if slice_shape else None
+    if named is None:
+        return chip, slice_shape
+    own = named.pod.chip.name
+    if chip is not None and load_chip(chip).name != own:
+        raise TpusimError(f"slice {slice_shape} is {named.chips} {own} chips, not {chip}; give the "
+                          f"chip or a Cloud TPU name of that chip, not both", params=("chip",))
+    return own, named.slice_shape
+
+
+def cloud_names(chip: Chip) -> list[str]:
+    """The Cloud TPU names of every legal slice size of `chip`'s catalog pod, smallest first."""
+    from tpusim.topology.shape import legal_shapes
+
+    pods = [p for p in all_pods() if p.chip.name == chip.name]
+    if not pods:
+        return []
+    pod = max(pods, key=lambda p: p.chips)
+    prefix = next(p for p in CLOUD_PREFIXES if _chip_key(p) == chip.name)
+    sizes = sorted({math.prod(s) for s in legal_shapes(chip, pod.shape)})
+    return [f"{prefix}-{n * chip.tensorcores_per_chip}" for n in sizes]
 
 
 def all_chips() -> list[Chip]:

@@ -51,9 +51,10 @@ def catalog(json_out: bool = typer.Option(False, "--json", help="Machine-readabl
     chips = all_chips()
     pods = all_pods()
     workloads = _workload_names()
+    cloud = cloud_records(chips)
     if json_out:
         print_json({"chips": [chip_record(c) for c in chips], "pods": [pod_record(p) for p in pods],
-                    "workloads": workloads})
+                    "workloads": workloads, "cloud_names": cloud})
         return
     out = console()
     out.print(table(
@@ -71,5 +72,30 @@ def catalog(json_out: bool = typer.Option(False, "--json", help="Machine-readabl
         [(p.name, p.chip.name, fmt_shape(p.shape), p.chips, p.hosts, p.cubes or "-",
           f"yes ({p.ocs_ports}-port)" if p.ocs else "no") for p in pods],
     ))
+    out.print(table(
+        "Cloud TPU names (accepted wherever a pod or slice is named: --pod, --slice)",
+        ["chip", "pod", "names", "chips per name unit", "examples"],
+        [(r["chip"], r["pod"], f"{r['prefix']}-N ({r['count']} sizes)",
+          f"N / {r['tensorcores_per_chip']} chips (N counts TensorCores)",
+          ", ".join(f"{n} = {c}" for n, c in r["examples"])) for r in cloud],
+    ))
     if workloads:
         out.print("Workloads: " + ", ".join(workloads))
+
+
+def cloud_records(chips: list[Chip]) -> list[dict]:
+    """Per chip with a catalog pod: its Cloud TPU name prefix, every legal name and a few
+    examples as (name, chips)."""
+    from tpusim.hardware import cloud_names, cloud_slice
+
+    out = []
+    for chip in chips:
+        names = cloud_names(chip)
+        if not names:
+            continue
+        picks = list(dict.fromkeys([names[0], *names[len(names) // 2:len(names) // 2 + 1], names[-1]]))
+        examples = [(n, cloud_slice(n).chips) for n in picks]
+        out.append({"chip": chip.name, "pod": cloud_slice(names[-1]).pod.name,
+                    "prefix": names[0].rpartition("-")[0], "tensorcores_per_chip": chip.tensorcores_per_chip,
+                    "count": len(names), "names": names, "examples": examples})
+    return out

@@ -38,7 +38,8 @@ def estimate(
     workload: str = typer.Argument(..., help="Workload TOML file, or a shipped name like palm-540b."),
     chip: str | None = typer.Option(None, "--chip", help="Chip generation (v4, v5p, ...)."),
     chips: int | None = typer.Option(None, "--chips", help="Total chips (all slices together)."),
-    slice_shape: str | None = typer.Option(None, "--slice", help="Slice shape in chips, e.g. 12x16x16."),
+    slice_shape: str | None = typer.Option(
+        None, "--slice", help="Slice shape in chips, e.g. 12x16x16, or a Cloud TPU name like v5p-128."),
     slices: int | None = typer.Option(None, "--slices", help="Slices joined over the data-center network."),
     global_batch: int | None = typer.Option(
         None, "--global-batch", help="Global batch: sequences (LLM) or samples (DLRM), all slices together."
@@ -69,6 +70,9 @@ def estimate(
         raise TpusimError(f"--top must be >= 1, got {top}")
     if chart is not None and chart.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise TpusimError(f"--chart {str(chart)!r}: use a .png, .svg or .pdf file name")
+    from tpusim.hardware import chip_and_slice
+
+    chip, slice_shape = chip_and_slice(chip, slice_shape)  # --slice v5p-128: a Cloud TPU name
     if workload_kind(workload) == "dlrm":
         from tpusim.cli.estimate_dlrm import run_dlrm
         from tpusim.workloads.dlrm.config import load_dlrm

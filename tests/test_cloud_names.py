@@ -1,0 +1,64 @@
+"""Cloud TPU accelerator names (https://cloud.google.com/tpu/docs/types-topologies): the number
+after the dash counts TensorCores, so v4-8 and v5p-128 are 4 and 64 chips (2 TensorCores per
+chip) and v5litepod-256 / v5e-256 / v6e-256 are 256 chips (1 per chip). Each resolves to the
+catalog pod of its generation plus a slice, wherever a pod or slice is named."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import assert_clean_error, run_main
+
+from tpusim.errors import TpusimError
+from tpusim.hardware import cloud_slice, load_pod
+
+
+@pytest.mark.parametrize(("name", "pod", "chips"), [
+    ("v4-8", "tpu-v4-4096", 4),
+    ("v4-8192", "tpu-v4-4096", 4096),
+    ("v5p-128", "tpu-v5p-8960", 64),
+    ("v5litepod-256", "tpu-v5e-256", 256),
+    ("v5e-256", "tpu-v5e-256", 256),
+    ("v6e-256", "tpu-v6e-256", 256),
+    ("v2-8", "tpu-v2-256", 4),
+    ("tpu7x-256", "tpu-v7-9216", 128),
+])
+def test_names_resolve_to_pod_and_slice(name, pod, chips):
+    named = cloud_slice(name)
+    assert (named.pod.name, named.chips) == (pod, chips)
+    assert load_pod(name).name == pod
+
+
+def test_catalog_names_are_not_cloud_names():
+    assert cloud_slice("tpu-v4-4096") is None
+    assert cloud_slice("palm-540b") is None
+
+
+@pytest.mark.parametrize(("name", "needle"), [
+    ("v5p-100", "nearest legal sizes"),  # 50 chips is no v5p slice
+    ("v4-7", "counts TensorCores"),
+    ("v5e-512", "nearest legal sizes"),  # more than the 256-chip pod
+])
+def test_impossible_names_are_errors(name, needle):
+    with pytest.raises(TpusimError, match=needle):
+        cloud_slice(name)
+
+
+def test_cli_accepts_names_for_pods_and_slices():
+    top = json.loads(run_main("topology", "--pod", "v4-8", "--json").stdout)
+    assert (top["chips"], top["pod"]) == (4, "tpu-v4-4096")
+    plan = json.loads(run_main("plan", "--pod", "v5p-128", "--samples", "5", "--json").stdout)
+    assert plan["pod"]["name"] == "tpu-v5p-8960" and [r["slice_chips"] for r in plan["rows"]] == [64]
+    est = json.loads(run_main("estimate", "palm-8b", "--slice", "v5p-128", "--json").stdout)
+    assert (est["chip"], est["chips"], est["slice_shape"]) == ("v5p", 64, "4x4x4")
+    assert_clean_error(run_main("estimate", "palm-8b", "--slice", "v5p-128", "--chip", "v4"),
+                       "v5p-128", "--chip")
+
+
+def test_catalog_lists_cloud_names():
+    data = json.loads(run_main("catalog", "--json").stdout)
+    by_chip = {r["chip"]: r for r in data["cloud_names"]}
+    assert {"v4-8", "v4-8192"} <= set(by_chip["v4"]["names"])
+    assert "v5litepod" not in by_chip  # listed under its canonical v5e prefix
+    assert "v5e-256" in by_chip["v5e"]["names"] and "tpu7x-18432" in by_chip["v7"]["names"]
