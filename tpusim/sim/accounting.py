@@ -56,6 +56,8 @@ def job_rows(result: ReplicationResult, plans: tuple[JobPlan, ...], replication:
         row["time_to_train_s"] = raw["end_s"] - raw["submitted_s"] if finished else math.nan
         row["tokens_trained"] = (raw["progress_s"] * plan.tokens_per_s
                                  if plan.tokens_per_s is not None else math.nan)
+        row["samples_trained"] = (raw["progress_s"] * plan.samples_per_s
+                                  if plan.samples_per_s is not None else math.nan)
         row.update(goodputs([row]))
         rows.append(row)
     return rows
@@ -149,8 +151,9 @@ def summarize(table, *, scenario: str = "", seed: int | None = None) -> dict:
         entry["waiting_fragmented_s"] = float(part["waiting_fragmented_s"].mean())
         entry["never_started_fraction"] = float(1.0 - part["started"].astype(float).mean())
         entry["time_to_train_s"] = _quantiles(part["time_to_train_s"].to_numpy(dtype=float))
-        tokens = part["tokens_trained"].to_numpy(dtype=float)
-        entry["tokens_trained"] = float(np.nanmean(tokens)) if np.isfinite(tokens).any() else None
+        for unit in ("tokens_trained", "samples_trained"):
+            done = part[unit].to_numpy(dtype=float)
+            entry[unit] = float(np.nanmean(done)) if np.isfinite(done).any() else None
         jobs[str(name)] = entry
     out["jobs"] = jobs
     return out

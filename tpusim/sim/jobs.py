@@ -23,12 +23,14 @@ from tpusim.topology.ocs import optical_links_per_cube
 class Performance:
     """What a job's workload does per step on its slices: the one place the simulator learns a
     job's speed (`performance`). `units_per_step` counts the work units a step trains (tokens
-    for a language model); `program_goodput` is the MFU."""
+    for a language model, samples for a DLRM: `unit`); `program_goodput` is the MFU (for a DLRM
+    the stall-free fraction of its step, docs/embeddings.md)."""
 
     program_goodput: float
     step_time_s: float
     units_per_step: float | None
     source: str  # "estimate" or "override"
+    unit: str = "tokens"
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,15 @@ class JobPlan:
     interval_s: float  # compute seconds between checkpoints
     rate_source: str  # "estimate" or "override"
     loss_spike: LossSpike | None = None
+    samples_per_step: float | None = None  # DLRM jobs
 
     @property
     def tokens_per_s(self) -> float | None:
         return None if self.tokens_per_step is None else self.tokens_per_step / self.step_time_s
+
+    @property
+    def samples_per_s(self) -> float | None:
+        return None if self.samples_per_step is None else self.samples_per_step / self.step_time_s
 
     @property
     def chips(self) -> int:
@@ -138,9 +145,9 @@ def performance(scenario: Scenario, spec: JobSpec) -> Performance:
         return Performance(mfu, step, units, "override")
     est = _estimate_cached(spec.workload, scenario.pod.chip.name, math.prod(spec.slice_shape),
                            spec.slices, spec.global_batch_seqs, spec.name)
-    return Performance(est.mfu if mfu is None else mfu,
+    return Performance(est.program_goodput if mfu is None else mfu,
                        est.step_time_s if step is None else step,
-                       est.tokens_per_step if units is None else units, "estimate")
+                       est.units_per_step if units is None else units, "estimate", est.unit)
 
 
 def _plan(scenario: Scenario, spec: JobSpec) -> JobPlan:
@@ -152,14 +159,19 @@ def _plan(scenario: Scenario, spec: JobSpec) -> JobPlan:
         if not perf.units_per_step:
             raise TpusimError(f"job {spec.name!r}: train_tokens needs tokens_per_step")
         work = spec.train_tokens / perf.units_per_step * step
+    elif spec.train_samples is not None:
+        work = spec.train_samples / perf.units_per_step * step
     else:
         work = math.inf
     rate = job_failure_rate(scenario, spec, step)
     interval = scenario.recovery.checkpoint_interval_s
     if interval is None:
         interval = auto_interval(scenario, rate, step)
+    samples = perf.unit == "samples"
     return JobPlan(spec=spec, mfu=perf.program_goodput, step_time_s=step,
-                   tokens_per_step=perf.units_per_step, work_s=work, failure_rate_per_s=rate,
+                   tokens_per_step=None if samples else perf.units_per_step,
+                   samples_per_step=perf.units_per_step if samples else None,
+                   work_s=work, failure_rate_per_s=rate,
                    interval_s=interval, rate_source=perf.source,
                    loss_spike=scenario.faults.loss_spike)
 
@@ -167,17 +179,18 @@ def _plan(scenario: Scenario, spec: JobSpec) -> JobPlan:
 @lru_cache(maxsize=256)
 def _estimate_cached(workload: str, chip: str, chips_per_slice: int, slices: int,
                      global_batch_seqs: int | None, job: str):
-    """One estimate per (workload, chip, slice size, slices, batch); jobs that share them share it."""
+    """One estimate per (workload, chip, slice size, slices, batch); jobs that share them share it.
+    The workload's kind picks the model (tpusim.workloads.kinds.step_performance)."""
     try:
-        from tpusim.workloads import estimate, load_workload
+        from tpusim.workloads.kinds import step_performance
     except ImportError:
         raise TpusimError(
             f"job {job!r}: the estimate model (tpusim.workloads) is not installed; "
             "give mfu and step_time_s in the [[jobs]] table"
         ) from None
-    est = estimate(load_workload(workload), chip=chip, chips_per_slice=chips_per_slice, slices=slices,
-                   global_batch_seqs=global_batch_seqs)
-    if not getattr(est, "fits_in_hbm", True):
+    est = step_performance(workload, chip=chip, chips_per_slice=chips_per_slice, slices=slices,
+                           global_batch=global_batch_seqs)
+    if not est.fits_in_hbm:
         raise TpusimError(
             f"job {job!r}: workload {workload!r} does not fit in HBM on {chips_per_slice}-chip "
             f"slices; run `tpusim estimate` for the breakdown"

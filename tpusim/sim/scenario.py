@@ -7,8 +7,9 @@
     [recovery]  ocs_reconfigure_s, tpu_init_s, program_startup_s, checkpoint_interval_s ("auto"
                 or seconds), checkpoint_save_s, checkpoint_async, checkpoint_async_block_s,
                 checkpoint_restore_s, in_memory_replica, replica_restore_s
-    [[jobs]]    name, workload, slice, slices, train_tokens | steps, priority, submit_hours,
-                elastic, min_slices, and what-if overrides mfu, step_time_s, tokens_per_step
+    [[jobs]]    name, workload, slice, slices, train_tokens | train_samples (DLRM) | steps, priority,
+                submit_hours, elastic, min_slices, and what-if overrides mfu, step_time_s,
+                tokens_per_step
     [run]       days, seed, replications, warm_start
     [[inject]]  scripted failures for what-ifs and exact traces: at_hours, cause (host, cube,
                 maintenance: a cube goes down for duration_hours; job: a job-level interruption),
@@ -104,6 +105,7 @@ class JobSpec:
     priority: int = 0
     submit_s: float = 0.0
     train_tokens: float | None = None
+    train_samples: float | None = None  # a DLRM job's work (its workload's [model] kind = "dlrm")
     steps: int | None = None
     elastic: bool = False  # continue on fewer data-parallel slices (>= min_slices) after a loss
     min_slices: int = 1
@@ -312,6 +314,24 @@ def _recovery(top: Section) -> Recovery:
     return rec
 
 
+def _check_kind(job: Section, workload: str | None, *, tokens, samples, tokens_per_step, batch) -> None:
+    """A DLRM workload trains samples, a dense LLM tokens: refuse the other's keys."""
+    if samples is not None and workload is None:
+        raise TpusimError(f"{job.label}: train_samples needs a DLRM workload ([model] kind = \"dlrm\")")
+    if workload is None:
+        return
+    from tpusim.workloads.kinds import workload_kind
+
+    dlrm = workload_kind(workload) == "dlrm"
+    wrong = [k for k, v in (("train_tokens", tokens), ("tokens_per_step", tokens_per_step),
+                            ("global_batch_seqs", batch)) if v is not None] if dlrm else (
+        ["train_samples"] if samples is not None else [])
+    if wrong:
+        what = ("a DLRM workload trains samples: use train_samples (its batch is the workload's "
+                "[training] global_batch)") if dlrm else "a dense-LLM workload trains tokens"
+        raise TpusimError(f"{job.label}: {', '.join(wrong)} do not apply; {what}")
+
+
 def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
     tables = top.sections("jobs")
     if not tables:
@@ -333,9 +353,10 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
                 f"whole-cube slices (e.g. {fmt_shape(pod.chip.cube_shape)})"
             )
         slices = job.integer("slices", 1, at_least=1, at_most=4096)
-        if job.has("train_tokens") and job.has("steps"):
-            raise TpusimError(f"{job.label}: give train_tokens or steps, not both")
+        if sum(job.has(k) for k in ("train_tokens", "train_samples", "steps")) > 1:
+            raise TpusimError(f"{job.label}: give one of train_tokens, train_samples or steps")
         tokens = job.number("train_tokens", None, above=0, at_most=1e18)
+        samples = job.number("train_samples", None, above=0, at_most=1e18)
         steps = job.integer("steps", None, at_least=1, at_most=10**15)
         priority = job.integer("priority", 0, at_least=-10**9, at_most=10**9, hint="higher runs first")
         submit_s = job.number("submit_hours", 0.0, at_least=0, at_most=MAX_HOURS, scale=HOUR_S)
@@ -353,6 +374,7 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
                             hint="the global batch the estimate uses (default: the workload's)")
         if batch is not None and workload is None:
             raise TpusimError(f"{job.label}: global_batch_seqs sets the estimate's batch; give a workload")
+        _check_kind(job, workload, tokens=tokens, samples=samples, tokens_per_step=tps, batch=batch)
         after = job.string("after", None, hint="the job this one follows (a schedule's phases)")
         if after is not None and after not in names - {name}:
             raise TpusimError(f"{job.label}: after = {after!r} must name a job listed before it "
@@ -365,7 +387,8 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
         out.append(JobSpec(name=name, workload=workload, slice_shape=shape,
                            slice_cubes=pod.cube_shape_of(shape), slices=slices, priority=priority,
                            submit_s=float(submit_s), elastic=elastic, min_slices=min_slices,
-                           train_tokens=tokens, steps=steps, mfu=mfu, step_time_s=step,
+                           train_tokens=tokens, train_samples=samples, steps=steps, mfu=mfu,
+                           step_time_s=step,
                            tokens_per_step=tps, global_batch_seqs=batch, after=after))
     return tuple(out)
 

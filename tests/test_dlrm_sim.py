@@ -1,0 +1,52 @@
+"""DLRM jobs in the simulator: progress in samples from the embedding model, program goodput the
+model's stall-free fraction, a pod shared with a language model, and the kind-specific keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from tpusim.errors import TpusimError
+from tpusim.sim import scenario_from_dict, simulate
+from tpusim.sim.jobs import plan_jobs
+from tpusim.workloads.dlrm import estimate_dlrm, load_dlrm
+
+POD = {"name": "tpu-v4-4096"}
+FAIL = {"host": {"availability": 0.995, "mttr_hours": 48}}
+
+
+def _scenario(*jobs: dict, days: float = 2):
+    return scenario_from_dict({"pod": POD, "failures": FAIL, "jobs": list(jobs),
+                               "run": {"days": days, "seed": 3}}, "test.toml")
+
+
+def test_dlrm_job_plan_counts_samples():
+    """The job's speed is estimate_dlrm's on its slice: samples per step = the global batch,
+    work = train_samples / samples per step x step time, program goodput = stall-free fraction."""
+    sc = _scenario({"name": "rec", "workload": "dlrm-dcnv2", "slice": "4x4x8", "train_samples": 1e10},
+                   {"name": "lm", "workload": "palm-8b", "slice": "4x4x8", "train_tokens": 1e9})
+    rec, lm = plan_jobs(sc)
+    est = estimate_dlrm(load_dlrm("dlrm-dcnv2"), chip="v4", chips=128, slices=1)
+    assert (rec.samples_per_step, rec.tokens_per_step) == (65536, None)
+    assert rec.step_time_s == est.step_time_s and rec.mfu == est.program_goodput
+    assert rec.work_s == pytest.approx(1e10 / 65536 * est.step_time_s)
+    assert lm.samples_per_step is None and lm.tokens_per_step > 0
+
+
+def test_mixed_pod_reports_samples_and_tokens():
+    sc = _scenario({"name": "rec", "workload": "dlrm-dcnv2", "slice": "4x4x8"},
+                   {"name": "lm", "workload": "palm-8b", "slice": "4x4x8"}, days=1)
+    jobs = simulate(sc, workers=1).summary["jobs"]
+    assert jobs["rec"]["samples_trained"] > 0 and jobs["rec"]["tokens_trained"] is None
+    assert jobs["lm"]["tokens_trained"] > 0 and jobs["lm"]["samples_trained"] is None
+
+
+@pytest.mark.parametrize(("job", "needle"), [
+    ({"workload": "palm-8b", "train_samples": 1e9}, "trains tokens"),
+    ({"workload": "dlrm-dcnv2", "train_tokens": 1e9}, "train_samples"),
+    ({"workload": "dlrm-dcnv2", "global_batch_seqs": 1024}, "global_batch"),
+    ({"mfu": 0.5, "step_time_s": 1.0, "train_samples": 1e9}, "DLRM workload"),
+    ({"workload": "dlrm-dcnv2", "train_samples": 1e9, "steps": 10}, "one of"),
+])
+def test_kind_specific_keys_are_checked(job, needle):
+    with pytest.raises(TpusimError, match=needle):
+        _scenario({"name": "j", "slice": "4x4x8", **job})
