@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +116,11 @@ class JobSpec:
     global_batch_seqs: int | None = None  # the estimate's batch (default: the workload's)
     after: str | None = None  # submitted when this job finishes (a training schedule's phases)
 
-    @property
+    @cached_property
     def cubes_per_slice(self) -> int:
         return math.prod(self.slice_cubes)
 
-    @property
+    @cached_property
     def cubes(self) -> int:
         return self.cubes_per_slice * self.slices
 

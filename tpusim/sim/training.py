@@ -84,8 +84,7 @@ def _granted(w: World, job: JobState) -> None:
 
 def _cycle(w: World, job: JobState) -> None:
     total = lifecycle.begin_cycle(w, job)
-    ev = simpy.Timeout(w.env, total, (job, job.cycle_token, total))
-    ev.callbacks.append(_cycle_end)
+    w.env.call_at(total, _cycle_end, (job, job.cycle_token, total))
 
 
 def _cycle_end(ev: simpy.Event) -> None:

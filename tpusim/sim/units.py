@@ -67,8 +67,8 @@ class Coin:
 class UnitClass:
     """What the units of one component share: lifetimes, repair stages, policies."""
 
-    __slots__ = ("bad_multiplier", "coin", "comp", "per_cube", "policy", "stage_samplers",
-                 "stages", "ttf", "w")
+    __slots__ = ("bad_multiplier", "coin", "comp", "compute_clock", "per_cube", "policy",
+                 "stage_samplers", "stages", "ttf", "w")
 
     def __init__(self, w: World, comp: str, per_cube: int, ttf: Sampler,
                  stages: tuple[RepairStage, ...], stage_samplers: list[Sampler],
@@ -82,6 +82,7 @@ class UnitClass:
         self.policy = policy
         self.coin = coin
         self.bad_multiplier = bad_multiplier
+        self.compute_clock = w.sc.faults.clock == "compute"
 
 
 class Unit:
@@ -105,8 +106,7 @@ def ttf_draw(u: Unit) -> float:
 
 def arm(u: Unit, delay: float) -> None:
     """The unit fails `delay` seconds from now (unless its state changes first)."""
-    ev = simpy.Timeout(u.cls.w.env, delay, (u, u.gen))
-    ev.callbacks.append(_on_failure)
+    u.cls.w.env.call_at(delay, _on_failure, (u, u.gen))
 
 
 def _on_failure(ev: simpy.Event) -> None:
@@ -124,7 +124,7 @@ def fail(u: Unit) -> None:
     """The unit's failure time has come: diagnose, then take down the unit held responsible."""
     cls = u.cls
     w = cls.w
-    if w.sc.faults.clock == "compute" and not _computing(w, u):
+    if cls.compute_clock and not _computing(w, u):
         arm(u, ttf_draw(u))  # the job's hardware fails only while it computes
         return
     w.fleet["unit_failures"] += 1
@@ -199,18 +199,18 @@ def _on_replaced(ev: simpy.Event) -> None:
 
 def repair(u: Unit, stage: int) -> None:
     """Stage `stage` of the unit's repair begins (once a crew is free, if it needs one)."""
-    crews = u.cls.w.pods[u.pod].crews
-    if crews is not None and u.cls.stages[stage].crew:
+    cls = u.cls
+    crews = cls.w.pods[u.pod].crews
+    if crews is not None and cls.stages[stage].crew:
         wait = crews.acquire()
         if wait is not None:
             wait.callbacks.append(lambda _ev: _start_stage(u, stage))
             return
-    _start_stage(u, stage)
+    cls.w.env.call_at(cls.stage_samplers[stage].draw(), _on_stage_done, (u, stage))
 
 
 def _start_stage(u: Unit, stage: int) -> None:
-    ev = simpy.Timeout(u.cls.w.env, u.cls.stage_samplers[stage].draw(), (u, stage))
-    ev.callbacks.append(_on_stage_done)
+    u.cls.w.env.call_at(u.cls.stage_samplers[stage].draw(), _on_stage_done, (u, stage))
 
 
 def _on_stage_done(ev: simpy.Event) -> None:

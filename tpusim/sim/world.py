@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from collections import deque
 from enum import IntEnum
+from heapq import heappop, heappush
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from tpusim.sim.crews import Crews
 from tpusim.sim.failures import Lifetime, Sampler
@@ -248,6 +250,10 @@ class JobState:
         return not self.broken
 
 
+class _Timer(simpy.Event):
+    """A timeout built by `Clock.call_at`."""
+
+
 class Clock(simpy.Environment):
     """SimPy's environment; after each event it calls `on_interrupts` if that event raised any
     job interruptions (where SimPy would run its urgent Interruption events next)."""
@@ -257,8 +263,34 @@ class Clock(simpy.Environment):
         self._interrupts = interrupts
         self.on_interrupts = None  # set by the engine: training.handle_interrupts
 
+    def call_at(self, delay: float, callback, value) -> None:
+        """`callback(event)` `delay` seconds from now, the event carrying `value`: a Timeout
+        without the two Python calls of its constructor (the engine's hot timers)."""
+        event = _Timer.__new__(_Timer)
+        event.env = self
+        event.callbacks = [callback]
+        event._value = value
+        event._ok = True
+        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), event))
+
     def step(self) -> None:
-        super().step()
+        # simpy.Environment.step (SimPy 4), then the interruptions the event raised
+        try:
+            self._now, _, _, event = heappop(self._queue)
+        except IndexError:
+            raise simpy.core.EmptySchedule from None
+        callbacks, event.callbacks = event.callbacks, None
+        try:
+            for callback in callbacks:
+                callback(event)
+        except simpy.core.StopSimulation:
+            event.callbacks = callbacks[callbacks.index(callback) + 1:]
+            self.schedule(event, simpy.core.EventPriority(-1))
+            raise
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
         if self._interrupts:
             self.on_interrupts()
 
