@@ -17,6 +17,8 @@ interrupted run still fires, but carries a stale token and is ignored.
 
 from __future__ import annotations
 
+import math
+
 import simpy
 from simpy.events import URGENT
 
@@ -84,7 +86,8 @@ def _granted(w: World, job: JobState) -> None:
 
 def _cycle(w: World, job: JobState) -> None:
     total = lifecycle.begin_cycle(w, job)
-    w.env.call_at(total, _cycle_end, (job, job.cycle_token, total))
+    if total != math.inf:  # a job that trains to the horizon never ends its CYCLE
+        w.env.call_at(total, _cycle_end, (job, job.cycle_token, total))
 
 
 def _cycle_end(ev: simpy.Event) -> None:
