@@ -34,6 +34,8 @@ def test_json_keys_and_overrides(cli):
     assert (data["kind"], data["placement"], data["chips"], data["slice_shape"], data["twisted"]) == (
         "dlrm", "tensorcore", 128, "4x4x8", True)
     assert sum(data["breakdown_s"].values()) == pytest.approx(data["step_time_s"])
+    alone = json.loads(cli("estimate", "dlrm-dcnv2", "--slice", "4x4x16", "--json").stdout)
+    assert (alone["chips"], alone["slice_shape"], alone["twisted"]) == (256, "4x4x16", False)
 
 
 def test_compare_placements_and_search(cli):

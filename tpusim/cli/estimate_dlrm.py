@@ -5,6 +5,7 @@ The command (cli/estimate.py) reads the file's `[model] kind` and hands DLRM wor
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from tpusim.cli.render import console, print_json, table
@@ -28,6 +29,10 @@ def run_dlrm(wl, *, chip, chips, slices, slice_shape, twisted, placement, shardi
              search_: bool, top: int, compare: bool, chart: Path | None, json_out: bool) -> None:
     from tpusim.workloads.dlrm import compare_placements, estimate_dlrm, search_dlrm
 
+    if chips is None and slice_shape is not None:  # --slice alone sets the chips per slice
+        from tpusim.inputs import parse_shape
+
+        chips = math.prod(parse_shape(slice_shape)) * (slices or wl.system.slices)
     given = {"chip": chip, "chips": chips, "slices": slices, "slice_shape": slice_shape, "twisted": twisted,
              "placement": placement, "sharding": sharding, "global_batch": global_batch}
     overrides = {k: v for k, v in given.items() if v is not None}

@@ -161,8 +161,8 @@ def with_overrides(
     global_batch: int | None = None,
 ) -> DlrmWorkload:
     """The workload with system / embedding fields replaced (None keeps the file's value). A new
-    chip, chip count or slice count drops the file's slice shape and twist (they were chosen for
-    the file's system): the most compact plain slice is used unless `twisted` is given."""
+    chip, chip count or slice count drops the file's slice shape and twist, a new slice shape its
+    twist (they were chosen for the file's system): plain unless `twisted` is given."""
     for name, value in (("chips", chips), ("slices", slices), ("global_batch", global_batch)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise TpusimError(f"{name} must be a positive integer, got {value!r}")
@@ -173,12 +173,13 @@ def with_overrides(
     sys_ = wl.system
     resized = (chip is not None and chip != sys_.chip) or (chips is not None and chips != sys_.chips) or (
         slices is not None and slices != sys_.slices)
+    reshaped = slice_shape is not None and slice_shape != sys_.slice_shape
     system = replace(
         sys_,
         chip=chip if chip is not None else sys_.chip,
         chips=chips if chips is not None else sys_.chips,
         slices=slices if slices is not None else sys_.slices,
-        twisted=twisted if twisted is not None else (False if resized else sys_.twisted),
+        twisted=twisted if twisted is not None else (False if resized or reshaped else sys_.twisted),
         slice_shape=slice_shape if slice_shape is not None else (None if resized else sys_.slice_shape),
     )
     emb = replace(
