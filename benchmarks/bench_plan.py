@@ -12,7 +12,7 @@
 
 Every run starts from cold in-memory caches (placements, colorings, waste families, word
 arrays for the compiled search) for the packing cases; the compiled search itself
-(tpusim.planner.native) is built once per machine and kept in the user cache folder, so it is
+(tpusim.planner.packing.native) is built once per machine and kept in the user cache folder, so it is
 compiled before timing starts. `compiled search` in the output says whether it was used.
 
 Usage: python benchmarks/bench_plan.py [--json FILE] [--repeat N] [--patterns N]
@@ -33,10 +33,10 @@ from common import finish
 
 from tpusim.hardware import find_pod
 from tpusim.planner import cube_availability
-from tpusim.planner.bounds import _stacked, colorings, waste_families
-from tpusim.planner.boxes import box_placements
-from tpusim.planner.greedy import tiling_classes, tiling_orders
-from tpusim.planner.native import _batch_arrays, available, box_ranks, native_boxes, slab_masks
+from tpusim.planner.packing.bounds import _stacked, colorings, waste_families
+from tpusim.planner.packing.boxes import box_placements
+from tpusim.planner.packing.greedy import tiling_classes, tiling_orders
+from tpusim.planner.packing.native import _batch_arrays, available, box_ranks, native_boxes, slab_masks
 from tpusim.planner.static import static_estimates
 from tpusim.planner.table import default_slice_shapes
 

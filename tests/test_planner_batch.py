@@ -17,13 +17,14 @@ import numpy as np
 import pytest
 from test_planner_packing import CASES, brute_max
 
-import tpusim.planner.native as native
-import tpusim.planner.packing as packing
+import tpusim.planner.packing.native as native
+import tpusim.planner.packing.solve as packing
 from tpusim.errors import TpusimError
-from tpusim.planner.bounds import bounds_matrix, waste_families
-from tpusim.planner.boxes import box_placements, mask_of
-from tpusim.planner.slabs import _cycle_max, cycle_max_matrix
-from tpusim.planner.static import max_boxes, sample_healthy, tiles, tiling_bound
+from tpusim.planner.packing import count_max_boxes
+from tpusim.planner.packing.bounds import bounds_matrix, waste_families
+from tpusim.planner.packing.boxes import box_placements, mask_of
+from tpusim.planner.packing.slabs import _cycle_max, cycle_max_matrix
+from tpusim.planner.static import sample_healthy, tiles, tiling_bound
 
 IRONWOOD = (4, 6, 6)  # Ironwood pod in cubes (144 cubes)
 P_IRONWOOD = 0.9229  # cube availability used by the planner benchmarks for Ironwood
@@ -212,7 +213,7 @@ def _ironwood(shape, samples: int, seed: int):
 @pytest.mark.parametrize(("shape", "seed"), [((1, 2, 2), 1), ((2, 2, 2), 0)])
 def test_batch_counts_on_ironwood_independent_of_threads_chunks_budgets(shape, seed, monkeypatch):
     """300 Ironwood patterns: identical counts for threads 1 and 2, chunks of 256 and 1 rows, and
-    budgets that leave rows open; they equal max_boxes (which adds the slab bound for 2x2x2) and
+    budgets that leave rows open; they equal count_max_boxes (which adds the slab bound for 2x2x2) and
     a verified exact count on the rows the small budgets leave open plus 8 others."""
     pl, healthy, ok, cov, upper = _ironwood(shape, 300, seed)
     nb = native.native_boxes(IRONWOOD, shape)
@@ -221,7 +222,7 @@ def test_batch_counts_on_ironwood_independent_of_threads_chunks_budgets(shape, s
     np.testing.assert_array_equal(packing.batch_counts(pl, nb, ok, cov, upper, threads=2), base)
     monkeypatch.setattr(packing, "BATCH_CHUNK_ROWS", 256)
     np.testing.assert_array_equal(packing.batch_counts(pl, nb, ok, cov, upper, threads=2), base)
-    np.testing.assert_array_equal(max_boxes(pl, healthy), base)
+    np.testing.assert_array_equal(count_max_boxes(pl.grid, pl.shape, healthy), base)
 
     res = native.solve_batch(nb, IRONWOOD, shape, ok, cov, upper, **IRONWOOD_SMALL)
     open_rows = np.flatnonzero(res.count < 0)
@@ -310,7 +311,7 @@ def test_joint_bound_tighter_than_bounds_matrix_on_ironwood():
     nb = native.native_boxes(IRONWOOD, shape)
     joint = native.joint_bounds(nb, cov, upper)
     assert np.all(joint <= upper)
-    assert np.all(joint >= max_boxes(pl, healthy))
+    assert np.all(joint >= count_max_boxes(pl.grid, pl.shape, healthy))
     strict = np.flatnonzero(joint < upper)
     assert len(strict) >= 1
     # solve_batch with its joint step and no search lowers some of those bounds, never too far
@@ -337,7 +338,7 @@ def test_joint_bound_never_below_integer_program_on_ironwood_2x2x2():
         assert joint[r] >= exact, r
 
 
-# ---- tiles, tiling_bound, max_boxes with cap / upper ----
+# ---- tiles, tiling_bound, count_max_boxes with cap / upper ----
 
 def test_tiles_known_cases():
     assert tiles((2, 2, 2), (2, 2, 4)) == 2
@@ -368,7 +369,7 @@ def test_tiling_bound_combines_known_shapes():
 ])
 def test_tiling_bound_never_below_brute_force(grid, big, smalls):
     """floor(exact small count / m) bounds the big count (brute force on random patterns), and
-    max_boxes given it as `upper` gives the same counts as without."""
+    count_max_boxes given it as `upper` gives the same counts as without."""
     n = math.prod(grid)
     rng = np.random.default_rng(11)
     healthy = np.concatenate([rng.random((25, n)) < p for p in (0.6, 0.85, 1.0)])
@@ -378,22 +379,22 @@ def test_tiling_bound_never_below_brute_force(grid, big, smalls):
     exact = np.array([brute_max(grid, big, m) for m in masks])
     assert np.all(bound >= exact)
     pl = box_placements(grid, big)
-    np.testing.assert_array_equal(max_boxes(pl, healthy, upper=bound), exact)
-    np.testing.assert_array_equal(max_boxes(pl, healthy, cap=1), np.minimum(exact, 1))
+    np.testing.assert_array_equal(count_max_boxes(pl.grid, pl.shape, healthy, upper=bound), exact)
+    np.testing.assert_array_equal(count_max_boxes(pl.grid, pl.shape, healthy, cap=1), np.minimum(exact, 1))
 
 
 def test_tiling_bound_and_max_boxes_upper_on_ironwood():
-    """2x2x2 <= floor(1x2x2 / 2) on 150 Ironwood patterns; max_boxes unchanged by that `upper`;
+    """2x2x2 <= floor(1x2x2 / 2) on 150 Ironwood patterns; count_max_boxes unchanged by that `upper`;
     `cap` clips the exact counts."""
     healthy = sample_healthy(math.prod(IRONWOOD), P_IRONWOOD, 150, 7)
     pl1 = box_placements(IRONWOOD, (1, 2, 2))
     pl2 = box_placements(IRONWOOD, (2, 2, 2))
-    c1 = max_boxes(pl1, healthy)
-    c2 = max_boxes(pl2, healthy)
+    c1 = count_max_boxes(pl1.grid, pl1.shape, healthy)
+    c2 = count_max_boxes(pl2.grid, pl2.shape, healthy)
     bound = tiling_bound((2, 2, 2), {(1, 2, 2): c1})
     assert np.all(bound >= c2)
-    np.testing.assert_array_equal(max_boxes(pl2, healthy, upper=bound), c2)
-    np.testing.assert_array_equal(max_boxes(pl2, healthy, cap=14), np.minimum(c2, 14))
+    np.testing.assert_array_equal(count_max_boxes(pl2.grid, pl2.shape, healthy, upper=bound), c2)
+    np.testing.assert_array_equal(count_max_boxes(pl2.grid, pl2.shape, healthy, cap=14), np.minimum(c2, 14))
 
 
 # ---- unique_rows, cycle_max, thread_count ----

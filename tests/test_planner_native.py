@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from test_planner_packing import CASES, brute_max
 
-import tpusim.planner.native as native
-import tpusim.planner.packing as packing
-from tpusim.planner.bounds import bounds_matrix, waste_bound_matrix
-from tpusim.planner.boxes import box_placements, mask_of
-from tpusim.planner.packing import max_packing
+import tpusim.planner.packing.native as native
+import tpusim.planner.packing.solve as packing
+from tpusim.planner.packing.bounds import bounds_matrix, waste_bound_matrix
+from tpusim.planner.packing.boxes import box_placements, mask_of
+from tpusim.planner.packing.solve import best_packing
 
 
 def _check(pl, healthy, got, expected):
@@ -42,7 +42,7 @@ def test_python_fallback_equals_brute_force(grid, shape, monkeypatch):
     for p in (0.6, 0.85):
         for _ in range(10):
             healthy = mask_of(np.flatnonzero(rng.random(n) < p))
-            _check(pl, healthy, max_packing(pl, healthy), brute_max(grid, shape, healthy))
+            _check(pl, healthy, best_packing(pl, healthy), brute_max(grid, shape, healthy))
 
 
 @pytest.mark.parametrize(("grid", "shape"), CASES[:6])
@@ -55,7 +55,7 @@ def test_native_out_of_nodes_falls_back_exactly(grid, shape, monkeypatch):
     rng = np.random.default_rng(9)
     for _ in range(15):
         healthy = mask_of(np.flatnonzero(rng.random(n) < 0.8))
-        _check(pl, healthy, max_packing(pl, healthy), brute_max(grid, shape, healthy))
+        _check(pl, healthy, best_packing(pl, healthy), brute_max(grid, shape, healthy))
 
 
 def test_native_agrees_with_integer_program_on_v4():
@@ -66,7 +66,7 @@ def test_native_agrees_with_integer_program_on_v4():
         healthy = mask_of(np.flatnonzero(rng.random(64) < 0.9))
         cands = packing.healthy_placements(pl, healthy)
         ref = len(packing._milp_packing(pl, cands, None))
-        _check(pl, healthy, max_packing(pl, healthy), ref)
+        _check(pl, healthy, best_packing(pl, healthy), ref)
 
 
 @pytest.mark.parametrize(("grid", "shape"), CASES)
@@ -96,7 +96,7 @@ def test_waste_bound_is_tight_where_colorings_are_not():
     healthy = mask_of(np.flatnonzero(row))
     cands = packing.healthy_placements(pl, healthy)
     assert len(packing._milp_packing(pl, cands, None)) == 14
-    assert len(max_packing(pl, healthy)) == 14
+    assert len(best_packing(pl, healthy)) == 14
 
 
 def _max_waste(fams, cov: np.ndarray) -> np.ndarray:
@@ -115,7 +115,7 @@ def test_pruned_waste_families_force_the_same_waste(grid, shape):
     """Dropping dominated waste families (bounds._dominates) leaves the largest forced waste,
     hence every bound and every search decision, unchanged: checked against all families on
     random free-cube sets from sparse to dense (a proof sketch is in _dominates)."""
-    from tpusim.planner.bounds import waste_families
+    from tpusim.planner.packing.bounds import waste_families
 
     every = waste_families(grid, shape, prune=False)
     kept = waste_families(grid, shape)

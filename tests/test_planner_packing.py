@@ -10,9 +10,9 @@ from itertools import permutations, product
 import numpy as np
 import pytest
 
-from tpusim.planner.bounds import bounds_matrix
-from tpusim.planner.boxes import box_placements, mask_of
-from tpusim.planner.packing import healthy_placements, max_packing
+from tpusim.planner.packing.bounds import bounds_matrix
+from tpusim.planner.packing.boxes import box_placements, mask_of
+from tpusim.planner.packing.solve import best_packing, healthy_placements
 
 CASES = [((2, 2, 2), (1, 1, 2)), ((2, 2, 2), (1, 2, 2)), ((2, 3, 3), (1, 1, 2)),
          ((2, 3, 3), (1, 2, 2)), ((2, 2, 4), (1, 2, 2)), ((2, 2, 4), (2, 2, 2)),
@@ -70,7 +70,7 @@ def test_max_packing_equals_brute_force(grid, shape):
     for p in (0.6, 0.85, 1.0):
         for _ in range(25):
             healthy = mask_of(np.flatnonzero(rng.random(n) < p))
-            got = max_packing(pl, healthy)
+            got = best_packing(pl, healthy)
             assert len(got) == brute_max(grid, shape, healthy)
             # disjoint and healthy
             used = 0
@@ -87,8 +87,8 @@ def test_lp_and_integer_program_paths_are_exact(budget):
     rng = np.random.default_rng(11)
     for _ in range(8):
         healthy = mask_of(np.flatnonzero(rng.random(64) < 0.9))
-        ref = len(max_packing(pl, healthy))
-        got = max_packing(pl, healthy, node_budget=budget)
+        ref = len(best_packing(pl, healthy))
+        got = best_packing(pl, healthy, node_budget=budget)
         assert len(got) == ref
         used = 0
         for i in got:
@@ -113,5 +113,5 @@ def test_bounds_never_below_the_packing(grid, shape):
 
 def test_need_stops_early():
     pl = box_placements((4, 4, 4), (1, 1, 2))
-    assert len(max_packing(pl, (1 << 64) - 1, need=3)) == 3
-    assert len(max_packing(pl, (1 << 64) - 1)) == 32
+    assert len(best_packing(pl, (1 << 64) - 1, need=3)) == 3
+    assert len(best_packing(pl, (1 << 64) - 1)) == 32

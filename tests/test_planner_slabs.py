@@ -1,4 +1,4 @@
-"""Slab bound for 2x2x2 (and 2x2) boxes (tpusim.planner.slabs): never below the exact maximum
+"""Slab bound for 2x2x2 (and 2x2) boxes (tpusim.planner.packing.slabs): never below the exact maximum
 packing (brute force on small tori, HiGHS's integer program on the v4 and Ironwood cube tori),
 its vectorised and scalar forms agree, and its pieces match brute force."""
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from test_planner_packing import brute_max
 
-from tpusim.planner import packing, slabs
-from tpusim.planner.boxes import box_placements, mask_of
-from tpusim.planner.static import max_boxes
+from tpusim.planner.packing import count_max_boxes, slabs
+from tpusim.planner.packing import solve as packing
+from tpusim.planner.packing.boxes import box_placements, mask_of
 
 
 def _coverable(pl, healthy: np.ndarray) -> np.ndarray:
@@ -54,7 +54,7 @@ def test_slab_bound_never_below_integer_program(grid):
         assert b >= ref
         tight += b == ref
     assert tight >= 15
-    assert (max_boxes(pl, healthy) <= bound).all()
+    assert (count_max_boxes(pl.grid, pl.shape, healthy) <= bound).all()
 
 
 @pytest.mark.parametrize("grid", [(2, 2, 4), (3, 3, 2), (4, 4), (3, 5), (2, 4, 3), (4, 4, 4)])
@@ -68,7 +68,7 @@ def test_slab_lower_bound_never_above_brute_force(grid):
     healthy = np.concatenate([rng.random((30, n)) < q for q in (0.7, 0.9)])
     upper, lower = slabs.slab_bounds_matrix(grid, _coverable(pl, healthy))
     exact = np.array([brute_max(grid, shape, mask_of(np.flatnonzero(row))) for row in healthy]) \
-        if n <= 36 else max_boxes(pl, healthy)
+        if n <= 36 else count_max_boxes(pl.grid, pl.shape, healthy)
     assert (lower <= exact).all() and (exact <= upper).all()
     assert (lower == exact).mean() > 0.5
     assert (upper == slabs.slab_bound_matrix(grid, _coverable(pl, healthy))).all()
@@ -77,7 +77,7 @@ def test_slab_lower_bound_never_above_brute_force(grid):
 def test_batch_with_a_known_lower_bound_gives_the_same_counts():
     """Passing the slab lower bound to the batch solver (it then stops proving at that count)
     changes no count: Ironwood 2x2x2 boxes, 200 patterns, against the batch without it."""
-    from tpusim.planner.native import native_boxes
+    from tpusim.planner.packing.native import native_boxes
 
     grid, shape = (4, 6, 6), (2, 2, 2)
     pl = box_placements(grid, shape)

@@ -19,8 +19,7 @@ import numpy as np
 
 from tpusim.errors import TpusimError
 from tpusim.inputs import check_integer
-from tpusim.planner.boxes import box_placements, check_cube_shape, healthy_mask
-from tpusim.planner.packing import max_packing
+from tpusim.planner.packing import check_cube_shape, max_packing
 from tpusim.topology.ocs import CrossConnect, changed_connects, slice_cross_connects
 
 
@@ -64,11 +63,10 @@ def place_slices(pod, healthy: np.ndarray, slice_cube_shape: tuple[int, ...], n_
         if ids.size < k * n_slices:
             return None
         return [ids[i * k:(i + 1) * k].reshape(shape).copy() for i in range(n_slices)]
-    pl = box_placements(grid, shape)
-    chosen = max_packing(pl, healthy_mask(h), need=int(n_slices))
-    if len(chosen) < n_slices:
+    boxes = max_packing(grid, shape, h, need=int(n_slices))
+    if len(boxes) < n_slices:
         return None
-    return [pl.grids[i].copy() for i in chosen[:n_slices]]
+    return boxes[:n_slices]
 
 
 def cross_connects(pod, cube_grid: np.ndarray, *, twisted: bool = False) -> list[CrossConnect]:

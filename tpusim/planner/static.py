@@ -1,7 +1,7 @@
 """Static torus model: slices need contiguous boxes of healthy cubes (no OCS).
 
 For every failure pattern the exact maximum number of disjoint all-healthy boxes is computed
-(tpusim.planner.packing); p_schedulable is the probability that at least `n_slices` fit and
+(tpusim.planner.packing.solve); p_schedulable is the probability that at least `n_slices` fit and
 goodput = E[max boxes] x box cubes / pod cubes. Patterns are averaged by exact enumeration of
 all 2^n patterns when that is small (exact_limit), otherwise by seeded Monte Carlo with a 95%
 confidence interval (Wilson for probabilities, normal for the mean packing). The same patterns
@@ -31,19 +31,8 @@ import numpy as np
 
 from tpusim.errors import TpusimError
 from tpusim.inputs import check_probability
-from tpusim.planner import slabs
 from tpusim.planner.availability import expected_ocs_slices, healthy_pmf, healthy_pmf_correlated
-from tpusim.planner.bounds import bounds_matrix
-from tpusim.planner.boxes import (
-    Placements,
-    box_placements,
-    check_cube_shape,
-    covered_cubes,
-    healthy_boxes,
-)
-from tpusim.planner.greedy import greedy_counts
-from tpusim.planner.native import native_boxes
-from tpusim.planner.packing import batch_counts, max_packing
+from tpusim.planner.packing import check_cube_shape, count_max_boxes
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 EXACT_LIMIT = 1 << 16  # enumerate every pattern when 2^cubes is at most this
@@ -96,59 +85,6 @@ def pattern_weights(patterns: np.ndarray, p_cube: float) -> np.ndarray:
     h = patterns.sum(axis=1)
     n = patterns.shape[1]
     return p_cube ** h * (1.0 - p_cube) ** (n - h)
-
-
-def max_boxes(pl: Placements, healthy: np.ndarray, *, cap: int | None = None,
-              upper: np.ndarray | None = None) -> np.ndarray:
-    """Exact maximum number of disjoint all-healthy boxes for each pattern (rows of `healthy`),
-    capped at `cap` if given. Vectorised where the answer is forced, exact search elsewhere.
-    `upper`: a known upper bound per pattern (e.g. from tiling_bound), used to prune."""
-    healthy = np.asarray(healthy, dtype=bool)
-    s, n = healthy.shape
-    k = pl.cubes_per_slice
-    top = n // k if cap is None else min(n // k, cap)
-    if k == 1:
-        return np.minimum(healthy.sum(axis=1), top)
-    ok = healthy_boxes(pl, healthy)  # patterns x placements
-    any_ok = ok.any(axis=1)
-    out = any_ok.astype(np.int64)
-    if top <= 1:
-        return out
-    coverable = covered_cubes(pl, ok)
-    bound = np.minimum(bounds_matrix(pl.grid, pl.shape, coverable), top)
-    if upper is not None:
-        bound = np.minimum(bound, np.asarray(upper, dtype=np.int64))
-    hard = np.flatnonzero(any_ok & (bound >= 2))
-    nb = native_boxes(pl.grid, pl.shape) if hard.size else None
-    if nb is not None:
-        lower = None
-        if slabs.applies(pl.grid, pl.shape):
-            up, lower = slabs.slab_bounds_matrix(pl.grid, coverable[hard])
-            bound[hard] = np.minimum(bound[hard], up)
-            done = lower >= bound[hard]  # a packing meets the bound: no search at all
-            out[hard[done]] = bound[hard[done]]
-            hard, lower = hard[~done], lower[~done]
-        if hard.size:
-            out[hard] = batch_counts(pl, nb, ok[hard], coverable[hard], bound[hard], lower=lower)
-        return out
-    if hard.size:
-        greedy = np.minimum(greedy_counts(pl, ok[hard]), bound[hard])
-        if slabs.applies(pl.grid, pl.shape):
-            bound[hard] = np.minimum(bound[hard], slabs.slab_bound_matrix(pl.grid, coverable[hard]))
-        done = greedy >= bound[hard]
-        out[hard[done]] = greedy[done]
-        hard = hard[~done]
-    packed = np.packbits(healthy, axis=1, bitorder="little")
-    memo: dict[int, int] = {}
-    for row in hard.tolist():
-        key = int.from_bytes(packed[row].tobytes(), "little")
-        got = memo.get(key)
-        if got is None:
-            cands = np.flatnonzero(ok[row]).tolist()
-            got = len(max_packing(pl, key, need=int(bound[row]), candidates=cands))
-            memo[key] = got
-        out[row] = got
-    return out
 
 
 def tiles(small: tuple[int, ...], big: tuple[int, ...]) -> int:
@@ -256,8 +192,7 @@ def static_estimates(grid: tuple[int, ...], shapes: list[tuple[int, ...]], p_cub
     known: dict[tuple[int, ...], np.ndarray] = {}  # uncapped exact counts, for tiling_bound
     for shape in shapes:
         shape = check_cube_shape(grid, tuple(shape))
-        pl = box_placements(tuple(grid), shape)
-        counts = max_boxes(pl, patterns, cap=None if goodput else n_slices,
+        counts = count_max_boxes(tuple(grid), shape, patterns, cap=None if goodput else n_slices,
                            upper=tiling_bound(shape, known) if goodput else None)
         if goodput:
             known[shape] = counts

@@ -8,7 +8,7 @@ boxes of a packing that start at layer s (they lie in layers s and s+1, wrapping
   starting at s-1 and at s all cross layer s, disjointly, each as a 2x2 square).
 So any packing has at most max { sum_s x_s : those constraints, x integer >= 0 }, a small
 integer problem on a cycle (dynamic programming); the bound is the minimum over the axes. The
-layer packings are exact (tpusim.planner.packing, memoised per layer pattern). On a 2-long axis
+layer packings are exact (tpusim.planner.packing.solve, memoised per layer pattern). On a 2-long axis
 the two starts give the same box; counting it at one start keeps the bound valid.
 
 On the Ironwood 4x6x6 cube torus this closes most of the gap (about 2-3 boxes at 99.5%) that
@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from tpusim.planner.boxes import box_placements, covered_cubes, healthy_boxes, mask_of
+from tpusim.planner.packing.boxes import box_placements, covered_cubes, healthy_boxes, mask_of
 
 
 def applies(grid: tuple[int, ...], shape: tuple[int, ...]) -> bool:
@@ -37,7 +37,7 @@ def applies(grid: tuple[int, ...], shape: tuple[int, ...]) -> bool:
 def _square_packing(dims: tuple[int, ...], mask: int, need: int | None = None) -> int:
     """Maximum number of disjoint 2x...x2 boxes inside the cubes of `mask` on the torus `dims`
     (one dimension fewer than the pod), exact; `need`: an upper bound if known."""
-    from tpusim.planner.packing import healthy_placements, max_packing
+    from tpusim.planner.packing.solve import best_packing, healthy_placements
 
     if not mask:
         return 0
@@ -47,17 +47,17 @@ def _square_packing(dims: tuple[int, ...], mask: int, need: int | None = None) -
     cands = healthy_placements(pl, mask)
     if not cands:
         return 0
-    return len(max_packing(pl, mask, need=need, candidates=cands))
+    return len(best_packing(pl, mask, need=need, candidates=cands))
 
 
 def layer_packings(dims: tuple[int, ...], rows: np.ndarray) -> np.ndarray:
     """Exact maximum packing of 2x...x2 boxes for each row of `rows` (bool, layers x cubes of
     the torus `dims`): vectorised bounds and greedy packings settle most rows, the exact search
     (memoised per pattern) the rest."""
-    from tpusim.planner.bounds import bounds_matrix
-    from tpusim.planner.greedy import greedy_counts
-    from tpusim.planner.native import native_boxes, unique_rows
-    from tpusim.planner.packing import batch_counts
+    from tpusim.planner.packing.bounds import bounds_matrix
+    from tpusim.planner.packing.greedy import greedy_counts
+    from tpusim.planner.packing.native import native_boxes, unique_rows
+    from tpusim.planner.packing.solve import batch_counts
 
     rows = np.asarray(rows, dtype=bool)
     out = np.zeros(len(rows), dtype=np.int64)
@@ -163,7 +163,7 @@ def slab_bounds_matrix(grid: tuple[int, ...], free: np.ndarray) -> tuple[np.ndar
     lower: disjoint slabs of two layers along one axis (starts p, p+2, ..., floor(n/2) of them)
     each hold as many boxes as the exact packing of squares in their two layers' common free
     cubes, so the sum is a packing that exists; the best over axes and p."""
-    from tpusim.planner.native import cycle_max
+    from tpusim.planner.packing.native import cycle_max
 
     free = np.asarray(free, dtype=bool)
     rows = len(free)

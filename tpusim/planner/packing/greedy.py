@@ -3,7 +3,7 @@
 Each order lists first the boxes of one perfect tiling of the torus (one orientation, starts
 congruent modulo the box's extent on every axis), then every other placement. Greedy packing in
 that order keeps the tiling's healthy boxes and fills gaps with other boxes. A pattern whose
-greedy count meets the upper bound (tpusim.planner.bounds) is solved without any search.
+greedy count meets the upper bound (tpusim.planner.packing.bounds) is solved without any search.
 
 Invariants (tested through tpusim.planner.static): the greedy boxes are disjoint and healthy,
 so the count never exceeds the exact maximum.
@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from tpusim.planner.boxes import Placements, box_placements
+from tpusim.planner.packing.boxes import Placements, box_placements
 
 
 def _words(pl: Placements) -> np.ndarray:

@@ -27,7 +27,7 @@ from itertools import combinations, product
 
 import numpy as np
 
-from tpusim.planner.boxes import Placements, box_placements, mask_of
+from tpusim.planner.packing.boxes import Placements, box_placements, mask_of
 
 
 @dataclass(frozen=True)

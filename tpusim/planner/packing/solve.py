@@ -1,13 +1,13 @@
 """Exact maximum packing of disjoint healthy boxes: many patterns at once, or one.
 
 Many patterns (`batch_counts`, what tpusim.planner.static uses): the compiled batch solver
-(tpusim.planner.native.solve_batch: greedy, search, local search, joint parity bound) settles
+(tpusim.planner.packing.native.solve_batch: greedy, search, local search, joint parity bound) settles
 almost every pattern against the caller's upper bound; `finish_packing` settles the rest: the
 LP bound, a search guided by the LP solution and pruned by its dual, the integer program last.
 
-One pattern (`max_packing`: concrete assignments, small layers, the pure-Python fallback).
+One pattern (`best_packing`: concrete assignments, small layers, the pure-Python fallback).
 Steps, cheapest first; each either proves its answer or hands over to the next:
-1. Upper bound: the best coloring bound (tpusim.planner.bounds) over the cubes some healthy
+1. Upper bound: the best coloring bound (tpusim.planner.packing.bounds) over the cubes some healthy
    box covers, capped by `need`.
 2. Tiling first: the healthy boxes of the best perfect-tiling class plus a small search around
    the failures; a packing of the bound's size is optimal.
@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tpusim.planner.bounds import colorings
-from tpusim.planner.boxes import Placements, box_sets
+from tpusim.planner.packing.bounds import colorings
+from tpusim.planner.packing.boxes import Placements, box_sets
 
 if TYPE_CHECKING:
-    from tpusim.planner.native import NativeBoxes
+    from tpusim.planner.packing.native import NativeBoxes
 
 _NODE_COLORINGS = 3  # colorings checked at every search node (more: tighter but slower)
 NATIVE_QUICK_BUDGET = 10_000  # compiled-search nodes of the first try at each target
@@ -50,7 +50,7 @@ def healthy_placements(pl: Placements, healthy: int) -> list[int]:
     return [i for i, m in enumerate(pl.masks) if m & healthy == m]
 
 
-def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
+def best_packing(pl: Placements, healthy: int, *, need: int | None = None,
                 candidates: list[int] | None = None, node_budget: int = 100) -> list[int]:
     """Placement indices of a maximum set of disjoint, all-healthy boxes (at most `need` boxes
     if given: then the search stops as soon as `need` are found).
@@ -69,7 +69,7 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
     for i in candidates:
         coverable |= masks[i]
     cols = colorings(pl.grid, pl.shape)
-    from tpusim.planner.native import native_boxes
+    from tpusim.planner.packing.native import native_boxes
 
     if need is not None and native_boxes(pl.grid, pl.shape) is not None:
         # the caller's `need` is already an upper bound (tpusim.planner.static passes the
@@ -139,7 +139,7 @@ def max_packing(pl: Placements, healthy: int, *, need: int | None = None,
 
 def _native_packing(pl: Placements, candidates: list[int], coverable: int,
                     bound: int) -> tuple[list[int] | None, list[int]] | None:
-    """The compiled search (tpusim.planner.native): (maximum packing, it) when it settles the
+    """The compiled search (tpusim.planner.packing.native): (maximum packing, it) when it settles the
     pattern, (None, best packing found) when it runs out of nodes, None when unavailable.
 
     For each target t = bound, bound-1, ...: a short full search (finds easy packings, proves
@@ -148,7 +148,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     more box inside it); the first time local search stalls below t, the LP bound (t drops to
     floor(LP) if that is lower); then the full search with a large budget. A packing of t boxes
     when t is an upper bound is optimal."""
-    from tpusim.planner.native import native_boxes, slab_masks
+    from tpusim.planner.packing.native import native_boxes, slab_masks
 
     nb = native_boxes(pl.grid, pl.shape)
     if nb is None:
@@ -209,7 +209,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     return best[:t], best
 
 
-# Node budgets of the compiled batch search (tpusim.planner.native.solve_batch); they only
+# Node budgets of the compiled batch search (tpusim.planner.packing.native.solve_batch); they only
 # trade time between its steps and the Python finisher: every count is exact whatever they are.
 BATCH_BUDGETS = {"joint_budget": 600, "first_budget": 1000, "local_budget": 300, "local_waste": True,
                  "mid_budget": 1000, "quick_budget": 3000}
@@ -221,11 +221,11 @@ def batch_counts(pl: Placements, nb: NativeBoxes, ok: np.ndarray, coverable: np.
                  threads: int | None = None) -> np.ndarray:
     """Exact maximum packing per pattern (rows of ok / coverable, bound an upper bound per
     row): identical patterns once, in chunks spread over `threads` threads (default
-    tpusim.planner.native.thread_count(); the compiled search and HiGHS release the GIL): the
+    tpusim.planner.packing.native.thread_count(); the compiled search and HiGHS release the GIL): the
     compiled batch search first, finish_packing for the few it leaves open. The counts do not
     depend on the number of threads or on the chunking. `lower`: per row, a count some packing
     is known to reach (a proof that the bound cannot be beaten then settles the row)."""
-    from tpusim.planner.native import solve_batch, thread_count, unique_rows
+    from tpusim.planner.packing.native import solve_batch, thread_count, unique_rows
 
     first, inverse = unique_rows(coverable)
     ok_u, cov_u, bound_u = ok[first], coverable[first], bound[first]
@@ -266,7 +266,7 @@ def finish_packing(pl: Placements, candidates: list[int], coverable: int, t: int
     open: `t` is an upper bound it proved, `best` a packing it found. The LP bound may lower t;
     a long compiled search settles it or proves t impossible; the integer program decides the
     rest."""
-    from tpusim.planner.native import native_boxes
+    from tpusim.planner.packing.native import native_boxes
 
     if not candidates:
         return 0
@@ -308,7 +308,7 @@ def _best_tiling_class(pl: Placements, candidates: list[int]) -> tuple[list[int]
     """The disjoint healthy boxes of the tiling class that keeps most of them, and the cubes
     they use (a bit set). A class is disjoint only when the box extents divide the pod axes,
     so boxes overlapping one already kept are skipped."""
-    from tpusim.planner.greedy import tiling_classes
+    from tpusim.planner.packing.greedy import tiling_classes
 
     healthy = set(candidates)
     masks = pl.masks

@@ -1,6 +1,6 @@
 """Compiled branch-and-bound for exact box packing (C via ctypes), with a pure-Python fallback.
 
-`_search.c` (next to this file) holds the same search as tpusim.planner.packing._search, on
+`_search.c` (next to this file) holds the same search as tpusim.planner.packing.solve._search, on
 uint64 bit sets, about a thousand times faster per node; `_batch.c` the batch solver
 (`solve_batch`: many patterns per call), the joint parity bound and the slab bound's cycle DP;
 `_search.h` their shared types. They are compiled together on first use with the system C
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tpusim.planner.bounds import colorings, waste_families
-from tpusim.planner.boxes import box_placements, box_sets, mask_of
+from tpusim.planner.packing.bounds import colorings, waste_families
+from tpusim.planner.packing.boxes import box_placements, box_sets, mask_of
 
 _SOURCES = tuple(Path(__file__).with_name(n) for n in ("_search.c", "_batch.c"))  # one library
 _HEADER = Path(__file__).with_name("_search.h")
@@ -246,7 +246,7 @@ def joint_bounds(nb: NativeBoxes, coverable: np.ndarray, upper: np.ndarray, *,
 
 
 def cycle_max(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    """Compiled tpusim.planner.slabs.cycle_max_matrix (same answer), or None if unavailable."""
+    """Compiled tpusim.planner.packing.slabs.cycle_max_matrix (same answer), or None if unavailable."""
     if _library() is None or int(np.max(a, initial=0)) >= 63:
         return None
     a = np.ascontiguousarray(a, dtype=np.int64)
@@ -308,7 +308,7 @@ def _batch_arrays(grid: tuple[int, ...], shape: tuple[int, ...],
                   widths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """The greedy box orders (tiling classes first, native indices) and the local-search
     windows (slabs of `widths` layers) for solve_batch, cached."""
-    from tpusim.planner.greedy import tiling_orders
+    from tpusim.planner.packing.greedy import tiling_orders
 
     nb = native_boxes(grid, shape)
     orders = np.stack([nb.to_native[o] for o in tiling_orders(grid, shape)]).astype(np.int32)
