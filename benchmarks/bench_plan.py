@@ -36,7 +36,7 @@ from tpusim.planner import cube_availability
 from tpusim.planner.packing.bounds import _stacked, colorings, waste_families
 from tpusim.planner.packing.boxes import box_placements
 from tpusim.planner.packing.greedy import tiling_classes, tiling_orders
-from tpusim.planner.packing.native import _batch_arrays, available, box_ranks, native_boxes, slab_masks
+from tpusim.planner.packing.native import _batch_arrays, available, native_boxes, slab_masks
 from tpusim.planner.static import static_estimates
 from tpusim.planner.table import default_slice_shapes
 
@@ -46,7 +46,7 @@ TARGET_PACKING_S = 5.0
 
 def _clear() -> None:
     for f in (box_placements, colorings, waste_families, _stacked, tiling_classes, tiling_orders,
-              native_boxes, box_ranks, slab_masks, _batch_arrays):
+              native_boxes, slab_masks, _batch_arrays):
         f.cache_clear()
 
 

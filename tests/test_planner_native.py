@@ -123,3 +123,30 @@ def test_pruned_waste_families_force_the_same_waste(grid, shape):
     rng = np.random.default_rng(5)
     cov = np.concatenate([rng.random((300, math.prod(grid))) < q for q in (0.3, 0.6, 0.9, 0.97)])
     np.testing.assert_array_equal(_max_waste(kept, cov), _max_waste(every, cov))
+
+
+@pytest.mark.skipif(not native.available(), reason="no C compiler: no compiled search")
+def test_ctypes_structs_match_the_compiled_layout():
+    """Every call struct has the same size, field names, offsets and sizes in ctypes as in the
+    C compiler's layout (tp_layout); a struct with two same-typed fields swapped, a field
+    dropped or a field retyped is reported (the library refuses to load then)."""
+    import ctypes
+
+    lib = native._library().cdll
+    assert native.layout_errors(lib) == []
+
+    def variant(fields):
+        return type("Variant", (ctypes.Structure,), {"_fields_": fields})
+
+    batch = list(native._Batch._fields_)
+    i, j = (n for n, (name, _) in enumerate(batch) if name in ("first_budget", "mid_budget"))
+    swapped = batch.copy()
+    swapped[i], swapped[j] = swapped[j], swapped[i]
+    exists = list(native._Exists._fields_)
+    retyped = [(n, ctypes.c_int64 if n == "t" else c) for n, c in exists]
+    for name, fields in (("tp_batch_t", swapped), ("tp_exists_t", exists[:-1]),
+                         ("tp_exists_t", retyped)):
+        errors = native.layout_errors(lib, {name: variant(fields)})
+        assert len(errors) == 1 and errors[0].startswith(name)
+    assert native.layout_errors(lib, {"tp_nothing_t": native._Cycle}) == [
+        "tp_nothing_t is unknown to the library"]

@@ -1,25 +1,26 @@
-/* Exact branch-and-bound for the maximum packing of disjoint boxes (tpusim.planner.native).
+/* Exact branch-and-bound for the maximum packing of disjoint boxes (tpusim.planner.packing.native).
  *
- * Cells and boxes are bit sets (uint64 words). `exists_packing` answers "do t disjoint boxes
- * fit among the alive boxes inside the free cells?" by the same search as
- * tpusim.planner.packing._search: drop free cells no alive box covers; prune when the live cells
- * or any coloring class cannot hold t boxes, when a waste family forces more unused cells than
+ * Cells and boxes are bit sets (uint64 words). `tp_exists` answers "do t disjoint boxes fit
+ * among the alive boxes inside the free cells?" by the search solve.py's Python search does:
+ * drop free cells no alive box covers; prune when the live cells or any coloring class cannot hold t boxes, when a waste family forces more unused cells than
  * the slack, when the cells weigh less than t under an LP dual (if given), or (batch solver)
  * when the joint parity bound rules t out; branch on the live cell with the fewest alive boxes
  * (place each of them, or leave the cell unused while the slack allows). It returns 1 (found,
  * the boxes in `out`), 0 (proved impossible) or -1 (node budget exhausted: no answer).
  * States proved impossible are remembered, per set of live cells, with the smallest target
- * that failed (as the Python search does), in a fixed-size table. At every node the alive boxes
+ * that failed, in a fixed-size table. At every node the alive boxes
  * are exactly the caller's boxes inside the free cells, and callers pass every healthy box
- * inside `free` (packing.py does), so "t boxes do not fit in these live cells" depends only on
+ * inside `free` (solve.py does), so "t boxes do not fit in these live cells" depends only on
  * the box placements: entries stay valid across calls with the same `memo_id` (one per box
  * shape and pod), which reuses proofs across targets and failure patterns. A call with another
  * memo_id (or 0) invalidates the table by a stamp. The table is per thread (_Thread_local);
  * everything else lives on the caller's stack, so calls from different threads do not
- * interfere. The batch solver (`solve_batch`), the joint parity bound (`joint_bound_batch`) and the slab
- * bound's cycle DP (`cycle_max_batch`) are in _batch.c; shared types in _search.h.
+ * interfere. Types in _packing.h.
  */
-#include "_search.h"
+#include "_packing.h"
+
+#define TBITS 16
+#define TSIZE (1u << TBITS)
 
 /* Per-thread state (the planner runs one batch per thread): the memo table and its stamp. */
 #define TLS _Thread_local
@@ -77,63 +78,6 @@ static void remember(const memo_t *mm, const uint64_t *live, int wc, int t)
     for (int w = 0; w < wc; w++) e->key[w] = live[w];
     e->stamp = mm->stamp;
     e->t = t;
-}
-
-void wmove_set(wctx_t *W, const uint64_t *cells, int wc, int d)
-{
-    for (int w = 0; w < wc; w++) {
-        uint64_t m = cells[w];
-        while (m) {
-            wmove(W, w * 64 + __builtin_ctzll(m), d);
-            m &= m - 1;
-        }
-    }
-}
-
-/* For the sub-tori first..first+count-1 (a family: they partition the cells): each cell's
-   sub-torus and class (0: A, 1: B). */
-void map_family(int16_t *cell_sub, int8_t *cell_side, int first, int count, int wc,
-                       const uint64_t *sub)
-{
-    memset(cell_sub, 0, sizeof(int16_t) * MAXCELL);
-    memset(cell_side, 0, sizeof(int8_t) * MAXCELL);
-    for (int q = first; q < first + count && q < MAXSUB; q++)
-        for (int side = 0; side < 2; side++)
-            for (int w = 0; w < wc; w++) {
-                uint64_t m = sub[(size_t)q * 2 * wc + side * wc + w];
-                while (m) {
-                    int cell = w * 64 + __builtin_ctzll(m);
-                    m &= m - 1;
-                    cell_sub[cell] = (int16_t)q;
-                    cell_side[cell] = (int8_t)side;
-                }
-            }
-}
-
-void waste_init(wctx_t *W, int wc, int nfam, const int32_t *fam, const uint64_t *sub)
-{
-    W->nf = nfam < MAXF ? nfam : MAXF;
-    for (int f = 0; f < W->nf; f++) {
-        W->g[f] = fam[3 * f + 2];
-        map_family(W->sub[f], W->side[f], fam[3 * f], fam[3 * f + 1], wc, sub);
-    }
-}
-
-/* Counts for the free cells `free` (the root of a search). */
-static void waste_load(wctx_t *W, int wc, const int32_t *fam, const uint64_t *sub,
-                       const uint64_t *free)
-{
-    for (int f = 0; f < W->nf; f++) {
-        W->wsum[f] = 0;
-        for (int q = fam[3 * f]; q < fam[3 * f] + fam[3 * f + 1] && q < MAXSUB; q++) {
-            const uint64_t *a = sub + (size_t)q * 2 * wc, *b = a + wc;
-            int ca = 0, cb = 0;
-            for (int w = 0; w < wc; w++) { ca += popc(free[w] & a[w]); cb += popc(free[w] & b[w]); }
-            W->cnt[q][0] = ca;
-            W->cnt[q][1] = cb;
-            W->wsum[f] += wval(W->g[f], W->cnt[q]);
-        }
-    }
 }
 
 static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
@@ -235,14 +179,26 @@ done:
     return r;
 }
 
-/* Per-call setup of a context: the thread's memo, no joint bound, and per cell the range of
-   cube_boxes words that are not 0. */
-void ctx_setup(ctx_t *c)
+/* A search context for the boxes `b`: the thread's memo, no joint bound, no waste counts,
+   and per cell the range of cube_boxes words that are not 0. */
+void ctx_init(ctx_t *c, const tp_boxes_t *b, const int32_t *rank, int32_t *out)
 {
+    memset(c, 0, offsetof(ctx_t, lo));
+    c->wc = b->wc;
+    c->wb = b->wb;
+    c->k = b->k;
+    c->ncls = b->ncls;
+    c->masks = b->masks;
+    c->cube_boxes = b->cube_boxes;
+    c->conflict = b->conflict;
+    c->cls = b->cls;
+    c->need = b->need;
+    c->fam = b->fam;
+    c->sub = b->sub;
+    c->rank = rank;
+    c->out = out;
     c->memo = memo_here();
     c->joint_slack = -1;
-    c->jc = 0;
-    c->wf = 0;
     for (int cell = 0; cell < 64 * c->wc; cell++) {
         const uint64_t *cb = c->cube_boxes + (size_t)cell * c->wb;
         int lo = c->wb, hi = 0;
@@ -269,28 +225,17 @@ int run_search(ctx_t *c, wctx_t *W, const uint64_t *alive, const uint64_t *free,
     return go(c, alive, free, t);
 }
 
-/* Returns 1/0/-1 as above; on 1, out[0..t-1] holds the box indices; *nodes the nodes used. */
-int exists_packing(int wc, int wb, int k, const uint64_t *masks, const uint64_t *cube_boxes,
-                   const uint64_t *conflict, const uint64_t *alive, const uint64_t *free,
-                   int t, int ncls, const uint64_t *cls, const int32_t *need,
-                   const int32_t *rank, int nfam, const int32_t *fam, const uint64_t *sub,
-                   long long budget, int32_t *out, long long *nodes, long long memo_id,
-                   const double *weight)
+/* Returns 1/0/-1 as above (-2: the boxes do not fit the fixed-size bit sets); on 1,
+   call->out[0..t-1] holds the box indices. */
+int tp_exists(tp_exists_t *call)
 {
-    if (wc > MAXWC || wb > MAXWB || wc < 1 || wb < 1) return -2;
-    memo_begin(memo_id);
+    const tp_boxes_t *b = call->boxes;
+    if (b->wc > MAXWC || b->wb > MAXWB || b->wc < 1 || b->wb < 1) return -2;
+    memo_begin(call->memo_id);
     ctx_t c;
-    ctx_t init = {.wc = wc, .wb = wb, .k = k, .ncls = ncls, .masks = masks,
-                  .cube_boxes = cube_boxes, .conflict = conflict, .cls = cls, .need = need,
-                  .rank = rank, .fam = fam, .sub = sub, .weight = weight,
-                  .budget = budget, .out = out};
-    c = init;
-    ctx_setup(&c);
+    ctx_init(&c, b, call->rank, call->out);
+    c.weight = call->weight;
     wctx_t W;
-    waste_init(&W, wc, nfam, fam, sub);
-    int r = run_search(&c, &W, alive, free, t, budget, 1);
-    *nodes = c.nodes;
-    return r;
+    waste_init(&W, b->wc, b->nfam, b->fam, b->sub);
+    return run_search(&c, &W, call->alive, call->free, call->t, call->budget, call->use_waste);
 }
-
-

@@ -1,17 +1,23 @@
-"""Compiled branch-and-bound for exact box packing (C via ctypes), with a pure-Python fallback.
+"""The compiled part of the packing engine (C through ctypes), built on first use.
 
-`_search.c` (next to this file) holds the same search as tpusim.planner.packing.solve._search, on
-uint64 bit sets, about a thousand times faster per node; `_batch.c` the batch solver
-(`solve_batch`: many patterns per call), the joint parity bound and the slab bound's cycle DP;
-`_search.h` their shared types. They are compiled together on first use with the system C
-compiler (`cc`, or $CC) into a per-user cache folder ($TPUSIM_CACHE_DIR, else
+The C sources next to this file (`_packing.h` says which does what) are compiled together with
+the system C compiler (`cc`, or $CC) into a per-user cache folder ($TPUSIM_CACHE_DIR, else
 $XDG_CACHE_HOME/tpusim, else ~/.cache/tpusim), keyed by a hash of the sources. When no compiler
 is available, or TPUSIM_NO_NATIVE=1, `available()` is False and the planner uses its Python
 search, LP and integer program instead: the results are the same, only slower.
 
-`NativeBoxes.exists(healthy_boxes, t, budget)` answers "do t disjoint boxes fit among these
-healthy boxes?": a list of t placement indices, False (proved impossible) or None (the node
-budget ran out; the caller must decide another way). Every answer it gives is exact.
+Each C entry point takes ONE struct, declared here with ctypes (`_Boxes`, `_Exists`, `_Batch`,
+`_Joint`, `_Cycle`, mirroring `tp_*_t` in `_packing.h`); the library reports its own layout of
+each (`tp_layout`: size, and every field's name, offset and size in order) and is refused when
+it differs from the ctypes one, so a field added, dropped, retyped or moved on one side only is
+an error at load time instead of silently corrupted memory.
+
+`NativeBoxes.exists(healthy_boxes, free, t, budget)` answers "do t disjoint boxes fit among
+these healthy boxes?": a list of t placement indices, False (proved impossible) or None (the
+node budget ran out; the caller must decide another way). Every answer it gives is exact.
+
+Invariants (tested): the ctypes structs match the compiled layout field by field; every count
+and bound from the compiled calls equals its pure-Python or brute-force reference.
 """
 
 from __future__ import annotations
@@ -33,17 +39,82 @@ import numpy as np
 from tpusim.planner.packing.bounds import colorings, waste_families
 from tpusim.planner.packing.boxes import box_placements, box_sets, mask_of
 
-_SOURCES = tuple(Path(__file__).with_name(n) for n in ("_search.c", "_batch.c"))  # one library
-_HEADER = Path(__file__).with_name("_search.h")
-_MAX_CELL_WORDS = 4
-_MAX_BOX_WORDS = 16
-_MAX_OPTIONS = 256  # boxes through one cube (MAXOPT in _search.c)
-_LAST_NODES = [0]  # nodes used by the latest call (for profiling)
-_BATCH: list = [None]  # the compiled solve_batch, set by _library()
-_CYCLE: list = [None]  # the compiled cycle_max_batch, set by _library()
-_JOINT: list = [None]  # the compiled joint_bound_batch, set by _library()
+_HERE = Path(__file__).parent
+_SOURCES = tuple(sorted(_HERE.glob("_*.c")))  # compiled together into one library
+_HEADER = _HERE / "_packing.h"
+_MAX_CELL_WORDS = 4  # MAXWC in _packing.h
+_MAX_BOX_WORDS = 16  # MAXWB
+_MAX_OPTIONS = 256  # MAXOPT: boxes through one cube
 WINDOW_WIDTHS = (2, 3, 4)  # local-search windows: slabs of this many cube layers (see slab_masks)
 _MEMO_IDS = itertools.count(1)  # one id per NativeBoxes: its proofs are kept across calls
+
+_I32, _I64, _U64, _F64 = ctypes.c_int32, ctypes.c_int64, ctypes.c_uint64, ctypes.c_double
+_I32P, _I64P, _U64P, _F64P = (ctypes.POINTER(t) for t in (_I32, _I64, _U64, _F64))
+
+
+class _Boxes(ctypes.Structure):
+    """tp_boxes_t: one box shape on one cube torus (see _packing.h)."""
+
+    _fields_ = [("masks", _U64P), ("cube_boxes", _U64P), ("conflict", _U64P), ("cls", _U64P),
+                ("need", _I32P), ("fam", _I32P), ("sub", _U64P), ("wc", _I32), ("wb", _I32),
+                ("k", _I32), ("nboxes", _I32), ("ncls", _I32), ("nfam", _I32)]
+
+
+class _Exists(ctypes.Structure):
+    """tp_exists_t: one search."""
+
+    _fields_ = [("boxes", ctypes.POINTER(_Boxes)), ("alive", _U64P), ("free", _U64P),
+                ("rank", _I32P), ("weight", _F64P), ("out", _I32P), ("budget", _I64),
+                ("memo_id", _I64), ("t", _I32), ("use_waste", _I32)]
+
+
+class _Batch(ctypes.Structure):
+    """tp_batch_t: the batch solver over many patterns."""
+
+    _fields_ = [("boxes", ctypes.POINTER(_Boxes)), ("rank", _I32P), ("alive", _U64P),
+                ("free", _U64P), ("upper", _I32P), ("lower", _I32P), ("orders", _I32P),
+                ("windows", _U64P), ("count_out", _I32P), ("upper_out", _I32P),
+                ("best_out", _I32P), ("joint_budget", _I64), ("first_budget", _I64),
+                ("local_budget", _I64), ("mid_budget", _I64), ("quick_budget", _I64),
+                ("memo_id", _I64), ("npat", _I32), ("norders", _I32), ("nwin", _I32),
+                ("best_cap", _I32), ("local_waste", _I32)]
+
+
+class _Joint(ctypes.Structure):
+    """tp_joint_t: the joint parity bound of many free-cell sets."""
+
+    _fields_ = [("boxes", ctypes.POINTER(_Boxes)), ("free", _U64P), ("upper", _I32P),
+                ("out", _I32P), ("budget", _I64), ("npat", _I32)]
+
+
+class _Cycle(ctypes.Structure):
+    """tp_cycle_t: the slab bound's cycle DP, row by row."""
+
+    _fields_ = [("a", _I64P), ("b", _I64P), ("out", _I64P), ("rows", _I32), ("n", _I32)]
+
+
+_STRUCTS = {"tp_boxes_t": _Boxes, "tp_exists_t": _Exists, "tp_batch_t": _Batch,
+            "tp_joint_t": _Joint, "tp_cycle_t": _Cycle}
+
+
+class _Field(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("offset", _I64), ("size", _I64)]
+
+
+def _ptr(arr: np.ndarray | None, ctype):
+    """A typed pointer to a contiguous numpy array's data, or None (NULL)."""
+    return None if arr is None else arr.ctypes.data_as(ctypes.POINTER(ctype))
+
+
+@dataclass(frozen=True)
+class _Library:
+    """The compiled library and its entry points (each takes a pointer to its call struct)."""
+
+    cdll: ctypes.CDLL
+    exists: ctypes._CFuncPtr
+    solve_batch: ctypes._CFuncPtr
+    joint_bounds: ctypes._CFuncPtr
+    cycle_max: ctypes._CFuncPtr
 
 
 def _cache_dir() -> Path:
@@ -55,8 +126,9 @@ def _cache_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
-def _library():
-    """The compiled search (ctypes function), or None when it cannot be built."""
+def _library() -> _Library | None:
+    """The compiled library's entry points, or None when it cannot be built. Raises
+    RuntimeError when its struct layout differs from the ctypes declarations (a bug here)."""
     if os.environ.get("TPUSIM_NO_NATIVE") == "1":
         return None
     try:
@@ -68,7 +140,7 @@ def _library():
     folder = _cache_dir()
     for flags in flag_sets:
         tag = hashlib.sha256(src + " ".join([machine, *flags]).encode()).hexdigest()[:16]
-        lib_path = folder / f"tpusim_search_{tag}.so"
+        lib_path = folder / f"tpusim_packing_{tag}.so"
         if lib_path.exists() or _compile(folder, flags, lib_path):
             break
     else:
@@ -77,44 +149,52 @@ def _library():
         lib = ctypes.CDLL(str(lib_path))
     except OSError:
         return None
-    fn = lib.exists_packing
-    ptr = ctypes.c_void_p  # arrays are passed by address (numpy .ctypes.data): cheapest call
-    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ptr, ptr, ptr, ptr, ptr,
-                   ctypes.c_int, ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr, ptr,
-                   ctypes.c_longlong, ptr, ptr, ctypes.c_longlong, ptr]
-    fn.restype = ctypes.c_int
-    batch = lib.solve_batch
-    batch.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr,
-                      ptr, ptr, ctypes.c_int, ptr, ptr,
-                      ctypes.c_int, ptr, ptr, ptr, ptr, ctypes.c_int, ptr, ctypes.c_int,
-                      ctypes.c_int, ptr, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_longlong,
-                      ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong,
-                      ptr, ptr, ptr, ctypes.c_int, ptr, ctypes.c_longlong]
-    batch.restype = ctypes.c_int
-    _BATCH[0] = batch
-    jb = lib.joint_bound_batch
-    jb.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ptr, ptr, ctypes.c_int, ptr, ptr,
-                   ctypes.c_longlong, ptr]
-    jb.restype = None
-    _JOINT[0] = jb
-    cyc = lib.cycle_max_batch
-    cyc.argtypes = [ctypes.c_int, ctypes.c_int, ptr, ptr, ptr]
-    cyc.restype = None
-    _CYCLE[0] = cyc
-    return fn
+    errors = layout_errors(lib)
+    if errors:
+        raise RuntimeError(f"the compiled packing library {lib_path} and its ctypes structs "
+                           f"disagree: {'; '.join(errors)}")
+    for name, struct, restype in (("tp_exists", _Exists, ctypes.c_int),
+                                  ("tp_solve_batch", _Batch, ctypes.c_int),
+                                  ("tp_joint_bounds", _Joint, None),
+                                  ("tp_cycle_max", _Cycle, None)):
+        fn = getattr(lib, name)
+        fn.argtypes = [ctypes.POINTER(struct)]
+        fn.restype = restype
+    return _Library(lib, lib.tp_exists, lib.tp_solve_batch, lib.tp_joint_bounds, lib.tp_cycle_max)
+
+
+def layout_errors(lib: ctypes.CDLL, structs: dict | None = None) -> list[str]:
+    """How the library's layout of each call struct differs from the ctypes one (empty when
+    they agree): the size, and each field's name, offset and size in declaration order."""
+    fn = lib.tp_layout
+    fn.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(_Field)), ctypes.POINTER(_I32)]
+    fn.restype = _I64
+    errors = []
+    for name, struct in (structs or _STRUCTS).items():
+        fields = ctypes.POINTER(_Field)()
+        count = _I32()
+        size = fn(name.encode(), ctypes.byref(fields), ctypes.byref(count))
+        if size < 0:
+            errors.append(f"{name} is unknown to the library")
+            continue
+        c = [(fields[i].name.decode(), fields[i].offset, fields[i].size) for i in range(count.value)]
+        py = [(f, getattr(struct, f).offset, getattr(struct, f).size) for f, _ in struct._fields_]
+        if size != ctypes.sizeof(struct) or c != py:
+            errors.append(f"{name}: C {size} bytes {c}, ctypes {ctypes.sizeof(struct)} bytes {py}")
+    return errors
 
 
 def _compile(folder: Path, flags: list[str], lib_path: Path) -> bool:
-    """Build _search.c and _batch.c into lib_path with `flags` (the hardware popcount instruction, where the
-    CPU family has one, makes the search about 1.5x faster); False if the compiler fails."""
+    """Build the C sources into lib_path with `flags` (the hardware popcount instruction, where
+    the CPU family has one, makes the search about 1.5x faster); False if the compiler fails."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=folder)
         os.close(fd)
         cc = os.environ.get("CC", "cc")
         try:
-            subprocess.run([cc, *flags, "-shared", "-fPIC", "-o", tmp, *map(str, _SOURCES)],
-                           check=True, capture_output=True, timeout=120)
+            subprocess.run([cc, *flags, "-shared", "-fPIC", "-fvisibility=hidden", "-o", tmp,
+                            *map(str, _SOURCES)], check=True, capture_output=True, timeout=120)
             os.replace(tmp, lib_path)
         finally:
             if os.path.exists(tmp):
@@ -161,12 +241,13 @@ def _word_array(masks, n_words: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class NativeBoxes:
-    """The placements of one box on one cube torus, as word arrays for the compiled search."""
+    """The placements of one box on one cube torus, as word arrays for the compiled search
+    (boxes in native order: by lowest cube, so the boxes through one cube sit in few words)."""
 
     wc: int
     wb: int
     k: int
-    masks: np.ndarray       # boxes x wc (boxes in native order, see to_native)
+    masks: np.ndarray       # boxes x wc
     cube_boxes: np.ndarray  # 64 wc cells (padded) x wb
     conflict: np.ndarray    # boxes x wb
     classes: np.ndarray     # coloring classes x wc (every class of every nontrivial coloring)
@@ -175,44 +256,40 @@ class NativeBoxes:
     subtori: np.ndarray     # sub-tori x 2 x wc: cubes of the sub-torus (class A), class B
     to_native: np.ndarray   # placement index -> native box index
     from_native: np.ndarray  # native box index -> placement index
+    rank: np.ndarray        # the default option order: native index
+    struct: ctypes.pointer  # -> _Boxes over the arrays above (they live as long as this)
     memo_id: int = 0        # > 0: impossibility proofs are kept across calls (see _search.c)
 
-    def exists(self, healthy_boxes: list[int], free: int, t: int, budget: int,
-               order: int = 0, waste: bool = True, keep_proofs: bool = False,
+    def exists(self, healthy_boxes: list[int], free: int, t: int, budget: int, *,
+               waste: bool = True, keep_proofs: bool = False,
                prefer: list[int] | None = None, weights: np.ndarray | None = None):
         """t disjoint boxes among `healthy_boxes` (placement indices) inside cubes `free`:
-        their indices, False if there are none, None if the node budget ran out. `order`
-        picks the order in which a cell's boxes are tried: 0 by index, else a fixed
-        pseudo-random permutation (restarts with other orders find packings sooner).
+        their indices, False if there are none, None if the node budget ran out.
         keep_proofs: reuse and keep the impossibility proofs of earlier calls that also set it;
         only valid when `healthy_boxes` holds every placement inside `free` (then a proof
         depends only on the cubes, see _search.c). `prefer`: placement indices to try first,
         in that order, at every branching (e.g. by LP weight). `weights`: per cube, a dual
         solution of the LP relaxation (every healthy box's cubes weigh at least 1): nodes whose
         free cubes weigh less than the boxes still wanted are pruned."""
-        fn = _library()
-        rank = box_ranks(len(self.masks), order)
+        rank = self.rank
         if prefer is not None:
             rank = np.full(len(self.masks), len(self.masks), dtype=np.int32)
             rank[self.to_native[np.asarray(prefer, dtype=np.int64)]] = np.arange(len(prefer), dtype=np.int32)
-        a = np.zeros(self.wb, dtype=np.uint64)
+        alive = np.zeros(self.wb, dtype=np.uint64)
         if len(healthy_boxes):
             nat = self.to_native[np.asarray(healthy_boxes, dtype=np.int64)].astype(np.uint64)
-            np.bitwise_or.at(a, nat >> np.uint64(6), np.left_shift(np.uint64(1), nat & np.uint64(63)))
-        f = np.array(_to_words(free, self.wc), dtype=np.uint64)
+            np.bitwise_or.at(alive, nat >> np.uint64(6), np.left_shift(np.uint64(1), nat & np.uint64(63)))
+        cells = np.array(_to_words(free, self.wc), dtype=np.uint64)
         out = np.zeros(max(t, 1), dtype=np.int32)
-        nodes = np.zeros(1, dtype=np.int64)
         w = None
         if weights is not None:
             w = np.zeros(64 * self.wc, dtype=np.float64)
             w[:len(weights)] = weights
-        r = fn(self.wc, self.wb, self.k, self.masks.ctypes.data, self.cube_boxes.ctypes.data,
-               self.conflict.ctypes.data, a.ctypes.data, f.ctypes.data, t, len(self.need),
-               self.classes.ctypes.data, self.need.ctypes.data, rank.ctypes.data,
-               len(self.families) if waste else 0, self.families.ctypes.data,
-               self.subtori.ctypes.data, budget, out.ctypes.data, nodes.ctypes.data,
-               self.memo_id if keep_proofs else 0, w.ctypes.data if w is not None else None)
-        _LAST_NODES[0] = int(nodes[0])
+        call = _Exists(boxes=self.struct, alive=_ptr(alive, _U64), free=_ptr(cells, _U64),
+                       rank=_ptr(rank, _I32), weight=_ptr(w, _F64), out=_ptr(out, _I32),
+                       budget=budget, memo_id=self.memo_id if keep_proofs else 0, t=t,
+                       use_waste=int(waste))
+        r = _library().exists(ctypes.byref(call))
         if r == 1:
             return self.from_native[out[:t]].tolist()
         if r == 0:
@@ -231,28 +308,32 @@ def bit_words(rows: np.ndarray, n_words: int) -> np.ndarray:
 
 def joint_bounds(nb: NativeBoxes, coverable: np.ndarray, upper: np.ndarray, *,
                  budget: int = 100_000) -> np.ndarray:
-    """The joint parity bound (see _batch.c) for each pattern: the largest t <= upper whose
+    """The joint parity bound (see _joint.c) for each pattern: the largest t <= upper whose
     unused-cube parities are not proved impossible (`budget` search nodes per target; when it
     runs out, t stands). `coverable`: (patterns x cubes) bool, the cubes healthy boxes cover.
     Always an upper bound on the maximum packing; often tighter than the waste families one at
     a time, because the unused cubes must balance every family's sub-tori at once."""
-    _library()
     free = bit_words(coverable, nb.wc)
     up = np.ascontiguousarray(np.asarray(upper, dtype=np.int32))
     out = np.zeros(len(up), dtype=np.int32)
-    _JOINT[0](nb.wc, nb.k, len(nb.families), nb.families.ctypes.data, nb.subtori.ctypes.data,
-              len(up), free.ctypes.data, up.ctypes.data, budget, out.ctypes.data)
+    call = _Joint(boxes=nb.struct, free=_ptr(free, _U64), upper=_ptr(up, _I32),
+                  out=_ptr(out, _I32), budget=budget, npat=len(up))
+    _library().joint_bounds(ctypes.byref(call))
     return out.astype(np.int64)
 
 
 def cycle_max(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    """Compiled tpusim.planner.packing.slabs.cycle_max_matrix (same answer), or None if unavailable."""
-    if _library() is None or int(np.max(a, initial=0)) >= 63:
+    """Compiled tpusim.planner.packing.slabs.cycle_max_matrix (same answer), or None if
+    unavailable or a value is too large for it."""
+    lib = _library()
+    if lib is None or int(np.max(a, initial=0)) >= 63:
         return None
     a = np.ascontiguousarray(a, dtype=np.int64)
     b = np.ascontiguousarray(b, dtype=np.int64)
     out = np.zeros(a.shape[0], dtype=np.int64)
-    _CYCLE[0](a.shape[0], a.shape[1], a.ctypes.data, b.ctypes.data, out.ctypes.data)
+    call = _Cycle(a=_ptr(a, _I64), b=_ptr(b, _I64), out=_ptr(out, _I64), rows=a.shape[0],
+                  n=a.shape[1])
+    lib.cycle_max(ctypes.byref(call))
     return out
 
 
@@ -300,7 +381,6 @@ class BatchResult:
     count: np.ndarray
     upper: np.ndarray
     best: Packings
-    nodes: int
 
 
 @lru_cache(maxsize=256)
@@ -321,48 +401,35 @@ def solve_batch(nb: NativeBoxes, grid: tuple[int, ...], shape: tuple[int, ...], 
                 joint_budget: int, first_budget: int,
                 local_budget: int, local_waste: bool, mid_budget: int,
                 quick_budget: int) -> BatchResult:
-    """Maximum packings of many patterns in one compiled call (see solve_batch in _batch.c):
+    """Maximum packings of many patterns in one compiled call (see _batch.c):
     `ok` (patterns x placements) healthy placements, `coverable` (patterns x cubes) the cubes
     they cover, `upper` an upper bound per pattern. Patterns whose searches run out of nodes
     come back with count -1, a lower upper bound where one was proved, and the best packing.
     `lower`: per pattern, a count a packing is known to reach (without the packing itself)."""
-    _library()
-    fn = _BATCH[0]
     npat = len(upper)
     alive = bit_words(np.asarray(ok, dtype=bool)[:, nb.from_native], nb.wb)
     free = bit_words(coverable, nb.wc)
     up = np.ascontiguousarray(np.asarray(upper, dtype=np.int32))
     low = None if lower is None else np.ascontiguousarray(np.asarray(lower, dtype=np.int32))
     orders, windows = _batch_arrays(grid, shape, WINDOW_WIDTHS)
-    n_boxes = len(nb.masks)
     cap = max(int(up.max(initial=0)), 1)
     count = np.zeros(npat, dtype=np.int32)
     up_out = np.zeros(npat, dtype=np.int32)
     best = np.zeros((npat, cap), dtype=np.int32)
-    nodes = np.zeros(1, dtype=np.int64)
-    rank = box_ranks(n_boxes, 0)
-    r = fn(nb.wc, nb.wb, nb.k, nb.masks.ctypes.data, nb.cube_boxes.ctypes.data,
-           nb.conflict.ctypes.data, len(nb.need), nb.classes.ctypes.data, nb.need.ctypes.data,
-           rank.ctypes.data, len(nb.families), nb.families.ctypes.data, nb.subtori.ctypes.data,
-           npat, alive.ctypes.data, free.ctypes.data, up.ctypes.data,
-           None if low is None else low.ctypes.data, len(orders),
-           orders.ctypes.data, n_boxes, len(windows), windows.ctypes.data, joint_budget, first_budget,
-           local_budget, int(local_waste), mid_budget, quick_budget, count.ctypes.data, up_out.ctypes.data,
-           best.ctypes.data, cap, nodes.ctypes.data, nb.memo_id)
+    call = _Batch(boxes=nb.struct, rank=_ptr(nb.rank, _I32), alive=_ptr(alive, _U64),
+                  free=_ptr(free, _U64), upper=_ptr(up, _I32), lower=_ptr(low, _I32),
+                  orders=_ptr(orders, _I32), windows=_ptr(windows, _U64),
+                  count_out=_ptr(count, _I32), upper_out=_ptr(up_out, _I32),
+                  best_out=_ptr(best, _I32), joint_budget=joint_budget,
+                  first_budget=first_budget, local_budget=local_budget, mid_budget=mid_budget,
+                  quick_budget=quick_budget, memo_id=nb.memo_id, npat=npat,
+                  norders=len(orders), nwin=len(windows), best_cap=cap,
+                  local_waste=int(local_waste))
+    r = _library().solve_batch(ctypes.byref(call))
     if r != 0:  # pragma: no cover - native_boxes only builds word arrays that fit
         raise RuntimeError(f"compiled batch search refused its input ({r})")
     return BatchResult(count.astype(np.int64), up_out.astype(np.int64),
-                       Packings(best, nb.from_native), int(nodes[0]))
-
-
-@lru_cache(maxsize=1024)
-def box_ranks(n_boxes: int, order: int) -> np.ndarray:
-    """Rank of each box for option order `order` (0: identity; else a permutation drawn from
-    default_rng(order))."""
-    if order == 0:
-        return np.arange(n_boxes, dtype=np.int32)
-    perm = np.random.default_rng(order).permutation(n_boxes).astype(np.int32)
-    return np.ascontiguousarray(perm)
+                       Packings(best, nb.from_native))
 
 
 @lru_cache(maxsize=256)
@@ -407,19 +474,26 @@ def native_boxes(grid: tuple[int, ...], shape: tuple[int, ...]) -> NativeBoxes |
         inverse[old] = new
     nat_cells = [pl.cells[i] for i in order]
     cube_boxes, conflict = box_sets(nat_cells, 64 * wc)  # padded: one row per cell bit
+    arrays = {
+        "masks": _word_array([pl.masks[i] for i in order], wc),
+        "cube_boxes": _word_array(cube_boxes, wb),
+        "conflict": _word_array(conflict, wb),
+        "classes": _word_array(cls, wc) if cls else np.zeros((0, wc), dtype=np.uint64),
+        "need": np.ascontiguousarray(np.array(need, dtype=np.int32)),
+        "families": np.ascontiguousarray(np.array(fams, dtype=np.int32).reshape(-1, 3)),
+        "subtori": np.ascontiguousarray(np.array(subs, dtype=np.uint64).reshape(-1, 2 * wc)),
+    }
+    struct = _Boxes(masks=_ptr(arrays["masks"], _U64), cube_boxes=_ptr(arrays["cube_boxes"], _U64),
+                    conflict=_ptr(arrays["conflict"], _U64), cls=_ptr(arrays["classes"], _U64),
+                    need=_ptr(arrays["need"], _I32), fam=_ptr(arrays["families"], _I32),
+                    sub=_ptr(arrays["subtori"], _U64), wc=wc, wb=wb, k=pl.cubes_per_slice,
+                    nboxes=len(order), ncls=len(need), nfam=len(fams))
     return NativeBoxes(
-        memo_id=next(_MEMO_IDS),
+        wc=wc, wb=wb, k=pl.cubes_per_slice, **arrays,
         to_native=np.array(inverse, dtype=np.int64),
         from_native=np.array(order, dtype=np.int64),
-        families=np.ascontiguousarray(np.array(fams, dtype=np.int32).reshape(-1, 3)),
-        subtori=np.ascontiguousarray(np.array(subs, dtype=np.uint64).reshape(-1, 2 * wc)),
-        wc=wc, wb=wb, k=pl.cubes_per_slice,
-        masks=_word_array([pl.masks[i] for i in order], wc),
-        cube_boxes=_word_array(cube_boxes, wb),
-        conflict=_word_array(conflict, wb),
-        classes=_word_array(cls, wc) if cls else np.zeros((0, wc), dtype=np.uint64),
-        need=np.ascontiguousarray(np.array(need, dtype=np.int32)),
-    )
+        rank=np.arange(len(order), dtype=np.int32),
+        struct=ctypes.pointer(struct), memo_id=next(_MEMO_IDS))
 
 
 @lru_cache(maxsize=64)
