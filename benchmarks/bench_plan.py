@@ -36,7 +36,8 @@ from tpusim.planner import cube_availability
 from tpusim.planner.packing.bounds import _stacked, colorings, waste_families
 from tpusim.planner.packing.boxes import box_placements
 from tpusim.planner.packing.greedy import tiling_classes, tiling_orders
-from tpusim.planner.packing.native import _batch_arrays, available, native_boxes, slab_masks
+from tpusim.planner.packing.native import available, native_boxes
+from tpusim.planner.packing.problem import problem, slab_windows
 from tpusim.planner.static import static_estimates
 from tpusim.planner.table import default_slice_shapes
 
@@ -46,7 +47,7 @@ TARGET_PACKING_S = 5.0
 
 def _clear() -> None:
     for f in (box_placements, colorings, waste_families, _stacked, tiling_classes, tiling_orders,
-              native_boxes, slab_masks, _batch_arrays):
+              native_boxes, problem, slab_windows):
         f.cache_clear()
 
 

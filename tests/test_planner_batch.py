@@ -21,8 +21,9 @@ import tpusim.planner.packing.native as native
 import tpusim.planner.packing.solve as packing
 from tpusim.errors import TpusimError
 from tpusim.planner.packing import count_max_boxes
+from tpusim.planner.packing.bits import mask_of, unique_rows
 from tpusim.planner.packing.bounds import bounds_matrix, waste_families
-from tpusim.planner.packing.boxes import box_placements, mask_of
+from tpusim.planner.packing.boxes import box_placements
 from tpusim.planner.packing.slabs import _cycle_max, cycle_max_matrix
 from tpusim.planner.static import sample_healthy, tiles, tiling_bound
 
@@ -126,7 +127,7 @@ def test_solve_batch_equals_brute_force(grid, shape, budgets):
     nb = native.native_boxes(grid, shape)
     b = {"default": packing.BATCH_BUDGETS, "small": SMALL, "one": ONE, "zero": ZERO,
          "joint": JOINT_ONLY}[budgets]
-    res = native.solve_batch(nb, grid, shape, ok, cov, upper, **b)
+    res = nb.solve_batch(ok, cov, upper, **b)
     _check_batch(pl, healthy, res, exact, upper)
     if budgets == "zero":
         # without any search a row is settled only by a greedy packing meeting the bound
@@ -224,7 +225,7 @@ def test_batch_counts_on_ironwood_independent_of_threads_chunks_budgets(shape, s
     np.testing.assert_array_equal(packing.batch_counts(pl, nb, ok, cov, upper, threads=2), base)
     np.testing.assert_array_equal(count_max_boxes(pl.grid, pl.shape, healthy), base)
 
-    res = native.solve_batch(nb, IRONWOOD, shape, ok, cov, upper, **IRONWOOD_SMALL)
+    res = nb.solve_batch(ok, cov, upper, **IRONWOOD_SMALL)
     open_rows = np.flatnonzero(res.count < 0)
     assert 0 < len(open_rows) < len(upper)  # the budgets must leave some rows, not all
     monkeypatch.setattr(packing, "BATCH_BUDGETS", IRONWOOD_SMALL)
@@ -291,11 +292,11 @@ def test_joint_bounds_equal_definition_and_brute_force(grid, shape):
     exact = np.concatenate([exact, [brute_max(grid, shape, mask_of(np.flatnonzero(f))) for f in free]])
     upper = np.concatenate([upper, free.sum(axis=1) // k])
     nb = native.native_boxes(grid, shape)
-    got = native.joint_bounds(nb, cov, upper, budget=10_000_000)
+    got = nb.joint_bounds(cov, upper, budget=10_000_000)
     np.testing.assert_array_equal(got, _joint_reference(grid, shape, cov, upper))
     assert np.all(got >= exact)
     assert np.all(got <= upper)
-    loose = native.joint_bounds(nb, cov, upper, budget=1)
+    loose = nb.joint_bounds(cov, upper, budget=1)
     assert np.all((loose >= got) & (loose <= upper))
 
 
@@ -309,13 +310,13 @@ def test_joint_bound_tighter_than_bounds_matrix_on_ironwood():
     shape = (1, 2, 2)
     pl, healthy, ok, cov, upper = _ironwood(shape, 400, 0)
     nb = native.native_boxes(IRONWOOD, shape)
-    joint = native.joint_bounds(nb, cov, upper)
+    joint = nb.joint_bounds(cov, upper)
     assert np.all(joint <= upper)
     assert np.all(joint >= count_max_boxes(pl.grid, pl.shape, healthy))
     strict = np.flatnonzero(joint < upper)
     assert len(strict) >= 1
     # solve_batch with its joint step and no search lowers some of those bounds, never too far
-    res = native.solve_batch(nb, IRONWOOD, shape, ok[strict], cov[strict], upper[strict],
+    res = nb.solve_batch(ok[strict], cov[strict], upper[strict],
                              **JOINT_ONLY)
     assert np.any(res.upper < upper[strict])
     for i, r in enumerate(strict.tolist()):
@@ -330,7 +331,7 @@ def test_joint_bound_never_below_integer_program_on_ironwood_2x2x2():
     shape = (2, 2, 2)
     pl, healthy, ok, cov, upper = _ironwood(shape, 40, 5)
     nb = native.native_boxes(IRONWOOD, shape)
-    joint = native.joint_bounds(nb, cov, upper)
+    joint = nb.joint_bounds(cov, upper)
     assert np.all(joint <= upper)
     for r in range(len(upper)):
         cands = np.flatnonzero(ok[r]).tolist()
@@ -413,7 +414,7 @@ def test_unique_rows_like_np_unique(width):
         flipped = np.concatenate([flipped, late])
     pool = np.concatenate([base, flipped])
     rows = pool[rng.integers(0, len(pool), 500)]
-    first, inverse = native.unique_rows(rows)
+    first, inverse = unique_rows(rows)
     _, ref_first, ref_inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
     ref_inverse = np.asarray(ref_inverse).reshape(-1)
     assert sorted(first.tolist()) == sorted(ref_first.tolist())  # first occurrences
@@ -421,7 +422,7 @@ def test_unique_rows_like_np_unique(width):
     # same grouping: two rows share a group exactly when np.unique says so
     pairs = {(int(a), int(b)) for a, b in zip(inverse, ref_inverse, strict=True)}
     assert len(pairs) == len(first) == len(ref_first)
-    empty_first, empty_inverse = native.unique_rows(np.zeros((0, width), dtype=bool))
+    empty_first, empty_inverse = unique_rows(np.zeros((0, width), dtype=bool))
     assert len(empty_first) == len(empty_inverse) == 0
 
 

@@ -12,8 +12,9 @@ from test_planner_packing import CASES, brute_max
 
 import tpusim.planner.packing.native as native
 import tpusim.planner.packing.solve as packing
+from tpusim.planner.packing.bits import mask_of
 from tpusim.planner.packing.bounds import bounds_matrix, waste_bound_matrix
-from tpusim.planner.packing.boxes import box_placements, mask_of
+from tpusim.planner.packing.boxes import box_placements
 from tpusim.planner.packing.solve import best_packing
 
 

@@ -10,8 +10,9 @@ from itertools import permutations, product
 import numpy as np
 import pytest
 
+from tpusim.planner.packing.bits import mask_of
 from tpusim.planner.packing.bounds import bounds_matrix
-from tpusim.planner.packing.boxes import box_placements, mask_of
+from tpusim.planner.packing.boxes import box_placements
 from tpusim.planner.packing.solve import best_packing, healthy_placements
 
 CASES = [((2, 2, 2), (1, 1, 2)), ((2, 2, 2), (1, 2, 2)), ((2, 3, 3), (1, 1, 2)),

@@ -13,7 +13,8 @@ from test_planner_packing import brute_max
 
 from tpusim.planner.packing import count_max_boxes, slabs
 from tpusim.planner.packing import solve as packing
-from tpusim.planner.packing.boxes import box_placements, mask_of
+from tpusim.planner.packing.bits import mask_of
+from tpusim.planner.packing.boxes import box_placements
 
 
 def _coverable(pl, healthy: np.ndarray) -> np.ndarray:

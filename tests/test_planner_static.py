@@ -30,7 +30,7 @@ from tpusim.planner import (
     static_estimates,
 )
 from tpusim.planner.assign import cross_connects
-from tpusim.planner.packing.boxes import mask_of
+from tpusim.planner.packing.bits import mask_of
 from tpusim.planner.table import plan
 from tpusim.topology.ocs import slice_cross_connects
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tpusim.planner.packing.boxes import box_placements, check_cube_shape, healthy_mask
+from tpusim.planner.packing.bits import mask_of_bools
+from tpusim.planner.packing.boxes import box_placements, check_cube_shape
 from tpusim.planner.packing.counts import count_max_boxes
 from tpusim.planner.packing.solve import best_packing
 
@@ -25,4 +26,4 @@ def max_packing(grid: tuple[int, ...], shape: tuple[int, ...], healthy: np.ndarr
     as soon as `need` are found), each as its cube ids in slice axis order (shape `shape`).
     `healthy`: bool per cube (any array shape, C order = cube ids)."""
     pl = box_placements(tuple(grid), tuple(shape))
-    return [pl.grids[i].copy() for i in best_packing(pl, healthy_mask(healthy), need=need)]
+    return [pl.grids[i].copy() for i in best_packing(pl, mask_of_bools(healthy), need=need)]

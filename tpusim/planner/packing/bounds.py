@@ -27,7 +27,8 @@ from itertools import combinations, product
 
 import numpy as np
 
-from tpusim.planner.packing.boxes import Placements, box_placements, mask_of
+from tpusim.planner.packing.bits import mask_of
+from tpusim.planner.packing.boxes import Placements, box_placements
 
 
 @dataclass(frozen=True)

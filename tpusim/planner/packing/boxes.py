@@ -22,6 +22,7 @@ from itertools import permutations, product
 import numpy as np
 
 from tpusim.errors import TpusimError
+from tpusim.planner.packing.bits import mask_of
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,7 @@ def box_placements(grid: tuple[int, ...], shape: tuple[int, ...]) -> Placements:
             for j, a in enumerate(axes):
                 coords[a] = (start[a] + local[j]) % grid[a]
             ids = np.ravel_multi_index(tuple(coords), grid).reshape(shape)
-            mask = 0
-            for c in ids.ravel().tolist():
-                mask |= 1 << c
+            mask = mask_of(ids.ravel().tolist())
             if mask in seen:
                 continue
             seen[mask] = len(masks)
@@ -142,17 +141,3 @@ def covered_cubes(pl: Placements, ok: np.ndarray) -> np.ndarray:
     """(patterns x cubes) bool: the cubes some placement marked in `ok` (patterns x
     placements, e.g. healthy_boxes) covers."""
     return (np.asarray(ok).astype(np.float32) @ pl.matrix.astype(np.float32)) > 0.5
-
-
-def mask_of(cube_ids) -> int:
-    """Bit mask (bit i = cube i) of an iterable of cube ids."""
-    mask = 0
-    for c in cube_ids:
-        mask |= 1 << int(c)
-    return mask
-
-
-def healthy_mask(healthy: np.ndarray) -> int:
-    """Bit mask of the True cells of a bool array (C order = cube ids)."""
-    flat = np.asarray(healthy, dtype=bool).ravel()
-    return int.from_bytes(np.packbits(flat, bitorder="little").tobytes(), "little")

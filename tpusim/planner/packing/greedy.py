@@ -15,17 +15,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from tpusim.planner.packing.bits import n_words, word_array
 from tpusim.planner.packing.boxes import Placements, box_placements
-
-
-def _words(pl: Placements) -> np.ndarray:
-    """Placement masks as (placements x words) uint64."""
-    n_words = -(-pl.n_cubes // 64)
-    out = np.zeros((len(pl.masks), n_words), dtype=np.uint64)
-    for i, m in enumerate(pl.masks):
-        for w in range(n_words):
-            out[i, w] = (m >> (64 * w)) & 0xFFFFFFFFFFFFFFFF
-    return out
 
 
 @lru_cache(maxsize=256)
@@ -62,7 +53,7 @@ def greedy_counts(pl: Placements, ok: np.ndarray) -> np.ndarray:
 
     Vectorised over patterns: one contiguous uint64 array of used cubes per 64-cube word, and
     for each placement only the words its cubes touch are tested and updated."""
-    words = _words(pl)
+    words = word_array(pl.masks, n_words(pl.n_cubes))
     s = ok.shape[0]
     ok_t = np.ascontiguousarray(np.asarray(ok, dtype=bool).T)  # placements x patterns
     touched = [[(w, np.uint64(words[j, w])) for w in np.flatnonzero(words[j]).tolist()]

@@ -29,15 +29,14 @@ import os
 import platform
 import subprocess
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from tpusim.planner.packing.bounds import colorings, waste_families
-from tpusim.planner.packing.boxes import box_placements, box_sets, mask_of
+from tpusim.planner.packing.bits import bool_words, n_words, to_words, word_array
+from tpusim.planner.packing.problem import BatchResult, Packings, Problem, problem
 
 _HERE = Path(__file__).parent
 _SOURCES = tuple(sorted(_HERE.glob("_*.c")))  # compiled together into one library
@@ -45,7 +44,6 @@ _HEADER = _HERE / "_packing.h"
 _MAX_CELL_WORDS = 4  # MAXWC in _packing.h
 _MAX_BOX_WORDS = 16  # MAXWB
 _MAX_OPTIONS = 256  # MAXOPT: boxes through one cube
-WINDOW_WIDTHS = (2, 3, 4)  # local-search windows: slabs of this many cube layers (see slab_masks)
 _MEMO_IDS = itertools.count(1)  # one id per NativeBoxes: its proofs are kept across calls
 
 _I32, _I64, _U64, _F64 = ctypes.c_int32, ctypes.c_int64, ctypes.c_uint64, ctypes.c_double
@@ -230,35 +228,26 @@ def available() -> bool:
     return _library() is not None
 
 
-def _to_words(mask: int, n_words: int) -> list[int]:
-    return [(mask >> (64 * w)) & 0xFFFFFFFFFFFFFFFF for w in range(n_words)]
-
-
-def _word_array(masks, n_words: int) -> np.ndarray:
-    out = np.array([_to_words(m, n_words) for m in masks], dtype=np.uint64).reshape(-1, n_words)
-    return np.ascontiguousarray(out)
-
-
 @dataclass(frozen=True)
 class NativeBoxes:
-    """The placements of one box on one cube torus, as word arrays for the compiled search
-    (boxes in native order: by lowest cube, so the boxes through one cube sit in few words)."""
+    """One packing problem (tpusim.planner.packing.problem) as word arrays for the compiled
+    search: wc words of cubes, wb words of boxes (search order)."""
 
+    problem: Problem
     wc: int
     wb: int
-    k: int
     masks: np.ndarray       # boxes x wc
     cube_boxes: np.ndarray  # 64 wc cells (padded) x wb
     conflict: np.ndarray    # boxes x wb
-    classes: np.ndarray     # coloring classes x wc (every class of every nontrivial coloring)
-    need: np.ndarray        # per class: min cubes of that class in any box (>= 1)
-    families: np.ndarray    # waste families (bounds.waste_families) x 3: first, count, modulus
-    subtori: np.ndarray     # sub-tori x 2 x wc: cubes of the sub-torus (class A), class B
-    to_native: np.ndarray   # placement index -> native box index
-    from_native: np.ndarray  # native box index -> placement index
-    rank: np.ndarray        # the default option order: native index
+    classes: np.ndarray     # coloring classes x wc
+    need: np.ndarray        # per class
+    families: np.ndarray    # waste families x 3: first sub-torus, count, modulus
+    subtori: np.ndarray     # sub-tori x 2 x wc: class A cubes, class B cubes
+    orders: np.ndarray      # greedy orders x boxes
+    windows: np.ndarray     # local-search windows x wc
+    rank: np.ndarray        # the default option order: search index
     struct: ctypes.pointer  # -> _Boxes over the arrays above (they live as long as this)
-    memo_id: int = 0        # > 0: impossibility proofs are kept across calls (see _search.c)
+    memo_id: int            # impossibility proofs are kept across calls with it (_search.c)
 
     def exists(self, healthy_boxes: list[int], free: int, t: int, budget: int, *,
                waste: bool = True, keep_proofs: bool = False,
@@ -271,15 +260,16 @@ class NativeBoxes:
         in that order, at every branching (e.g. by LP weight). `weights`: per cube, a dual
         solution of the LP relaxation (every healthy box's cubes weigh at least 1): nodes whose
         free cubes weigh less than the boxes still wanted are pruned."""
+        pr = self.problem
         rank = self.rank
         if prefer is not None:
             rank = np.full(len(self.masks), len(self.masks), dtype=np.int32)
-            rank[self.to_native[np.asarray(prefer, dtype=np.int64)]] = np.arange(len(prefer), dtype=np.int32)
+            rank[pr.to_search[np.asarray(prefer, dtype=np.int64)]] = np.arange(len(prefer), dtype=np.int32)
         alive = np.zeros(self.wb, dtype=np.uint64)
         if len(healthy_boxes):
-            nat = self.to_native[np.asarray(healthy_boxes, dtype=np.int64)].astype(np.uint64)
+            nat = pr.to_search[np.asarray(healthy_boxes, dtype=np.int64)].astype(np.uint64)
             np.bitwise_or.at(alive, nat >> np.uint64(6), np.left_shift(np.uint64(1), nat & np.uint64(63)))
-        cells = np.array(_to_words(free, self.wc), dtype=np.uint64)
+        cells = np.array(to_words(free, self.wc), dtype=np.uint64)
         out = np.zeros(max(t, 1), dtype=np.int32)
         w = None
         if weights is not None:
@@ -291,35 +281,60 @@ class NativeBoxes:
                        use_waste=int(waste))
         r = _library().exists(ctypes.byref(call))
         if r == 1:
-            return self.from_native[out[:t]].tolist()
+            return pr.from_search[out[:t]].tolist()
         if r == 0:
             return False
         return None
 
+    def solve_batch(self, ok: np.ndarray, coverable: np.ndarray, upper: np.ndarray, *,
+                    lower: np.ndarray | None = None, joint_budget: int, first_budget: int,
+                    local_budget: int, local_waste: bool, mid_budget: int,
+                    quick_budget: int) -> BatchResult:
+        """Maximum packings of many patterns in one compiled call (see _batch.c):
+        `ok` (patterns x placements) healthy placements, `coverable` (patterns x cubes) the
+        cubes they cover, `upper` an upper bound per pattern. Patterns whose searches run out of
+        nodes come back with count -1, a lower upper bound where one was proved, and the best
+        packing. `lower`: per pattern, a count a packing is known to reach (without the packing
+        itself)."""
+        npat = len(upper)
+        alive = bool_words(np.asarray(ok, dtype=bool)[:, self.problem.from_search], self.wb)
+        free = bool_words(coverable, self.wc)
+        up = np.ascontiguousarray(np.asarray(upper, dtype=np.int32))
+        low = None if lower is None else np.ascontiguousarray(np.asarray(lower, dtype=np.int32))
+        cap = max(int(up.max(initial=0)), 1)
+        count = np.zeros(npat, dtype=np.int32)
+        up_out = np.zeros(npat, dtype=np.int32)
+        best = np.zeros((npat, cap), dtype=np.int32)
+        call = _Batch(boxes=self.struct, rank=_ptr(self.rank, _I32), alive=_ptr(alive, _U64),
+                      free=_ptr(free, _U64), upper=_ptr(up, _I32), lower=_ptr(low, _I32),
+                      orders=_ptr(self.orders, _I32), windows=_ptr(self.windows, _U64),
+                      count_out=_ptr(count, _I32), upper_out=_ptr(up_out, _I32),
+                      best_out=_ptr(best, _I32), joint_budget=joint_budget,
+                      first_budget=first_budget, local_budget=local_budget,
+                      mid_budget=mid_budget, quick_budget=quick_budget, memo_id=self.memo_id,
+                      npat=npat, norders=len(self.orders), nwin=len(self.windows),
+                      best_cap=cap, local_waste=int(local_waste))
+        r = _library().solve_batch(ctypes.byref(call))
+        if r != 0:  # pragma: no cover - native_boxes only builds word arrays that fit
+            raise RuntimeError(f"compiled batch search refused its input ({r})")
+        return BatchResult(count.astype(np.int64), up_out.astype(np.int64),
+                           Packings(best, self.problem.from_search))
 
-def bit_words(rows: np.ndarray, n_words: int) -> np.ndarray:
-    """(rows x bits) bool -> (rows x n_words) uint64, bit i of a row in word i // 64."""
-    rows = np.asarray(rows, dtype=bool)
-    padded = np.zeros((rows.shape[0], 64 * n_words), dtype=bool)
-    padded[:, :rows.shape[1]] = rows
-    packed = np.packbits(padded, axis=1, bitorder="little")
-    return np.ascontiguousarray(packed.view("<u8").astype(np.uint64, copy=False))
-
-
-def joint_bounds(nb: NativeBoxes, coverable: np.ndarray, upper: np.ndarray, *,
-                 budget: int = 100_000) -> np.ndarray:
-    """The joint parity bound (see _joint.c) for each pattern: the largest t <= upper whose
-    unused-cube parities are not proved impossible (`budget` search nodes per target; when it
-    runs out, t stands). `coverable`: (patterns x cubes) bool, the cubes healthy boxes cover.
-    Always an upper bound on the maximum packing; often tighter than the waste families one at
-    a time, because the unused cubes must balance every family's sub-tori at once."""
-    free = bit_words(coverable, nb.wc)
-    up = np.ascontiguousarray(np.asarray(upper, dtype=np.int32))
-    out = np.zeros(len(up), dtype=np.int32)
-    call = _Joint(boxes=nb.struct, free=_ptr(free, _U64), upper=_ptr(up, _I32),
-                  out=_ptr(out, _I32), budget=budget, npat=len(up))
-    _library().joint_bounds(ctypes.byref(call))
-    return out.astype(np.int64)
+    def joint_bounds(self, coverable: np.ndarray, upper: np.ndarray, *,
+                     budget: int = 100_000) -> np.ndarray:
+        """The joint parity bound (see _joint.c) for each pattern: the largest t <= upper whose
+        unused-cube parities are not proved impossible (`budget` search nodes per target; when
+        it runs out, t stands). `coverable`: (patterns x cubes) bool, the cubes healthy boxes
+        cover. Always an upper bound on the maximum packing; often tighter than the waste
+        families one at a time, because the unused cubes must balance every family's sub-tori
+        at once."""
+        free = bool_words(coverable, self.wc)
+        up = np.ascontiguousarray(np.asarray(upper, dtype=np.int32))
+        out = np.zeros(len(up), dtype=np.int32)
+        call = _Joint(boxes=self.struct, free=_ptr(free, _U64), upper=_ptr(up, _I32),
+                      out=_ptr(out, _I32), budget=budget, npat=len(up))
+        _library().joint_bounds(ctypes.byref(call))
+        return out.astype(np.int64)
 
 
 def cycle_max(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
@@ -337,179 +352,34 @@ def cycle_max(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a bool matrix: (index of each distinct row's first occurrence, index
-    of every row's distinct row), like np.unique(axis=0) but on packed 64-bit words (faster)."""
-    rows = np.asarray(rows, dtype=bool)
-    if not len(rows):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    words = bit_words(rows, max(1, -(-rows.shape[1] // 64)))
-    order = np.lexsort(words.T[::-1])
-    sorted_words = words[order]
-    new = np.ones(len(rows), dtype=bool)
-    new[1:] = np.any(sorted_words[1:] != sorted_words[:-1], axis=1)
-    group = np.cumsum(new) - 1
-    inverse = np.empty(len(rows), dtype=np.int64)
-    inverse[order] = group
-    return order[new], inverse
-
-
-class Packings(Sequence):
-    """Packings as lists of placement indices, converted from the compiled search's padded
-    native-index rows only when read (most callers read a few)."""
-
-    def __init__(self, rows: np.ndarray, from_native: np.ndarray) -> None:
-        self._rows = rows
-        self._from_native = from_native
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        row = self._rows[i]
-        return self._from_native[row[row >= 0]].tolist()
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """solve_batch's answer per pattern: count (the maximum, or -1 when left to the caller),
-    upper (an upper bound, the target the searches stopped at), best (a packing found,
-    placement indices)."""
-
-    count: np.ndarray
-    upper: np.ndarray
-    best: Packings
-
-
-@lru_cache(maxsize=256)
-def _batch_arrays(grid: tuple[int, ...], shape: tuple[int, ...],
-                  widths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """The greedy box orders (tiling classes first, native indices) and the local-search
-    windows (slabs of `widths` layers) for solve_batch, cached."""
-    from tpusim.planner.packing.greedy import tiling_orders
-
-    nb = native_boxes(grid, shape)
-    orders = np.stack([nb.to_native[o] for o in tiling_orders(grid, shape)]).astype(np.int32)
-    windows = _word_array(slab_masks(grid, widths), nb.wc)
-    return np.ascontiguousarray(orders), windows
-
-
-def solve_batch(nb: NativeBoxes, grid: tuple[int, ...], shape: tuple[int, ...], ok: np.ndarray,
-                coverable: np.ndarray, upper: np.ndarray, *, lower: np.ndarray | None = None,
-                joint_budget: int, first_budget: int,
-                local_budget: int, local_waste: bool, mid_budget: int,
-                quick_budget: int) -> BatchResult:
-    """Maximum packings of many patterns in one compiled call (see _batch.c):
-    `ok` (patterns x placements) healthy placements, `coverable` (patterns x cubes) the cubes
-    they cover, `upper` an upper bound per pattern. Patterns whose searches run out of nodes
-    come back with count -1, a lower upper bound where one was proved, and the best packing.
-    `lower`: per pattern, a count a packing is known to reach (without the packing itself)."""
-    npat = len(upper)
-    alive = bit_words(np.asarray(ok, dtype=bool)[:, nb.from_native], nb.wb)
-    free = bit_words(coverable, nb.wc)
-    up = np.ascontiguousarray(np.asarray(upper, dtype=np.int32))
-    low = None if lower is None else np.ascontiguousarray(np.asarray(lower, dtype=np.int32))
-    orders, windows = _batch_arrays(grid, shape, WINDOW_WIDTHS)
-    cap = max(int(up.max(initial=0)), 1)
-    count = np.zeros(npat, dtype=np.int32)
-    up_out = np.zeros(npat, dtype=np.int32)
-    best = np.zeros((npat, cap), dtype=np.int32)
-    call = _Batch(boxes=nb.struct, rank=_ptr(nb.rank, _I32), alive=_ptr(alive, _U64),
-                  free=_ptr(free, _U64), upper=_ptr(up, _I32), lower=_ptr(low, _I32),
-                  orders=_ptr(orders, _I32), windows=_ptr(windows, _U64),
-                  count_out=_ptr(count, _I32), upper_out=_ptr(up_out, _I32),
-                  best_out=_ptr(best, _I32), joint_budget=joint_budget,
-                  first_budget=first_budget, local_budget=local_budget, mid_budget=mid_budget,
-                  quick_budget=quick_budget, memo_id=nb.memo_id, npat=npat,
-                  norders=len(orders), nwin=len(windows), best_cap=cap,
-                  local_waste=int(local_waste))
-    r = _library().solve_batch(ctypes.byref(call))
-    if r != 0:  # pragma: no cover - native_boxes only builds word arrays that fit
-        raise RuntimeError(f"compiled batch search refused its input ({r})")
-    return BatchResult(count.astype(np.int64), up_out.astype(np.int64),
-                       Packings(best, nb.from_native))
-
-
 @lru_cache(maxsize=256)
 def native_boxes(grid: tuple[int, ...], shape: tuple[int, ...]) -> NativeBoxes | None:
-    """Word arrays for the compiled search (cached), or None if it is unavailable or the pod
-    has too many cubes or placements for its fixed-size bit sets."""
+    """The compiled search's word arrays of one packing problem (cached), or None if the
+    library is unavailable or the problem is too large for its fixed-size bit sets."""
     if not available():
         return None
-    pl = box_placements(grid, shape)
-    wc = -(-pl.n_cubes // 64)
-    wb = -(-len(pl.masks) // 64)
+    pr = problem(grid, shape)
+    wc, wb = n_words(pr.n_cubes), n_words(len(pr.masks))
     if wc > _MAX_CELL_WORDS or wb > _MAX_BOX_WORDS:
         return None
-    if max(m.bit_count() for m in pl.cube_boxes) > _MAX_OPTIONS:
+    if max(m.bit_count() for m in pr.cube_boxes) > _MAX_OPTIONS:
         return None
-    cls: list[int] = []
-    need: list[int] = []
-    seen = set()
-    for col in colorings(grid, shape)[1:]:
-        for m, n in zip(col.classes, col.need, strict=True):
-            if (m, n) not in seen:
-                seen.add((m, n))
-                cls.append(m)
-                need.append(n)
-    fams: list[list[int]] = []
-    subs: list[list[int]] = []
-    for onehot, g, sign in waste_families(grid, shape):
-        first = len(subs)
-        for col in range(onehot.shape[1]):
-            cells = onehot[:, col] > 0.5
-            if sign is None:
-                a, b = cells, np.zeros_like(cells)
-            else:
-                a, b = cells & (sign > 0), cells & (sign < 0)
-            subs.append(_to_words(mask_of(np.flatnonzero(a)), wc)
-                        + _to_words(mask_of(np.flatnonzero(b)), wc))
-        fams.append([first, len(subs) - first, g])
-    # native box order: by lowest cube, so the boxes through one cube sit in few words
-    order = sorted(range(len(pl.masks)), key=lambda i: (min(pl.cells[i]), i))
-    inverse = [0] * len(order)
-    for new, old in enumerate(order):
-        inverse[old] = new
-    nat_cells = [pl.cells[i] for i in order]
-    cube_boxes, conflict = box_sets(nat_cells, 64 * wc)  # padded: one row per cell bit
     arrays = {
-        "masks": _word_array([pl.masks[i] for i in order], wc),
-        "cube_boxes": _word_array(cube_boxes, wb),
-        "conflict": _word_array(conflict, wb),
-        "classes": _word_array(cls, wc) if cls else np.zeros((0, wc), dtype=np.uint64),
-        "need": np.ascontiguousarray(np.array(need, dtype=np.int32)),
-        "families": np.ascontiguousarray(np.array(fams, dtype=np.int32).reshape(-1, 3)),
-        "subtori": np.ascontiguousarray(np.array(subs, dtype=np.uint64).reshape(-1, 2 * wc)),
+        "masks": word_array(pr.masks, wc),
+        "cube_boxes": word_array(pr.cube_boxes + (0,) * (64 * wc - pr.n_cubes), wb),
+        "conflict": word_array(pr.conflict, wb),
+        "classes": word_array(pr.classes, wc),
+        "need": np.ascontiguousarray(np.array(pr.need, dtype=np.int32)),
+        "families": np.ascontiguousarray(np.array(pr.families, dtype=np.int32).reshape(-1, 3)),
+        "subtori": word_array([m for pair in pr.subtori for m in pair], wc).reshape(-1, 2 * wc),
+        "orders": pr.orders,
+        "windows": word_array(pr.windows, wc),
+        "rank": np.arange(len(pr.masks), dtype=np.int32),
     }
     struct = _Boxes(masks=_ptr(arrays["masks"], _U64), cube_boxes=_ptr(arrays["cube_boxes"], _U64),
                     conflict=_ptr(arrays["conflict"], _U64), cls=_ptr(arrays["classes"], _U64),
                     need=_ptr(arrays["need"], _I32), fam=_ptr(arrays["families"], _I32),
-                    sub=_ptr(arrays["subtori"], _U64), wc=wc, wb=wb, k=pl.cubes_per_slice,
-                    nboxes=len(order), ncls=len(need), nfam=len(fams))
-    return NativeBoxes(
-        wc=wc, wb=wb, k=pl.cubes_per_slice, **arrays,
-        to_native=np.array(inverse, dtype=np.int64),
-        from_native=np.array(order, dtype=np.int64),
-        rank=np.arange(len(order), dtype=np.int32),
-        struct=ctypes.pointer(struct), memo_id=next(_MEMO_IDS))
-
-
-@lru_cache(maxsize=64)
-def slab_masks(grid: tuple[int, ...], widths: tuple[int, ...] = (2, 3, 4)) -> tuple[int, ...]:
-    """Bit masks of the slabs of `widths` consecutive layers along every axis, at every start
-    (wrapping; a width that is not smaller than the axis is skipped), narrow slabs first."""
-    coords = np.indices(grid).reshape(len(grid), -1)
-    out: list[int] = []
-    for w in widths:
-        for a, n in enumerate(grid):
-            if w >= n:
-                continue
-            for start in range(n):
-                inside = ((coords[a] - start) % n) < w
-                mask = 0
-                for c in np.flatnonzero(inside).tolist():
-                    mask |= 1 << c
-                out.append(mask)
-    return tuple(out)
+                    sub=_ptr(arrays["subtori"], _U64), wc=wc, wb=wb, k=pr.k,
+                    nboxes=len(pr.masks), ncls=len(pr.need), nfam=len(pr.families))
+    return NativeBoxes(problem=pr, wc=wc, wb=wb, **arrays, struct=ctypes.pointer(struct),
+                       memo_id=next(_MEMO_IDS))

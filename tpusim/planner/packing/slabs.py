@@ -25,7 +25,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from tpusim.planner.packing.boxes import box_placements, covered_cubes, healthy_boxes, mask_of
+from tpusim.planner.packing.bits import mask_of, unique_rows
+from tpusim.planner.packing.boxes import box_placements, covered_cubes, healthy_boxes
 
 
 def applies(grid: tuple[int, ...], shape: tuple[int, ...]) -> bool:
@@ -56,7 +57,7 @@ def layer_packings(dims: tuple[int, ...], rows: np.ndarray) -> np.ndarray:
     (memoised per pattern) the rest."""
     from tpusim.planner.packing.bounds import bounds_matrix
     from tpusim.planner.packing.greedy import greedy_counts
-    from tpusim.planner.packing.native import native_boxes, unique_rows
+    from tpusim.planner.packing.native import native_boxes
     from tpusim.planner.packing.solve import batch_counts
 
     rows = np.asarray(rows, dtype=bool)

@@ -148,7 +148,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     more box inside it); the first time local search stalls below t, the LP bound (t drops to
     floor(LP) if that is lower); then the full search with a large budget. A packing of t boxes
     when t is an upper bound is optimal."""
-    from tpusim.planner.packing.native import native_boxes, slab_masks
+    from tpusim.planner.packing.native import native_boxes
 
     nb = native_boxes(pl.grid, pl.shape)
     if nb is None:
@@ -160,7 +160,7 @@ def _native_packing(pl: Placements, candidates: list[int], coverable: int,
     if t <= 1:
         return [candidates[0]], [candidates[0]]
     best = _tiling_greedy(pl, candidates)
-    windows = slab_masks(pl.grid)
+    windows = nb.problem.windows
     first = True
     stuck = False  # a whole pass over the windows found no better packing: do not repeat it
     lp_cap = None  # floor of the LP bound, once computed
@@ -225,7 +225,8 @@ def batch_counts(pl: Placements, nb: NativeBoxes, ok: np.ndarray, coverable: np.
     compiled batch search first, finish_packing for the few it leaves open. The counts do not
     depend on the number of threads or on the chunking. `lower`: per row, a count some packing
     is known to reach (a proof that the bound cannot be beaten then settles the row)."""
-    from tpusim.planner.packing.native import solve_batch, thread_count, unique_rows
+    from tpusim.planner.packing.bits import unique_rows
+    from tpusim.planner.packing.native import thread_count
 
     first, inverse = unique_rows(coverable)
     ok_u, cov_u, bound_u = ok[first], coverable[first], bound[first]
@@ -237,8 +238,8 @@ def batch_counts(pl: Placements, nb: NativeBoxes, ok: np.ndarray, coverable: np.
     masks = pl.masks
 
     def run(lo: int, hi: int) -> None:
-        res = solve_batch(nb, pl.grid, pl.shape, ok_u[lo:hi], cov_u[lo:hi], bound_u[lo:hi],
-                          lower=None if low_u is None else low_u[lo:hi], **BATCH_BUDGETS)
+        res = nb.solve_batch(ok_u[lo:hi], cov_u[lo:hi], bound_u[lo:hi],
+                             lower=None if low_u is None else low_u[lo:hi], **BATCH_BUDGETS)
         got = res.count
         for i in np.flatnonzero(got < 0).tolist():
             cands = np.flatnonzero(ok_u[lo + i]).tolist()

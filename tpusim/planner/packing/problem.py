@@ -1,0 +1,125 @@
+"""One packing problem (a box shape on a cube torus) as the bit sets the searches read.
+
+Both searches, the compiled one (tpusim.planner.packing.native, which turns these sets into
+uint64 words) and its pure-Python twin (tpusim.planner.packing.twin), read the same `Problem`:
+the boxes in search order (by lowest cube, then placement index, so the boxes through one cube
+sit in few words), each box's cubes, the boxes through each cube, the boxes sharing a cube with
+each box, the classes of every nontrivial coloring with the fewest cubes of the class in any
+box, the waste families' sub-tori (class A and class B cubes), the greedy orders (one per
+tiling class, that class first) and the local-search windows. The searches return packings as
+search indices; `from_search` maps them back to placement indices.
+
+Also the kernels' shared answer types: `BatchResult` and its lazily converted `Packings`.
+
+Invariants (tested through the searches): `to_search` and `from_search` are inverse
+permutations; `cube_boxes`, `conflict` and `masks` describe the same boxes as the placements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from tpusim.planner.packing.bits import mask_of_bools
+from tpusim.planner.packing.bounds import colorings, waste_families
+from tpusim.planner.packing.boxes import box_placements, box_sets
+from tpusim.planner.packing.greedy import tiling_orders
+
+WINDOW_WIDTHS = (2, 3, 4)  # local-search windows: slabs of this many cube layers
+
+
+@dataclass(frozen=True)
+class Problem:
+    """See the module docstring. Bit sets are Python ints; box bits are search indices."""
+
+    grid: tuple[int, ...]
+    shape: tuple[int, ...]
+    k: int                            # cubes per box
+    n_cubes: int
+    masks: tuple[int, ...]            # per box: its cubes
+    cube_boxes: tuple[int, ...]       # per cube: the boxes through it
+    conflict: tuple[int, ...]         # per box: the boxes sharing a cube with it (itself too)
+    classes: tuple[int, ...]          # coloring classes (cubes), every nontrivial coloring
+    need: tuple[int, ...]             # per class: the fewest cubes of the class in any box
+    families: tuple[tuple[int, int, int], ...]  # waste families: first sub-torus, count, modulus
+    subtori: tuple[tuple[int, int], ...]        # per sub-torus: class A cubes, class B cubes
+    orders: np.ndarray                # greedy orders x boxes (search indices)
+    windows: tuple[int, ...]          # local-search windows (cubes)
+    to_search: np.ndarray             # placement index -> search index
+    from_search: np.ndarray           # search index -> placement index
+
+
+@lru_cache(maxsize=256)
+def problem(grid: tuple[int, ...], shape: tuple[int, ...]) -> Problem:
+    """The problem of packing `shape` boxes on the `grid` cube torus (cached)."""
+    pl = box_placements(grid, shape)
+    order = sorted(range(len(pl.masks)), key=lambda i: (min(pl.cells[i]), i))
+    to_search = np.empty(len(order), dtype=np.int64)
+    to_search[order] = np.arange(len(order))
+    cube_boxes, conflict = box_sets([pl.cells[i] for i in order], pl.n_cubes)
+    pairs = list(dict.fromkeys((m, n) for col in colorings(grid, shape)[1:]
+                               for m, n in zip(col.classes, col.need, strict=True)))
+    families: list[tuple[int, int, int]] = []
+    subtori: list[tuple[int, int]] = []
+    for onehot, g, sign in waste_families(grid, shape):
+        first = len(subtori)
+        for col in range(onehot.shape[1]):
+            cells = onehot[:, col] > 0.5
+            if sign is None:
+                subtori.append((mask_of_bools(cells), 0))
+            else:
+                subtori.append((mask_of_bools(cells & (sign > 0)), mask_of_bools(cells & (sign < 0))))
+        families.append((first, len(subtori) - first, g))
+    orders = np.stack([to_search[o] for o in tiling_orders(grid, shape)]).astype(np.int32)
+    return Problem(grid=grid, shape=shape, k=pl.cubes_per_slice, n_cubes=pl.n_cubes,
+                   masks=tuple(pl.masks[i] for i in order), cube_boxes=cube_boxes,
+                   conflict=conflict, classes=tuple(m for m, _ in pairs),
+                   need=tuple(n for _, n in pairs),
+                   families=tuple(families), subtori=tuple(subtori),
+                   orders=np.ascontiguousarray(orders), windows=slab_windows(grid),
+                   to_search=to_search, from_search=np.array(order, dtype=np.int64))
+
+
+@lru_cache(maxsize=64)
+def slab_windows(grid: tuple[int, ...], widths: tuple[int, ...] = WINDOW_WIDTHS) -> tuple[int, ...]:
+    """Bit sets of the slabs of `widths` consecutive layers along every axis, at every start
+    (wrapping; a width that is not smaller than the axis is skipped), narrow slabs first."""
+    coords = np.indices(grid).reshape(len(grid), -1)
+    out: list[int] = []
+    for w in widths:
+        for a, n in enumerate(grid):
+            if w < n:
+                out.extend(mask_of_bools(((coords[a] - start) % n) < w) for start in range(n))
+    return tuple(out)
+
+
+class Packings(Sequence):
+    """Packings as lists of placement indices, converted from padded rows of search indices
+    (-1: none) only when read (most callers read a few)."""
+
+    def __init__(self, rows: np.ndarray, from_search: np.ndarray) -> None:
+        self._rows = rows
+        self._from_search = from_search
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        row = self._rows[i]
+        return self._from_search[row[row >= 0]].tolist()
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A batch solver's answer per pattern: count (the maximum, or -1 when left to the
+    caller), upper (an upper bound: the target the searches stopped at), best (a packing
+    found, placement indices)."""
+
+    count: np.ndarray
+    upper: np.ndarray
+    best: Packings
