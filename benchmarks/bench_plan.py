@@ -10,10 +10,10 @@
   "within 2x of that" read as 2x the 5 s limit; the ratio to the measured v4 time is printed
   too).
 
-Every run starts from cold in-memory caches (placements, colorings, waste families, word
-arrays for the compiled search) for the packing cases; the compiled search itself
-(tpusim.planner.packing.native) is built once per machine and kept in the user cache folder, so it is
-compiled before timing starts. `compiled search` in the output says whether it was used.
+Every run starts from cold in-memory caches (tpusim.planner.packing.clear_caches: placements,
+bounds, problems, kernels) for the packing cases; the compiled kernel itself
+(tpusim.planner.packing.native) is built once per machine and kept in the user cache folder,
+so it is compiled before timing starts. `compiled search` in the output says whether it was used.
 
 Usage: python benchmarks/bench_plan.py [--json FILE] [--repeat N] [--patterns N]
        [--ironwood-patterns N]
@@ -33,22 +33,12 @@ from common import finish
 
 from tpusim.hardware import find_pod
 from tpusim.planner import cube_availability
-from tpusim.planner.packing.bounds import _stacked, colorings, waste_families
-from tpusim.planner.packing.boxes import box_placements
-from tpusim.planner.packing.greedy import tiling_classes, tiling_orders
-from tpusim.planner.packing.native import available, native_boxes
-from tpusim.planner.packing.problem import problem, slab_windows
+from tpusim.planner.packing import clear_caches, compiled
 from tpusim.planner.static import static_estimates
 from tpusim.planner.table import default_slice_shapes
 
 TARGET_CLI_S = 1.5
 TARGET_PACKING_S = 5.0
-
-
-def _clear() -> None:
-    for f in (box_placements, colorings, waste_families, _stacked, tiling_classes, tiling_orders,
-              native_boxes, problem, slab_windows):
-        f.cache_clear()
 
 
 def bench_cli(repeat: int) -> dict:
@@ -67,7 +57,7 @@ def bench_packing(chips: int, patterns: int, target_s: float) -> dict:
     pod = find_pod(chips)
     shapes = [pod.cube_shape_of(s) for s in default_slice_shapes(pod)]
     p_cube = cube_availability(0.995, pod.chip.hosts_per_cube)
-    _clear()
+    clear_caches()
     t0 = time.perf_counter()
     est = static_estimates(pod.cube_grid, shapes, p_cube, samples=patterns, seed=0)
     seconds = time.perf_counter() - t0
@@ -91,7 +81,7 @@ def main() -> int:
                         help="patterns for the 9216-chip pod (default: --patterns); its target "
                              "is then scaled by the ratio of pattern counts")
     args = parser.parse_args()
-    print(f"compiled search: {'yes' if available() else 'no (pure-Python fallback)'}")
+    print(f"compiled search: {'yes' if compiled() else 'no (the Python twin)'}")
     rows = [bench_cli(args.repeat)]
     v4 = bench_packing(4096, args.patterns, TARGET_PACKING_S)
     rows.append(v4)

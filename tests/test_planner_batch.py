@@ -1,8 +1,8 @@
-"""The compiled batch packing (native.solve_batch, packing.batch_counts, packing.finish_packing),
-the joint parity bound (native.joint_bounds), the tiling bound (static.tiles, static.tiling_bound)
-and the compiled helpers (unique_rows, cycle_max, thread_count, exists with LP weights).
+"""The compiled batch packing (NativeBoxes.solve_batch, solve.batch_counts, solve.finish_packing),
+the joint parity bound (NativeBoxes.joint_bounds), the tiling bound (static.tiles,
+static.tiling_bound) and the helpers (unique_rows, thread_count, exists with LP weights).
 
-Oracles, none of them the code under test: brute force (tests/test_planner_packing.brute_max)
+Oracles, none of them the code under test: brute force (tests/oracles.py)
 on small tori; on the Ironwood 4x6x6 cube torus an exact count from a packing we check ourselves
 plus the LP bound of scipy's HiGHS (or, when the LP is not tight, HiGHS's integer program).
 Counts must be equal exactly: the packing is exact whatever the node budgets, threads or chunks.
@@ -11,11 +11,12 @@ Counts must be equal exactly: the packing is exact whatever the node budgets, th
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
 import pytest
-from test_planner_packing import CASES, brute_max
+from oracles import CASES, brute_max, joint_bound
 
 import tpusim.planner.packing.native as native
 import tpusim.planner.packing.solve as packing
@@ -24,7 +25,8 @@ from tpusim.planner.packing import count_max_boxes
 from tpusim.planner.packing.bits import mask_of, unique_rows
 from tpusim.planner.packing.bounds import bounds_matrix, waste_families
 from tpusim.planner.packing.boxes import box_placements
-from tpusim.planner.packing.slabs import _cycle_max, cycle_max_matrix
+from tpusim.planner.packing.greedy import tiling_greedy
+from tpusim.planner.packing.twin import cycle_max as twin_cycle_max
 from tpusim.planner.static import sample_healthy, tiles, tiling_bound
 
 IRONWOOD = (4, 6, 6)  # Ironwood pod in cubes (144 cubes)
@@ -34,15 +36,12 @@ needs_native = pytest.mark.skipif(not native.available(), reason="no C compiler:
 
 # Budget sets for solve_batch / batch_counts: "small" leaves some rows open, "one" (every search
 # one node, no joint bound) and "zero" (no search at all) send most rows to the finisher.
-SMALL = {"joint_budget": 2, "first_budget": 3, "local_budget": 2, "local_waste": False,
-         "mid_budget": 5, "quick_budget": 10}
-ONE = {"joint_budget": 0, "first_budget": 1, "local_budget": 1, "local_waste": True,
-       "mid_budget": 1, "quick_budget": 1}
-ZERO = dict.fromkeys(ONE, 0) | {"local_waste": True}
-JOINT_ONLY = ZERO | {"joint_budget": 100_000}  # no search: only greedy and the joint bound
+SMALL = replace(packing.COMPILED, joint=2, first=3, local=2, local_waste=False, mid=5, quick=10)
+ONE = replace(packing.COMPILED, joint=0, first=1, local=1, mid=1, quick=1)
+ZERO = replace(ONE, first=0, local=0, mid=0, quick=0)
+JOINT_ONLY = replace(ZERO, joint=100_000)  # no search: only greedy and the joint bound
 # Ironwood: enough nodes for most rows, not for all (the open rows go to finish_packing)
-IRONWOOD_SMALL = {"joint_budget": 50, "first_budget": 20, "local_budget": 30, "local_waste": True,
-                  "mid_budget": 100, "quick_budget": 300}
+IRONWOOD_SMALL = replace(packing.COMPILED, joint=50, first=20, local=30, mid=100, quick=300)
 
 
 def _ok_coverable(pl, healthy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,9 +124,9 @@ def test_solve_batch_equals_brute_force(grid, shape, budgets):
     the joint parity bound, whose lowered upper bounds must stay >= the maximum."""
     pl, healthy, ok, cov, exact, upper = _small_patterns(grid, shape)
     nb = native.native_boxes(grid, shape)
-    b = {"default": packing.BATCH_BUDGETS, "small": SMALL, "one": ONE, "zero": ZERO,
+    b = {"default": packing.COMPILED, "small": SMALL, "one": ONE, "zero": ZERO,
          "joint": JOINT_ONLY}[budgets]
-    res = nb.solve_batch(ok, cov, upper, **b)
+    res = nb.solve_batch(ok, cov, upper, budgets=b)
     _check_batch(pl, healthy, res, exact, upper)
     if budgets == "zero":
         # without any search a row is settled only by a greedy packing meeting the bound
@@ -141,52 +140,47 @@ def test_solve_batch_equals_brute_force(grid, shape, budgets):
 @needs_native
 @pytest.mark.parametrize("budgets", ["default", "one", "zero"])
 @pytest.mark.parametrize(("grid", "shape"), CASES)
-def test_batch_counts_equals_brute_force(grid, shape, budgets, monkeypatch):
+def test_batch_counts_equals_brute_force(grid, shape, budgets):
     """batch_counts is exact whatever the budgets: with budgets of one node or none, rows go to
     finish_packing (LP bound, LP-weighted search, integer program), and the counts stay the
     brute-force maxima. Rows are fed twice (duplicates are solved once, answered for both)."""
     pl, healthy, ok, cov, exact, upper = _small_patterns(grid, shape)
-    nb = native.native_boxes(grid, shape)
-    if budgets != "default":
-        monkeypatch.setattr(packing, "BATCH_BUDGETS", ONE if budgets == "one" else ZERO)
-    monkeypatch.setattr(packing, "BATCH_CHUNK_ROWS", 16)
+    b = {"default": packing.COMPILED, "one": ONE, "zero": ZERO}[budgets]
     twice = np.concatenate([np.arange(len(ok)), np.arange(len(ok))[::-1]])
-    got = packing.batch_counts(pl, nb, ok[twice], cov[twice], upper[twice], threads=2)
+    got = packing.batch_counts(pl, ok[twice], cov[twice], upper[twice], threads=2, budgets=b,
+                               chunk_rows=16)
     np.testing.assert_array_equal(got, exact[twice])
 
 
 @needs_native
 @pytest.mark.parametrize(("grid", "shape"), CASES[:6])
 @pytest.mark.parametrize("finish_budget", [None, 1])
-def test_finish_packing_equals_brute_force(grid, shape, finish_budget, monkeypatch):
+def test_finish_packing_equals_brute_force(grid, shape, finish_budget):
     """finish_packing from a loose upper bound and an empty or greedy packing; with a one-node
     LP-weighted search (finish_budget=1) the integer program decides."""
-    if finish_budget is not None:
-        monkeypatch.setattr(packing, "NATIVE_FINISH_BUDGET", finish_budget)
+    b = packing.COMPILED if finish_budget is None else replace(packing.COMPILED, finish=finish_budget)
     pl, healthy, ok, _, exact, upper = _small_patterns(grid, shape)
     for i in range(len(exact)):
         cands = np.flatnonzero(ok[i]).tolist()
         cov = 0
         for j in cands:
             cov |= pl.masks[j]
-        best = [] if i % 2 else packing._tiling_greedy(pl, cands)
+        best = [] if i % 2 else tiling_greedy(pl, cands)
         assert _packing_size(pl, healthy[i], best) <= exact[i]
-        assert packing.finish_packing(pl, cands, cov, int(upper[i]), best) == exact[i], i
+        assert packing.finish_packing(pl, cands, cov, int(upper[i]), best, budgets=b) == exact[i], i
 
 
 @needs_native
-def test_batch_counts_row_without_healthy_box_under_zero_budgets(monkeypatch):
+def test_batch_counts_row_without_healthy_box_under_zero_budgets():
     """A pattern with no healthy box and a positive (valid) upper bound: its maximum is 0. With
     zero budgets solve_batch leaves it open and finish_packing gets no candidates (it used to
     run the LP on them and fail in scipy; fixed in b6c11bb)."""
     grid, shape = (2, 2, 4), (1, 2, 2)
     pl = box_placements(grid, shape)
-    nb = native.native_boxes(grid, shape)
     healthy = np.zeros((2, 16), dtype=bool)
     healthy[1] = True
     ok, cov = _ok_coverable(pl, healthy)
-    monkeypatch.setattr(packing, "BATCH_BUDGETS", ZERO)
-    got = packing.batch_counts(pl, nb, ok, cov, np.array([2, 4]), threads=1)
+    got = packing.batch_counts(pl, ok, cov, np.array([2, 4]), threads=1, budgets=ZERO)
     np.testing.assert_array_equal(got, [0, 4])
 
 
@@ -194,8 +188,7 @@ def test_batch_counts_row_without_healthy_box_under_zero_budgets(monkeypatch):
 def test_batch_counts_of_no_rows():
     grid, shape = (2, 2, 4), (1, 2, 2)
     pl = box_placements(grid, shape)
-    nb = native.native_boxes(grid, shape)
-    got = packing.batch_counts(pl, nb, np.zeros((0, len(pl)), dtype=bool),
+    got = packing.batch_counts(pl, np.zeros((0, len(pl)), dtype=bool),
                                np.zeros((0, 16), dtype=bool), np.zeros(0, dtype=np.int64))
     assert got.shape == (0,)
 
@@ -212,28 +205,26 @@ def _ironwood(shape, samples: int, seed: int):
 
 @needs_native
 @pytest.mark.parametrize(("shape", "seed"), [((1, 2, 2), 1), ((2, 2, 2), 0)])
-def test_batch_counts_on_ironwood_independent_of_threads_chunks_budgets(shape, seed, monkeypatch):
+def test_batch_counts_on_ironwood_independent_of_threads_chunks_budgets(shape, seed):
     """300 Ironwood patterns: identical counts for threads 1 and 2, chunks of 256 and 1 rows, and
     budgets that leave rows open; they equal count_max_boxes (which adds the slab bound for 2x2x2) and
     a verified exact count on the rows the small budgets leave open plus 8 others."""
     pl, healthy, ok, cov, upper = _ironwood(shape, 300, seed)
     nb = native.native_boxes(IRONWOOD, shape)
-    base = packing.batch_counts(pl, nb, ok, cov, upper, threads=1)
-    monkeypatch.setattr(packing, "BATCH_CHUNK_ROWS", 1)
-    np.testing.assert_array_equal(packing.batch_counts(pl, nb, ok, cov, upper, threads=2), base)
-    monkeypatch.setattr(packing, "BATCH_CHUNK_ROWS", 256)
-    np.testing.assert_array_equal(packing.batch_counts(pl, nb, ok, cov, upper, threads=2), base)
+    base = packing.batch_counts(pl, ok, cov, upper, threads=1)
+    np.testing.assert_array_equal(packing.batch_counts(pl, ok, cov, upper, threads=2, chunk_rows=1),
+                                  base)
+    np.testing.assert_array_equal(packing.batch_counts(pl, ok, cov, upper, threads=2), base)
     np.testing.assert_array_equal(count_max_boxes(pl.grid, pl.shape, healthy), base)
 
-    res = nb.solve_batch(ok, cov, upper, **IRONWOOD_SMALL)
+    res = nb.solve_batch(ok, cov, upper, budgets=IRONWOOD_SMALL)
     open_rows = np.flatnonzero(res.count < 0)
     assert 0 < len(open_rows) < len(upper)  # the budgets must leave some rows, not all
-    monkeypatch.setattr(packing, "BATCH_BUDGETS", IRONWOOD_SMALL)
-    np.testing.assert_array_equal(packing.batch_counts(pl, nb, ok, cov, upper, threads=2), base)
-    sub = np.arange(40)
-    monkeypatch.setattr(packing, "BATCH_BUDGETS", ONE)
     np.testing.assert_array_equal(
-        packing.batch_counts(pl, nb, ok[sub], cov[sub], upper[sub], threads=1), base[sub])
+        packing.batch_counts(pl, ok, cov, upper, threads=2, budgets=IRONWOOD_SMALL), base)
+    sub = np.arange(40)
+    np.testing.assert_array_equal(
+        packing.batch_counts(pl, ok[sub], cov[sub], upper[sub], threads=1, budgets=ONE), base[sub])
 
     rng = np.random.default_rng(seed)
     check = np.union1d(open_rows, rng.choice(len(upper), 8, replace=False))
@@ -247,35 +238,6 @@ def test_batch_counts_on_ironwood_independent_of_threads_chunks_budgets(shape, s
 
 
 # ---- joint parity bound ----
-
-def _joint_reference(grid, shape, cov: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """The joint parity bound by its definition, by enumeration (tori of <= 16 cubes): the
-    largest t <= upper such that some set U of exactly free - k t free cubes has, in every
-    sub-torus of every balanced waste family, the same (class A - class B) count as the free
-    cubes."""
-    n = math.prod(grid)
-    k = math.prod(shape)
-    signed = [oh * sign[:, None] for oh, g, sign in waste_families(grid, shape) if g == 0]
-    if not signed:
-        return np.asarray(upper, dtype=np.int64).copy()
-    s = np.concatenate(signed, axis=1).astype(np.int64)  # cubes x sub-tori
-    subsets = np.arange(1 << n, dtype=np.int64)
-    bits = ((subsets[:, None] >> np.arange(n)) & 1).astype(np.int64)  # subsets x cubes
-    resid = bits @ s
-    size = bits.sum(axis=1)
-    out = np.zeros(len(cov), dtype=np.int64)
-    for r, row in enumerate(cov):
-        free_mask = int(mask_of(np.flatnonzero(row)))
-        inside = (subsets & ~free_mask) == 0
-        match = inside & np.all(resid == row.astype(np.int64) @ s, axis=1)
-        nfree = int(row.sum())
-        for t in range(int(upper[r]), 0, -1):
-            u = nfree - k * t
-            if u >= 0 and np.any(match & (size == u)):
-                out[r] = t
-                break
-    return out
-
 
 @needs_native
 @pytest.mark.parametrize(("grid", "shape"), [c for c in CASES if math.prod(c[0]) <= 16])
@@ -293,7 +255,7 @@ def test_joint_bounds_equal_definition_and_brute_force(grid, shape):
     upper = np.concatenate([upper, free.sum(axis=1) // k])
     nb = native.native_boxes(grid, shape)
     got = nb.joint_bounds(cov, upper, budget=10_000_000)
-    np.testing.assert_array_equal(got, _joint_reference(grid, shape, cov, upper))
+    np.testing.assert_array_equal(got, joint_bound(grid, shape, waste_families(grid, shape), cov, upper))
     assert np.all(got >= exact)
     assert np.all(got <= upper)
     loose = nb.joint_bounds(cov, upper, budget=1)
@@ -316,8 +278,7 @@ def test_joint_bound_tighter_than_bounds_matrix_on_ironwood():
     strict = np.flatnonzero(joint < upper)
     assert len(strict) >= 1
     # solve_batch with its joint step and no search lowers some of those bounds, never too far
-    res = nb.solve_batch(ok[strict], cov[strict], upper[strict],
-                             **JOINT_ONLY)
+    res = nb.solve_batch(ok[strict], cov[strict], upper[strict], budgets=JOINT_ONLY)
     assert np.any(res.upper < upper[strict])
     for i, r in enumerate(strict.tolist()):
         exact = _verified_exact(pl, nb, healthy[r], ok[r], cov[r])
@@ -428,17 +389,14 @@ def test_unique_rows_like_np_unique(width):
 
 @needs_native
 @pytest.mark.parametrize("n", [2, 3, 4, 6])
-def test_cycle_max_equals_cycle_max_matrix(n):
+def test_compiled_cycle_max_equals_its_twin(n):
     rng = np.random.default_rng(40 + n)
     b = rng.integers(0, 7, (300, n))
     # realistic rows (A_s <= min(B_s, B_s+1)) and arbitrary ones
     a_real = np.minimum(b, np.roll(b, -1, axis=1)) - rng.integers(0, 2, (300, n))
     a = np.concatenate([np.maximum(a_real, 0), rng.integers(0, 7, (300, n))])
     b = np.concatenate([b, rng.integers(0, 7, (300, n))])
-    got = native.cycle_max(a, b)
-    np.testing.assert_array_equal(got, cycle_max_matrix(a, b))
-    for r in range(0, len(a), 25):
-        assert got[r] == _cycle_max(a[r].tolist(), b[r].tolist())
+    np.testing.assert_array_equal(native.cycle_max(a, b), twin_cycle_max(a, b))
     assert native.cycle_max(np.full((1, n), 63), np.full((1, n), 63)) is None
 
 

@@ -3,15 +3,17 @@ the brute-force maximum on small pods, and the bounds never cut below it."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 
 import numpy as np
 import pytest
-from test_planner_packing import CASES, brute_max
+from oracles import CASES, brute_max
 
 import tpusim.planner.packing.native as native
 import tpusim.planner.packing.solve as packing
+from tpusim.planner.packing import twin
 from tpusim.planner.packing.bits import mask_of
 from tpusim.planner.packing.bounds import bounds_matrix, waste_bound_matrix
 from tpusim.planner.packing.boxes import box_placements
@@ -34,9 +36,9 @@ def test_native_search_is_built_where_a_compiler_exists():
 
 
 @pytest.mark.parametrize(("grid", "shape"), CASES)
-def test_python_fallback_equals_brute_force(grid, shape, monkeypatch):
-    """Without the compiled search (no compiler) the pure-Python path is still exact."""
-    monkeypatch.setattr(native, "native_boxes", lambda g, s: None)
+def test_python_twin_equals_brute_force(grid, shape, monkeypatch):
+    """Without the compiled search (no compiler) the Python twin gives the same exact answers."""
+    monkeypatch.setattr(packing, "kernel", twin.twin_boxes)
     pl = box_placements(grid, shape)
     n = math.prod(grid)
     rng = np.random.default_rng(5)
@@ -47,16 +49,15 @@ def test_python_fallback_equals_brute_force(grid, shape, monkeypatch):
 
 
 @pytest.mark.parametrize(("grid", "shape"), CASES[:6])
-def test_native_out_of_nodes_falls_back_exactly(grid, shape, monkeypatch):
+def test_native_out_of_nodes_falls_back_exactly(grid, shape):
     """Node budgets of one: every pattern goes through the LP / integer-program confirmation."""
-    for name in ("NATIVE_QUICK_BUDGET", "NATIVE_LOCAL_BUDGET", "NATIVE_NODE_BUDGET"):
-        monkeypatch.setattr(packing, name, 1)
+    one = dataclasses.replace(packing.COMPILED, one_quick=1, one_local=1, one_node=1)
     pl = box_placements(grid, shape)
     n = math.prod(grid)
     rng = np.random.default_rng(9)
     for _ in range(15):
         healthy = mask_of(np.flatnonzero(rng.random(n) < 0.8))
-        _check(pl, healthy, best_packing(pl, healthy), brute_max(grid, shape, healthy))
+        _check(pl, healthy, best_packing(pl, healthy, budgets=one), brute_max(grid, shape, healthy))
 
 
 def test_native_agrees_with_integer_program_on_v4():

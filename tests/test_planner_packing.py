@@ -3,54 +3,18 @@ method against brute force on small pods"). Exact equality is required: the pack
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from functools import cache
-from itertools import permutations, product
 
 import numpy as np
 import pytest
+from oracles import CASES, brute_max, brute_placements
 
+from tpusim.planner.packing import solve
 from tpusim.planner.packing.bits import mask_of
 from tpusim.planner.packing.bounds import bounds_matrix
 from tpusim.planner.packing.boxes import box_placements
 from tpusim.planner.packing.solve import best_packing, healthy_placements
-
-CASES = [((2, 2, 2), (1, 1, 2)), ((2, 2, 2), (1, 2, 2)), ((2, 3, 3), (1, 1, 2)),
-         ((2, 3, 3), (1, 2, 2)), ((2, 2, 4), (1, 2, 2)), ((2, 2, 4), (2, 2, 2)),
-         ((3, 3, 2), (1, 3, 2)), ((4, 4, 1), (2, 2, 1)), ((3, 4, 1), (1, 2, 1))]
-
-
-def brute_placements(grid, shape):
-    """Every orientation and every start (no shortcut for full axes), as sets of cube ids."""
-    out = set()
-    for perm in set(permutations(shape)):
-        if any(e > g for e, g in zip(perm, grid, strict=True)):
-            continue
-        for start in product(*(range(g) for g in grid)):
-            cells = frozenset(
-                int(np.ravel_multi_index(
-                    tuple((s + o) % g for s, o, g in zip(start, off, grid, strict=True)), grid))
-                for off in product(*(range(e) for e in perm)))
-            out.add(cells)
-    return out
-
-
-def brute_max(grid, shape, healthy: int) -> int:
-    boxes = [mask_of(b) for b in brute_placements(grid, shape)]
-    boxes = [b for b in boxes if b & healthy == b]
-
-    @cache
-    def best(free: int) -> int:
-        if not free:
-            return 0
-        low = free & -free
-        result = best(free ^ low)  # leave the lowest free cube unused
-        for b in boxes:
-            if b & low and b & free == b:
-                result = max(result, 1 + best(free ^ b))
-        return result
-
-    return best(healthy)
 
 
 @pytest.mark.parametrize(("grid", "shape"), CASES)
@@ -83,13 +47,16 @@ def test_max_packing_equals_brute_force(grid, shape):
 
 @pytest.mark.parametrize("budget", [0, 1, 5])
 def test_lp_and_integer_program_paths_are_exact(budget):
+    """Searches of `budget` nodes at most: the LP bound and the integer program decide."""
     grid, shape = (4, 4, 4), (1, 2, 2)
     pl = box_placements(grid, shape)
+    small = dataclasses.replace(solve.budgets_of(solve.kernel(grid, shape)), one_quick=budget,
+                                one_local=budget, one_node=budget)
     rng = np.random.default_rng(11)
     for _ in range(8):
         healthy = mask_of(np.flatnonzero(rng.random(64) < 0.9))
         ref = len(best_packing(pl, healthy))
-        got = best_packing(pl, healthy, node_budget=budget)
+        got = best_packing(pl, healthy, budgets=small)
         assert len(got) == ref
         used = 0
         for i in got:

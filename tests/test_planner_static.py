@@ -17,7 +17,7 @@ from itertools import product
 
 import numpy as np
 import pytest
-from test_planner_packing import brute_max
+from oracles import brute_max
 
 from tpusim.errors import TpusimError
 from tpusim.hardware import load_pod

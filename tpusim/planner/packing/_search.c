@@ -1,7 +1,7 @@
 /* Exact branch-and-bound for the maximum packing of disjoint boxes (tpusim.planner.packing.native).
  *
  * Cells and boxes are bit sets (uint64 words). `tp_exists` answers "do t disjoint boxes fit
- * among the alive boxes inside the free cells?" by the search solve.py's Python search does:
+ * among the alive boxes inside the free cells?" (the same search as twin.py's, in Python):
  * drop free cells no alive box covers; prune when the live cells or any coloring class cannot hold t boxes, when a waste family forces more unused cells than
  * the slack, when the cells weigh less than t under an LP dual (if given), or (batch solver)
  * when the joint parity bound rules t out; branch on the live cell with the fewest alive boxes

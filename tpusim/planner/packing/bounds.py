@@ -39,9 +39,6 @@ class Coloring:
     need: tuple[int, ...]
     onehot: np.ndarray  # cubes x classes (float32), for vectorised counts
 
-    def bound(self, free: int) -> int:
-        return min((free & m).bit_count() // n for m, n in zip(self.classes, self.need, strict=True))
-
 
 def _linear_forms(grid: tuple[int, ...]) -> list[np.ndarray]:
     coords = np.indices(grid).reshape(len(grid), -1)

@@ -39,8 +39,6 @@ class Placements:
     matrix: np.ndarray
     grids: tuple[np.ndarray, ...]
     cells: tuple[tuple[int, ...], ...]  # cube ids of each placement (for pure-Python loops)
-    cube_boxes: tuple[int, ...]  # per cube: bit set over placement indices that contain it
-    conflict: tuple[int, ...]  # per placement: bit set of placements sharing a cube with it
 
     @property
     def cubes_per_slice(self) -> int:
@@ -108,26 +106,8 @@ def box_placements(grid: tuple[int, ...], shape: tuple[int, ...]) -> Placements:
         g.setflags(write=False)
     matrix.setflags(write=False)
     cells = tuple(tuple(int(c) for c in g.ravel()) for g in grids)
-    cube_boxes, conflict = box_sets(cells, n)
     return Placements(grid=grid, shape=shape, masks=tuple(masks), matrix=matrix,
-                      grids=tuple(grids), cells=cells,
-                      cube_boxes=cube_boxes, conflict=conflict)
-
-
-def box_sets(cells, n_cubes: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """For boxes given by their cubes: per cube the bit set of boxes containing it, and per box
-    the bit set of boxes that share a cube with it (itself included)."""
-    cube_boxes = [0] * n_cubes
-    for j, cs in enumerate(cells):
-        for c in cs:
-            cube_boxes[c] |= 1 << j
-    conflict = []
-    for cs in cells:
-        x = 0
-        for c in cs:
-            x |= cube_boxes[c]
-        conflict.append(x)
-    return tuple(cube_boxes), tuple(conflict)
+                      grids=tuple(grids), cells=cells)
 
 
 def healthy_boxes(pl: Placements, healthy: np.ndarray) -> np.ndarray:

@@ -1,12 +1,14 @@
-"""Vectorised greedy packings: a lower bound for many failure patterns at once.
+"""Perfect tilings of the torus, the starts of every greedy packing.
 
-Each order lists first the boxes of one perfect tiling of the torus (one orientation, starts
-congruent modulo the box's extent on every axis), then every other placement. Greedy packing in
-that order keeps the tiling's healthy boxes and fills gaps with other boxes. A pattern whose
-greedy count meets the upper bound (tpusim.planner.packing.bounds) is solved without any search.
+A tiling class is one orientation of the box with starts congruent modulo its extent on every
+axis: disjoint translates, a perfect tiling when the extents divide the grid. Each greedy order
+lists one class first, then every other placement; greedy packing in that order keeps the
+class's healthy boxes and fills gaps with other boxes (the batch solvers: _batch.c, and
+twin.greedy_counts vectorised over patterns). `tiling_greedy` is the start of one pattern's
+local search (solve.best_packing).
 
-Invariants (tested through tpusim.planner.static): the greedy boxes are disjoint and healthy,
-so the count never exceeds the exact maximum.
+Invariants (tested through the solvers): the greedy boxes are disjoint and healthy, so a greedy
+count never exceeds the exact maximum.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from tpusim.planner.packing.bits import n_words, word_array
 from tpusim.planner.packing.boxes import Placements, box_placements
 
 
@@ -47,33 +48,25 @@ def tiling_orders(grid: tuple[int, ...], shape: tuple[int, ...]) -> tuple[np.nda
     return tuple(orders)
 
 
-def greedy_counts(pl: Placements, ok: np.ndarray) -> np.ndarray:
-    """Best greedy packing size over the tiling orders, for each pattern (rows of `ok`, the
-    patterns x placements matrix of healthy placements).
-
-    Vectorised over patterns: one contiguous uint64 array of used cubes per 64-cube word, and
-    for each placement only the words its cubes touch are tested and updated."""
-    words = word_array(pl.masks, n_words(pl.n_cubes))
-    s = ok.shape[0]
-    ok_t = np.ascontiguousarray(np.asarray(ok, dtype=bool).T)  # placements x patterns
-    touched = [[(w, np.uint64(words[j, w])) for w in np.flatnonzero(words[j]).tolist()]
-               for j in range(len(words))]
-    best = np.zeros(s, dtype=np.int64)
-    zero = np.uint64(0)
-    fits = np.empty(s, dtype=bool)
-    clear = np.empty(s, dtype=bool)
-    scratch = np.empty(s, dtype=np.uint64)
-    for order in tiling_orders(pl.grid, pl.shape):
-        used = [np.zeros(s, dtype=np.uint64) for _ in range(words.shape[1])]
-        count = np.zeros(s, dtype=np.int64)
-        for j in order.tolist():
-            np.copyto(fits, ok_t[j])
-            for w, m in touched[j]:
-                np.bitwise_and(used[w], m, out=scratch)
-                np.equal(scratch, zero, out=clear)
-                fits &= clear
-            for w, m in touched[j]:
-                np.bitwise_or(used[w], m, out=used[w], where=fits)
-            count += fits
-        np.maximum(best, count, out=best)
+def tiling_greedy(pl: Placements, candidates: list[int]) -> list[int]:
+    """A packing of one pattern (placement indices; `candidates` the healthy placements): the
+    disjoint healthy boxes of the tiling class that keeps most of them (the first such class),
+    then every other healthy box that fits, in index order."""
+    healthy = set(candidates)
+    masks = pl.masks
+    best: list[int] = []
+    used = 0
+    for members in tiling_classes(pl.grid, pl.shape):
+        kept: list[int] = []
+        taken = 0
+        for i in members:  # a class is disjoint only when the extents divide the pod axes
+            if i in healthy and not masks[i] & taken:
+                kept.append(i)
+                taken |= masks[i]
+        if len(kept) > len(best):
+            best, used = kept, taken
+    for i in candidates:
+        if not masks[i] & used:
+            best.append(i)
+            used |= masks[i]
     return best

@@ -3,8 +3,8 @@
 The C sources next to this file (`_packing.h` says which does what) are compiled together with
 the system C compiler (`cc`, or $CC) into a per-user cache folder ($TPUSIM_CACHE_DIR, else
 $XDG_CACHE_HOME/tpusim, else ~/.cache/tpusim), keyed by a hash of the sources. When no compiler
-is available, or TPUSIM_NO_NATIVE=1, `available()` is False and the planner uses its Python
-search, LP and integer program instead: the results are the same, only slower.
+is available, or TPUSIM_NO_NATIVE=1, `available()` is False and the engine runs on the Python
+twin (tpusim.planner.packing.twin) instead: the results are the same, only slower.
 
 Each C entry point takes ONE struct, declared here with ctypes (`_Boxes`, `_Exists`, `_Batch`,
 `_Joint`, `_Cycle`, mirroring `tp_*_t` in `_packing.h`); the library reports its own layout of
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from tpusim.planner.packing.bits import bool_words, n_words, to_words, word_array
-from tpusim.planner.packing.problem import BatchResult, Packings, Problem, problem
+from tpusim.planner.packing.problem import BatchResult, Budgets, Packings, Problem, problem
 
 _HERE = Path(__file__).parent
 _SOURCES = tuple(sorted(_HERE.glob("_*.c")))  # compiled together into one library
@@ -248,6 +248,7 @@ class NativeBoxes:
     rank: np.ndarray        # the default option order: search index
     struct: ctypes.pointer  # -> _Boxes over the arrays above (they live as long as this)
     memo_id: int            # impossibility proofs are kept across calls with it (_search.c)
+    compiled = True         # (class attribute) the kernel is compiled: threads, its budgets
 
     def exists(self, healthy_boxes: list[int], free: int, t: int, budget: int, *,
                waste: bool = True, keep_proofs: bool = False,
@@ -287,9 +288,7 @@ class NativeBoxes:
         return None
 
     def solve_batch(self, ok: np.ndarray, coverable: np.ndarray, upper: np.ndarray, *,
-                    lower: np.ndarray | None = None, joint_budget: int, first_budget: int,
-                    local_budget: int, local_waste: bool, mid_budget: int,
-                    quick_budget: int) -> BatchResult:
+                    lower: np.ndarray | None = None, budgets: Budgets) -> BatchResult:
         """Maximum packings of many patterns in one compiled call (see _batch.c):
         `ok` (patterns x placements) healthy placements, `coverable` (patterns x cubes) the
         cubes they cover, `upper` an upper bound per pattern. Patterns whose searches run out of
@@ -309,11 +308,11 @@ class NativeBoxes:
                       free=_ptr(free, _U64), upper=_ptr(up, _I32), lower=_ptr(low, _I32),
                       orders=_ptr(self.orders, _I32), windows=_ptr(self.windows, _U64),
                       count_out=_ptr(count, _I32), upper_out=_ptr(up_out, _I32),
-                      best_out=_ptr(best, _I32), joint_budget=joint_budget,
-                      first_budget=first_budget, local_budget=local_budget,
-                      mid_budget=mid_budget, quick_budget=quick_budget, memo_id=self.memo_id,
+                      best_out=_ptr(best, _I32), joint_budget=budgets.joint,
+                      first_budget=budgets.first, local_budget=budgets.local,
+                      mid_budget=budgets.mid, quick_budget=budgets.quick, memo_id=self.memo_id,
                       npat=npat, norders=len(self.orders), nwin=len(self.windows),
-                      best_cap=cap, local_waste=int(local_waste))
+                      best_cap=cap, local_waste=int(budgets.local_waste))
         r = _library().solve_batch(ctypes.byref(call))
         if r != 0:  # pragma: no cover - native_boxes only builds word arrays that fit
             raise RuntimeError(f"compiled batch search refused its input ({r})")

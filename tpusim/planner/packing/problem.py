@@ -9,7 +9,8 @@ box, the waste families' sub-tori (class A and class B cubes), the greedy orders
 tiling class, that class first) and the local-search windows. The searches return packings as
 search indices; `from_search` maps them back to placement indices.
 
-Also the kernels' shared answer types: `BatchResult` and its lazily converted `Packings`.
+Also the kernels' shared types: their node `Budgets`, and `BatchResult` with its lazily
+converted `Packings`.
 
 Invariants (tested through the searches): `to_search` and `from_search` are inverse
 permutations; `cube_boxes`, `conflict` and `masks` describe the same boxes as the placements.
@@ -25,7 +26,7 @@ import numpy as np
 
 from tpusim.planner.packing.bits import mask_of_bools
 from tpusim.planner.packing.bounds import colorings, waste_families
-from tpusim.planner.packing.boxes import box_placements, box_sets
+from tpusim.planner.packing.boxes import box_placements
 from tpusim.planner.packing.greedy import tiling_orders
 
 WINDOW_WIDTHS = (2, 3, 4)  # local-search windows: slabs of this many cube layers
@@ -59,7 +60,7 @@ def problem(grid: tuple[int, ...], shape: tuple[int, ...]) -> Problem:
     order = sorted(range(len(pl.masks)), key=lambda i: (min(pl.cells[i]), i))
     to_search = np.empty(len(order), dtype=np.int64)
     to_search[order] = np.arange(len(order))
-    cube_boxes, conflict = box_sets([pl.cells[i] for i in order], pl.n_cubes)
+    cube_boxes, conflict = _box_sets([pl.cells[i] for i in order], pl.n_cubes)
     pairs = list(dict.fromkeys((m, n) for col in colorings(grid, shape)[1:]
                                for m, n in zip(col.classes, col.need, strict=True)))
     families: list[tuple[int, int, int]] = []
@@ -83,6 +84,22 @@ def problem(grid: tuple[int, ...], shape: tuple[int, ...]) -> Problem:
                    to_search=to_search, from_search=np.array(order, dtype=np.int64))
 
 
+def _box_sets(cells, n_cubes: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """For boxes given by their cubes: per cube the bit set of boxes containing it, and per box
+    the bit set of boxes that share a cube with it (itself included)."""
+    cube_boxes = [0] * n_cubes
+    for j, cs in enumerate(cells):
+        for c in cs:
+            cube_boxes[c] |= 1 << j
+    conflict = []
+    for cs in cells:
+        x = 0
+        for c in cs:
+            x |= cube_boxes[c]
+        conflict.append(x)
+    return tuple(cube_boxes), tuple(conflict)
+
+
 @lru_cache(maxsize=64)
 def slab_windows(grid: tuple[int, ...], widths: tuple[int, ...] = WINDOW_WIDTHS) -> tuple[int, ...]:
     """Bit sets of the slabs of `widths` consecutive layers along every axis, at every start
@@ -94,6 +111,26 @@ def slab_windows(grid: tuple[int, ...], widths: tuple[int, ...] = WINDOW_WIDTHS)
             if w < n:
                 out.extend(mask_of_bools(((coords[a] - start) % n) < w) for start in range(n))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Search nodes per step of the strategy (tpusim.planner.packing.solve); they trade time
+    between the steps, the kernel and the LP / integer program, never the answers."""
+
+    # the batch solver (_batch.c; the Python twin runs one search per target with `quick`)
+    joint: int        # nodes per target of the joint parity bound, once per pattern
+    first: int        # the short full search at each target
+    local: int        # one local-search step inside one window
+    local_waste: bool  # local-search steps (batch and one pattern) prune by waste families too
+    mid: int          # the full search after local search
+    quick: int        # the last full search at a target before the pattern is left open
+    # one pattern (solve.best_packing)
+    one_quick: int    # the first full search at each target
+    one_local: int    # one local-search step inside one window
+    one_node: int     # the last search at a target before the integer program
+    # solve.finish_packing: the LP-guided search before the integer program
+    finish: int
 
 
 class Packings(Sequence):
