@@ -402,13 +402,13 @@ def test_compiled_cycle_max_equals_its_twin(n):
 
 def test_thread_count_env(monkeypatch):
     monkeypatch.delenv("TPUSIM_THREADS", raising=False)
-    assert 1 <= native.thread_count() <= 8
+    assert 1 <= packing.thread_count() <= 8
     monkeypatch.setenv("TPUSIM_THREADS", "3")
-    assert native.thread_count() == 3
+    assert packing.thread_count() == 3
     for bad in ("0", "-2", "abc", "1.5"):
         monkeypatch.setenv("TPUSIM_THREADS", bad)
         with pytest.raises(TpusimError, match="TPUSIM_THREADS"):
-            native.thread_count()
+            packing.thread_count()
 
 
 # ---- exists with LP weights / prefer ----

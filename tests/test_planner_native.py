@@ -1,5 +1,6 @@
-"""The compiled packing search and the waste bounds (issue 3 performance work): every path gives
-the brute-force maximum on small pods, and the bounds never cut below it."""
+"""The compiled packing kernel (its build and its struct layout), one pattern's packing under
+any budget, and the waste bounds: every path gives the brute-force maximum on small pods (or
+HiGHS's integer program on v4), and the bounds never cut below it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from oracles import CASES, brute_max
 
 import tpusim.planner.packing.native as native
 import tpusim.planner.packing.solve as packing
-from tpusim.planner.packing import twin
 from tpusim.planner.packing.bits import mask_of
 from tpusim.planner.packing.bounds import bounds_matrix, waste_bound_matrix
 from tpusim.planner.packing.boxes import box_placements
@@ -33,19 +33,6 @@ def _check(pl, healthy, got, expected):
 def test_native_search_is_built_where_a_compiler_exists():
     assert native.available()
     assert native.native_boxes((4, 4, 4), (1, 2, 2)) is not None
-
-
-@pytest.mark.parametrize(("grid", "shape"), CASES)
-def test_python_twin_equals_brute_force(grid, shape, monkeypatch):
-    """Without the compiled search (no compiler) the Python twin gives the same exact answers."""
-    monkeypatch.setattr(packing, "kernel", twin.twin_boxes)
-    pl = box_placements(grid, shape)
-    n = math.prod(grid)
-    rng = np.random.default_rng(5)
-    for p in (0.6, 0.85):
-        for _ in range(10):
-            healthy = mask_of(np.flatnonzero(rng.random(n) < p))
-            _check(pl, healthy, best_packing(pl, healthy), brute_max(grid, shape, healthy))
 
 
 @pytest.mark.parametrize(("grid", "shape"), CASES[:6])

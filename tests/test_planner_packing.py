@@ -83,3 +83,47 @@ def test_need_stops_early():
     pl = box_placements((4, 4, 4), (1, 1, 2))
     assert len(best_packing(pl, (1 << 64) - 1, need=3)) == 3
     assert len(best_packing(pl, (1 << 64) - 1)) == 32
+
+
+def test_bit_set_conversions_round_trip():
+    """Bit sets <-> bool rows <-> uint64 words, across word boundaries."""
+    from tpusim.planner.packing.bits import bool_words, mask_of_bools, n_words, to_words, word_array
+
+    rng = np.random.default_rng(4)
+    for width in (1, 63, 64, 65, 144, 256):
+        rows = rng.random((20, width)) < 0.5
+        words = n_words(width)
+        masks = [mask_of_bools(r) for r in rows]
+        assert masks == [mask_of(np.flatnonzero(r)) for r in rows]
+        packed = bool_words(rows, words)
+        np.testing.assert_array_equal(packed, word_array(masks, words))
+        for m, row in zip(masks, packed, strict=True):
+            assert row.tolist() == to_words(m, words)
+            assert sum(int(w) << (64 * i) for i, w in enumerate(row.tolist())) == m
+
+
+@pytest.mark.parametrize(("grid", "shape"), [*CASES, ((4, 6, 6), (1, 2, 2))])
+def test_problem_describes_the_placements(grid, shape):
+    """The search-order problem: a permutation of the placements sorted by lowest cube; its
+    cube, conflict and class sets agree with the boxes; every greedy order lists every box once
+    with its tiling class first."""
+    from tpusim.planner.packing.greedy import tiling_classes
+    from tpusim.planner.packing.problem import problem
+
+    pl = box_placements(grid, shape)
+    pr = problem(grid, shape)
+    n = len(pl.masks)
+    np.testing.assert_array_equal(pr.to_search[pr.from_search], np.arange(n))
+    assert list(pr.masks) == [pl.masks[i] for i in pr.from_search]
+    assert [min(pl.cells[i]) for i in pr.from_search] == sorted(min(c) for c in pl.cells)
+    for c in range(pl.n_cubes):
+        assert pr.cube_boxes[c] == sum(1 << s for s in range(n) if pr.masks[s] >> c & 1)
+    for s in range(n):
+        assert pr.conflict[s] == sum(1 << j for j in range(n) if pr.masks[s] & pr.masks[j])
+    for cls, need in zip(pr.classes, pr.need, strict=True):
+        assert need >= 1 and min((m & cls).bit_count() for m in pr.masks) == need
+    classes = tiling_classes(grid, shape)
+    assert len(pr.orders) == len(classes)
+    for order, members in zip(pr.orders, classes, strict=True):
+        assert sorted(order.tolist()) == list(range(n))
+        assert order[:len(members)].tolist() == pr.to_search[list(members)].tolist()

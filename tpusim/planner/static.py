@@ -1,16 +1,16 @@
 """Static torus model: slices need contiguous boxes of healthy cubes (no OCS).
 
 For every failure pattern the exact maximum number of disjoint all-healthy boxes is computed
-(tpusim.planner.packing.solve); p_schedulable is the probability that at least `n_slices` fit and
-goodput = E[max boxes] x box cubes / pod cubes. Patterns are averaged by exact enumeration of
-all 2^n patterns when that is small (exact_limit), otherwise by seeded Monte Carlo with a 95%
-confidence interval (Wilson for probabilities, normal for the mean packing). The same patterns
-are used for every slice size (common random numbers), so the rows of a table are comparable.
-The Monte Carlo goodput uses the OCS goodput of the same pattern (known exactly in expectation)
-as a control variate, which narrows its interval several-fold at no cost in bias. The exact
-counts of a smaller box that tiles a bigger one bound the bigger one's on the same pattern
-(`tiling_bound`: a 2x2x4 packing splits into twice as many 2x2x2 boxes), which spares the
-search many proofs.
+(tpusim.planner.packing.count_max_boxes); p_schedulable is the probability that at least
+`n_slices` fit and goodput = E[max boxes] x box cubes / pod cubes. Patterns are averaged by
+exact enumeration of all 2^n patterns when that is small (exact_limit), otherwise by seeded
+Monte Carlo with a 95% confidence interval (Wilson for probabilities, normal for the mean
+packing). The same patterns are used for every slice size (common random numbers), so the rows
+of a table are comparable. The Monte Carlo goodput uses the OCS goodput of the same pattern
+(known exactly in expectation) as a control variate, which narrows its interval several-fold at
+no cost in bias. The exact counts of a smaller box that tiles a bigger one bound the bigger
+one's on the same pattern (`tiling_bound`: a 2x2x4 packing splits into twice as many 2x2x2
+boxes), which spares the search many proofs.
 
 Failure patterns: cubes healthy independently with p_cube; optionally cubes sit in failure
 domains of `domain_cubes` consecutive cube ids that are down together with 1 - p_domain.

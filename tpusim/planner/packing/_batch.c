@@ -27,15 +27,15 @@ static int greedy_pack(ctx_t *c, const uint64_t *alive, const int32_t *order, in
                        uint64_t *used, int32_t *out)
 {
     int n = 0;
-    for (int w = 0; w < c->wc; w++) used[w] = 0;
+    for (int w = 0; w < c->b.wc; w++) used[w] = 0;
     for (int q = 0; q < nboxes; q++) {
         int j = order[q];
         if (!(alive[j / 64] >> (j % 64) & 1)) continue;
-        const uint64_t *mk = c->masks + (size_t)j * c->wc;
+        const uint64_t *mk = c->b.masks + (size_t)j * c->b.wc;
         int clash = 0;
-        for (int w = 0; w < c->wc; w++) clash |= (mk[w] & used[w]) != 0;
+        for (int w = 0; w < c->b.wc; w++) clash |= (mk[w] & used[w]) != 0;
         if (clash) continue;
-        for (int w = 0; w < c->wc; w++) used[w] |= mk[w];
+        for (int w = 0; w < c->b.wc; w++) used[w] |= mk[w];
         out[n++] = j;
     }
     return n;

@@ -128,13 +128,9 @@ typedef struct {  /* the joint parity bound's search (see _joint.c) */
     long long nodes, budget;
 } jctx_t;
 
-typedef struct {  /* one search: the boxes (copied from tp_boxes_t) and the search's state */
-    int wc, wb, k, ncls;
-    const uint64_t *masks, *cube_boxes, *conflict, *cls;
-    const int32_t *need;
+typedef struct {  /* one search: the boxes and the search's state */
+    tp_boxes_t b;
     const int32_t *rank;        /* boxes: try the options of a cell in increasing rank */
-    const int32_t *fam;         /* waste families (for counting them at a search's root) */
-    const uint64_t *sub;
     const double *weight;       /* per cell: an LP dual (every box weighs >= 1), or NULL */
     long long nodes, budget;
     int32_t *out;
@@ -191,7 +187,7 @@ int joint_check(jctx_t *J, const uint64_t *live, int u, long long budget);
 int joint_bound(jctx_t *J, const uint64_t *free, int k, int upper, long long budget);
 /* _search.c */
 void memo_begin(long long memo_id);
-void ctx_init(ctx_t *c, const tp_boxes_t *b, const int32_t *rank, int32_t *out);
+void ctx_init(ctx_t *c, const tp_boxes_t *boxes, const int32_t *rank, int32_t *out);
 int run_search(ctx_t *c, wctx_t *W, const uint64_t *alive, const uint64_t *free, int t,
                long long budget, int use_waste);
 

@@ -84,7 +84,7 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
 {
     if (t == 0) return 1;
     if (++c->nodes > c->budget) return -1;
-    int wc = c->wc, wb = c->wb;
+    int wc = c->b.wc, wb = c->b.wb;
     uint64_t live[MAXWC], dead[MAXWC];
     int best_c = -1, best_n = 1 << 30, nlive = 0;
     for (int w = 0; w < wc; w++) {
@@ -93,7 +93,7 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
             uint64_t low = rest & (~rest + 1);
             rest ^= low;
             int cell = w * 64 + __builtin_ctzll(low);
-            const uint64_t *cb = c->cube_boxes + (size_t)cell * wb;
+            const uint64_t *cb = c->b.cube_boxes + (size_t)cell * wb;
             int cnt = 0;
             for (int v = c->lo[cell]; v < c->hi[cell]; v++) cnt += popc(alive[v] & cb[v]);
             if (cnt) {
@@ -105,7 +105,7 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
         dead[w] = free[w] & ~lv;
         nlive += popc(lv);
     }
-    int slack = nlive - t * c->k;
+    int slack = nlive - t * c->b.k;
     if (slack < 0) return 0;
     entry_t *seen = lookup(&c->memo, live, wc);
     if (seen && seen->t <= t) return 0;
@@ -120,11 +120,11 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
         }
         if (sum < t - 1e-7) { remember(&c->memo, live, wc, t); return 0; }
     }
-    for (int j = 0; j < c->ncls; j++) {
+    for (int j = 0; j < c->b.ncls; j++) {
         int cnt = 0;
-        const uint64_t *m = c->cls + (size_t)j * wc;
+        const uint64_t *m = c->b.cls + (size_t)j * wc;
         for (int w = 0; w < wc; w++) cnt += popc(live[w] & m[w]);
-        if (cnt / c->need[j] < t) return 0;
+        if (cnt / c->b.need[j] < t) return 0;
     }
     wctx_t *W = c->wf;
     int r = 0;
@@ -136,7 +136,7 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
     if (c->joint_slack >= 0 && slack <= c->joint_slack
         && joint_check(c->jc, live, slack, c->joint_budget) == 0)
         goto fail;
-    const uint64_t *cb = c->cube_boxes + (size_t)best_c * wb;
+    const uint64_t *cb = c->b.cube_boxes + (size_t)best_c * wb;
     uint64_t nalive[MAXWB], nfree[MAXWC];
     int opt[MAXOPT], nopt = 0;
     for (int v = c->lo[best_c]; v < c->hi[best_c]; v++) {
@@ -152,8 +152,8 @@ static int go(ctx_t *c, const uint64_t *alive, const uint64_t *free, int t)
     }
     for (int q = 0; q < nopt; q++) {
         int j = opt[q];
-        const uint64_t *cf = c->conflict + (size_t)j * wb;
-        const uint64_t *mk = c->masks + (size_t)j * wc;
+        const uint64_t *cf = c->b.conflict + (size_t)j * wb;
+        const uint64_t *mk = c->b.masks + (size_t)j * wc;
         for (int u = 0; u < wb; u++) nalive[u] = alive[u] & ~cf[u];
         for (int w = 0; w < wc; w++) nfree[w] = live[w] & ~mk[w];
         if (W) wmove_set(W, mk, wc, -1);
@@ -181,28 +181,18 @@ done:
 
 /* A search context for the boxes `b`: the thread's memo, no joint bound, no waste counts,
    and per cell the range of cube_boxes words that are not 0. */
-void ctx_init(ctx_t *c, const tp_boxes_t *b, const int32_t *rank, int32_t *out)
+void ctx_init(ctx_t *c, const tp_boxes_t *boxes, const int32_t *rank, int32_t *out)
 {
     memset(c, 0, offsetof(ctx_t, lo));
-    c->wc = b->wc;
-    c->wb = b->wb;
-    c->k = b->k;
-    c->ncls = b->ncls;
-    c->masks = b->masks;
-    c->cube_boxes = b->cube_boxes;
-    c->conflict = b->conflict;
-    c->cls = b->cls;
-    c->need = b->need;
-    c->fam = b->fam;
-    c->sub = b->sub;
+    c->b = *boxes;
     c->rank = rank;
     c->out = out;
     c->memo = memo_here();
     c->joint_slack = -1;
-    for (int cell = 0; cell < 64 * c->wc; cell++) {
-        const uint64_t *cb = c->cube_boxes + (size_t)cell * c->wb;
-        int lo = c->wb, hi = 0;
-        for (int v = 0; v < c->wb; v++)
+    for (int cell = 0; cell < 64 * c->b.wc; cell++) {
+        const uint64_t *cb = c->b.cube_boxes + (size_t)cell * c->b.wb;
+        int lo = c->b.wb, hi = 0;
+        for (int v = 0; v < c->b.wb; v++)
             if (cb[v]) { if (v < lo) lo = v; hi = v + 1; }
         if (lo > hi) lo = hi;
         c->lo[cell] = (uint8_t)lo;
@@ -216,7 +206,7 @@ int run_search(ctx_t *c, wctx_t *W, const uint64_t *alive, const uint64_t *free,
 {
     c->wf = 0;
     if (W && use_waste && W->nf) {
-        waste_load(W, c->wc, c->fam, c->sub, free);
+        waste_load(W, c->b.wc, c->b.fam, c->b.sub, free);
         c->wf = W;
     }
     c->nodes = 0;

@@ -202,27 +202,6 @@ def _compile(folder: Path, flags: list[str], lib_path: Path) -> bool:
     return True
 
 
-def thread_count() -> int:
-    """Threads for the compiled batch search: $TPUSIM_THREADS if set, else the CPUs this
-    process may use (at most 8)."""
-    from tpusim.errors import TpusimError
-
-    env = os.environ.get("TPUSIM_THREADS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise TpusimError(f"TPUSIM_THREADS must be a positive integer, got {env!r}")
-        return n
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
-
-
 def available() -> bool:
     """True when the compiled search can be used."""
     return _library() is not None
@@ -337,8 +316,8 @@ class NativeBoxes:
 
 
 def cycle_max(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    """Compiled tpusim.planner.packing.slabs.cycle_max_matrix (same answer), or None if
-    unavailable or a value is too large for it."""
+    """The slab bound's cycle DP compiled (_cycle.c; the same answer as twin.cycle_max), or
+    None if the library is unavailable or a value is too large for it."""
     lib = _library()
     if lib is None or int(np.max(a, initial=0)) >= 63:
         return None

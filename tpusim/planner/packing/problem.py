@@ -12,8 +12,9 @@ search indices; `from_search` maps them back to placement indices.
 Also the kernels' shared types: their node `Budgets`, and `BatchResult` with its lazily
 converted `Packings`.
 
-Invariants (tested through the searches): `to_search` and `from_search` are inverse
-permutations; `cube_boxes`, `conflict` and `masks` describe the same boxes as the placements.
+Invariants (tested): `to_search` and `from_search` are inverse permutations, boxes sorted by
+lowest cube; `masks`, `cube_boxes`, `conflict` and the classes' `need` describe the same boxes
+as the placements; each greedy order lists every box once, its tiling class first.
 """
 
 from __future__ import annotations

@@ -29,23 +29,27 @@ never exceeds floor(healthy cubes / box cubes).
 from __future__ import annotations
 
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
 
+from tpusim.errors import TpusimError
 from tpusim.planner.packing.bits import unique_rows
 from tpusim.planner.packing.bounds import bounds_matrix
 from tpusim.planner.packing.boxes import Placements
 from tpusim.planner.packing.greedy import tiling_greedy
-from tpusim.planner.packing.native import NativeBoxes, native_boxes, thread_count
+from tpusim.planner.packing.native import NativeBoxes, native_boxes
 from tpusim.planner.packing.problem import Budgets
 from tpusim.planner.packing.twin import TwinBoxes, twin_boxes
 
+# The compiled kernel's budgets; `finish`: the LP-guided search proves in about 1 s what the
+# integer program takes 0.6-5 s for on v5p patterns.
 COMPILED = Budgets(joint=600, first=1000, local=300, local_waste=True, mid=1000, quick=3000,
-                   one_quick=10_000, one_local=300, one_node=20_000,
-                   finish=2_000_000)  # the LP-guided search proves in ~1 s what the integer
-# program takes 0.6-5 s for on v5p patterns
+                   one_quick=10_000, one_local=300, one_node=20_000, finish=2_000_000)
+# The twin's: about a thousand times slower per node; its batch solver searches with `quick`
+# only (no joint bound, no local search).
 TWIN = Budgets(joint=0, first=0, local=0, local_waste=False, mid=0, quick=200,
                one_quick=1000, one_local=30, one_node=2000, finish=2000)
 CHUNK_ROWS = 256  # patterns per batch call when a batch is spread over threads
@@ -62,6 +66,25 @@ def budgets_of(kern: NativeBoxes | TwinBoxes) -> Budgets:
     return COMPILED if kern.compiled else TWIN
 
 
+def thread_count() -> int:
+    """Threads for the compiled batch search: $TPUSIM_THREADS if set, else the CPUs this
+    process may use (at most 8)."""
+    env = os.environ.get("TPUSIM_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise TpusimError(f"TPUSIM_THREADS must be a positive integer, got {env!r}")
+        return n
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
 def healthy_placements(pl: Placements, healthy: int) -> list[int]:
     """Indices of the placements whose cubes are all healthy (bit set in `healthy`)."""
     return [i for i, m in enumerate(pl.masks) if m & healthy == m]
@@ -72,7 +95,7 @@ def batch_counts(pl: Placements, ok: np.ndarray, coverable: np.ndarray, bound: n
                  budgets: Budgets | None = None, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
     """Exact maximum packing per pattern (rows of ok / coverable, bound an upper bound per
     row): identical patterns once, in chunks of `chunk_rows` spread over `threads` threads
-    (default native.thread_count() for the compiled kernel, 1 for the twin): the kernel's batch
+    (default thread_count() for the compiled kernel, 1 for the twin): the kernel's batch
     solver first, finish_packing for the few it leaves open. The counts do not depend on the
     threads, the chunking or the budgets. `lower`: per row, a count some packing is known to
     reach (a proof that the bound cannot be beaten then settles the row)."""
