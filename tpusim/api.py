@@ -163,9 +163,9 @@ def sweep(spec: Any, *, out: str | Path | None = None, backend: str = defaults.S
 
     out = None if out is None else Path(out)
     with progress_bar(f"sweep {spec.name}", spec.size, progress) as advance:
-        run = sweeps.run_sweep(spec, out, backend=backend, workers=workers or 1, resume=True,
+        run = sweeps.run_sweep(spec, out, backend=backend, workers=workers, resume=True,
                                address=address, check_limits=check_limits,
-                               progress=(lambda done, _t: advance(1)) if advance else None)
+                               progress=(lambda _done, todo: advance(1, total=todo)) if advance else None)
     frame = sweeps.to_frame(out) if out is not None else pd.DataFrame(run.rows)
     return SweepResult(spec.name, spec.kind, frame, out, run.total_points, run.ran_points,
                        run.skipped_points, run.errors)
@@ -205,7 +205,13 @@ class progress_bar:
             self._task = self._bar.add_task(self.title, total=self.total)
         return self.advance
 
-    def advance(self, k: int = 1, what: str | None = None) -> None:
+    def advance(self, k: int = 1, what: str | None = None, *, total: int | None = None) -> None:
+        """`k` more steps done (`what`: the step's name; `total`: the number of steps, when it
+        turns out smaller than announced, e.g. points already in a resumed file)."""
+        if total is not None and total != self.total:
+            self.total = total
+            if self._bar is not None:
+                self._bar.update(self._task, total=total)
         self._done += k
         if self._handle is not None:
             self._handle.update(self._html(self._render(what)))

@@ -56,9 +56,10 @@ def step_breakdown(estimates: Any, *, ax=None):
     ax = axes_or_new(ax, 7.0, 1.6 + 0.45 * len(recs), _caption(recs))
     labels = [_label(r) for r in recs]
     left = [0.0] * len(recs)
+    used = {CAUSE_COLOURS[c] for c in causes if c in CAUSE_COLOURS}
     for i, cause in enumerate(causes):
         widths = [float(r["breakdown"].get(cause, 0.0)) for r in recs]
-        ax.barh(labels, widths, left=left, color=colour(CAUSE_COLOURS, cause, i),
+        ax.barh(labels, widths, left=left, color=colour(CAUSE_COLOURS, cause, i, used),
                 label=cause.replace("_", " "), height=0.6)
         left = [a + b for a, b in zip(left, widths, strict=True)]
     for y, r in enumerate(recs):

@@ -123,7 +123,7 @@ def cube_map(result: Any, *, ax=None, model: str = "ocs"):
         ax.add_patch(Rectangle((left, rows - 1 - y), 0.92, 0.92, facecolor=col, edgecolor="white"))
         dark = col in (CUBE_COLOURS["failed"], CUBE_COLOURS["faulty"], PALETTE[0])
         ax.text(left + 0.46, rows - 1 - y + 0.46, str(c), ha="center", va="center", fontsize=6,
-                color="white" if dark else "black")
+                color="white" if dark else "black", in_layout=False)  # inside the axes: no layout
     for x in range(panels):
         ax.text(x * (cols + gap) + cols / 2, rows + 0.15, f"x = {x}", ha="center", va="bottom")
     ax.set_xlim(-0.2, panels * (cols + gap) - gap + 0.1)

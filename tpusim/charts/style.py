@@ -76,7 +76,11 @@ STATE_COLOURS = {
 CAUSE_COLOURS = {
     "compute": "#0072B2", "remat": "#56B4E9", "vector": "#009E73", "optimizer": "#F0E442",
     "tensor_collectives": "#E69F00", "fsdp_collectives": "#D55E00", "pipeline_bubble": "#CC79A7",
-    "dcn_collectives": "#8C564B", "data_collectives": "#8C564B",
+    "data_collectives": "#7F7F7F", "dcn": "#8C564B", "pipeline_sends": "#000000",
+    # embedding (DLRM) phases
+    "host": "#7F7F7F", "sc_forward": "#56B4E9", "sc_backward": "#0072B2",
+    "all_to_all_forward": "#E69F00", "all_to_all_backward": "#D55E00", "tensorcore": "#009E73",
+    "dense_allreduce": "#CC79A7", "fixed": "#000000",
 }
 # Cube map: what a cube is doing.
 CUBE_COLOURS = {"faulty": "#D55E00", "spare": "#E8E8E8", "failed": "#000000",
@@ -86,9 +90,13 @@ SLICE_COLOURS = (PALETTE[0], PALETTE[5], PALETTE[2], PALETTE[4], PALETTE[9], PAL
 T = TypeVar("T")
 
 
-def colour(table: dict[str, str], key: str, index: int = 0) -> str:
-    """The colour of series `key` in `table`; unknown keys take palette colours by `index`."""
-    return table.get(key, PALETTE[index % len(PALETTE)])
+def colour(table: dict[str, str], key: str, index: int = 0, used: set[str] | None = None) -> str:
+    """The colour of series `key` in `table`; an unknown key takes a palette colour by `index`,
+    skipping the colours in `used` (those already in the figure) while any are left."""
+    if key in table:
+        return table[key]
+    free = [c for c in PALETTE if c not in (used or set())] or list(PALETTE)
+    return free[index % len(free)]
 
 
 def availability_colours(levels: list[float]) -> dict[float, str]:
