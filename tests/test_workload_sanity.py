@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +157,32 @@ def test_memory_scales_with_sharding_and_optimizer():
     assert b.memory_breakdown["activations"] == pytest.approx(a.memory_breakdown["activations"])
     # adam keeps two fp32 moments per parameter: 2x the fp32 weights
     assert a.memory_breakdown["optimizer_state"] == pytest.approx(2 * a.memory_breakdown["params"])
+
+
+
+def test_query_key_norm_traffic_exact():
+    # Query/key layer norms under `full` remat (recomputed in the backward): per token and layer,
+    # 3 passes over q and k in the forward, 3 again in the recompute, 7 in the backward (step.py),
+    # bf16. 22B on one v4-128: q and k are 24 x 256 = 6144 elements each, 16 x 1024 tokens per chip.
+    wl = load_workload("maxtext-v4-22b")
+    with_norms = estimate(wl)
+    without = estimate(replace(wl, model=replace(wl.model, qk_norm=False)))
+    passes, bytes_el, elements, tokens, layers = 3 + 3 + 7, 2, 2 * 6144, 16 * 1024, 48
+    hbm = load_chip("v4").hbm_bytes_per_s * load_efficiency().hbm_fraction
+    expected = passes * bytes_el * elements * tokens * layers / hbm
+    got = with_norms.breakdown["vector"] - without.breakdown["vector"]
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("slices", [1, 2])
+def test_attention_bias_costs_time(slices):
+    # Materialised attention with T5 relative positions reads the [heads, T, T] bias with every
+    # score and all-reduces its gradient in each layer's backward (in the slice, and over DCN
+    # between slices): slower than the same model with learned positions.
+    wl = load_workload("maxtext-v4-22b")
+    kw = {"slices": slices, "global_batch_seqs": wl.training.global_batch_seqs * slices}
+    rel = estimate(wl, **kw)
+    learned = estimate(replace(wl, model=replace(wl.model, position="learned")), **kw)
+    assert rel.breakdown["compute"] > learned.breakdown["compute"]
+    assert rel.breakdown["fsdp_collectives"] > learned.breakdown["fsdp_collectives"]
+    assert (rel.breakdown["dcn"] > learned.breakdown["dcn"]) == (slices > 1)

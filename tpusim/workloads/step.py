@@ -11,11 +11,18 @@ Per chip, per microbatch and per layer (a pipeline stage holds L/p layers):
 - Attention core: flash runs at the MXU peak on the blocks it computes (causal: the blocks on
   or below the diagonal), backward 3.5x forward (flops.py). Materialised attention writes the
   scores to HBM: QK^T and PV are rooflines of 2TQ FLOPs against 2T bytes (bf16 S written, P read)
-  per token and head, the backward's four matmuls likewise (2x); the softmax reads S three times
-  and writes P (8 bytes per score), its backward reads dP and P twice and writes dS (10 bytes).
+  per token and head, the backward's four matmuls likewise (2x); QK^T also reads the bias it adds
+  to each score (the [batch, 1, T, T] mask, broadcast over heads, and with T5 relative positions
+  the layer's [heads, T, T] bias, broadcast over the batch: 2 bytes each); the softmax reads S
+  three times and writes P (8 bytes per score), its backward reads dP and P twice and writes dS
+  (10 bytes). With relative positions each layer's backward all-reduces the [heads, T, T] bias
+  gradient (a reduction of dS over the sharded batch) over every batch shard, synchronously.
 - Remat (remat.py): the recomputed matmuls, attention and vector work of the policy, and its
   tensor-parallel collectives on the recompute path.
-- Vector work (norms, residual adds, activation, rotary): HBM-bound, backward 2x forward.
+- Vector work (residual adds, activation, rotary): HBM-bound, backward 2x forward. A layer norm
+  (fp32 inside, bf16 in and out: a reduction, then the scaling) makes 3 passes over its tensor in
+  the forward (reduction reads x; scaling reads x, writes y) and 7 in the backward (row reduction
+  and dx read dy and x, dx is written, the scale's gradient reduces dy and x over the tokens).
 - Tensor-parallel collectives (GSPMD/Megatron layout: all-gather of the layer input over the
   tensor axis and reduce-scatter of its output, per attention and MLP for a serial block, once
   for a parallel block; the same again in backward): on the critical path, fully exposed.
@@ -27,7 +34,8 @@ Per chip, per microbatch and per layer (a pipeline stage holds L/p layers):
   do not depend on the current layer's results, so an asynchronous all-gather (the MaxText v4
   recipes enable `--xla_enable_async_all_gather`) prefetches them behind the previous layer's
   work: exposed only where they outlast it, plus the step's first gather. The gradient
-  reduce-scatters are synchronous (their reduction runs on the TensorCore): exposed. With
+  reduce-scatters are synchronous (their reduction runs on the TensorCore): exposed. Every
+  gradient collective moves bf16 (GRADIENT_COMM_BYTES), whatever the parameter dtype. With
   `async_all_gather = false` (XLA before that flag, e.g. PaLM's 2022 stack) the gathers are too.
 - In-slice data-parallel gradient all-reduce: overlapped with the last microbatch's backward.
 - Cross-slice (DCN) gradient exchange: after the backward pass, not overlapped (PaLM sec. 4).
@@ -42,8 +50,9 @@ Memory per chip: parameters, gradients, optimizer state, the saved activations o
 (the layer input always; remat.py's saved set), one layer's working set (what the policy
 recomputes or brings back, plus the largest gradient buffer of an op: the MLP hidden gradient,
 or P/dP/dS of materialised attention), fp32 logits, the largest gathered weight matrix (in use +
-prefetched) and its unreduced gradient. Offloaded activations keep two layers in HBM (one
-in transfer, one in use); an offloaded optimizer state keeps two layers' share (streamed).
+prefetched) and its unreduced gradient, the mask and relative biases of materialised attention.
+Offloaded activations keep two layers in HBM (one in transfer, one in use); an offloaded
+optimizer state keeps two layers' share (streamed).
 
 All arrays broadcast; a single configuration is an array of one element.
 """
@@ -62,12 +71,32 @@ from tpusim.workloads.flops import ParamCounts, attention_backward_ratio, attent
 from tpusim.workloads.remat import MATMULS, RematPlan, layer_graph
 
 COMPUTE_BYTES = 2  # bf16 activations, gathered weights and matmul operands
+# Gradients cross the network in the compute dtype: a weight is cast to bf16 before its matmul,
+# so its gradient is the bf16 output of the dW matmul, partial over the batch shards, and the
+# reduction (reduce-scatter over FSDP, all-reduce over data, in the slice and across slices) acts
+# on that bf16 array before the cast back to the parameter dtype (JAX's SPMD partitioner on
+# MaxText's train step: bf16 all-reduce / reduce-scatter of every weight gradient, fp32 master
+# weights or not).
+GRADIENT_COMM_BYTES = 2
 INT8_BYTES = 1
 FP32_BYTES = 4
 QUANTIZE_BYTES = 3  # AQT operand quantisation: read bf16 (2 bytes), write int8 (1 byte)
 SOFTMAX_FORWARD_BYTES = 8  # per score: read S three times (max, sum, normalise), write P
 SOFTMAX_BACKWARD_BYTES = 10  # per score: read dP and P (row sum), again, write dS
-ATTENTION_WORKING_BYTES = 4  # per score beyond the saved P: dP and dS live together (bf16)
+# Materialised attention adds a bias to every score before the softmax (MaxText 2023 and T5X
+# decoders, layers.py at AI-Hypercomputer/maxtext 281e04bf): the mask built once per step by
+# make_decoder_mask as a [batch, 1, T, T] array in the compute dtype, broadcast over heads, and with
+# T5 relative positions the layer's [heads, T, T] bias (one-hot contraction of the bucket table),
+# broadcast over the batch: each read once per score the scores are computed (bf16).
+ATTENTION_MASK_BYTES = 2
+RELATIVE_BIAS_BYTES = 2
+ATTENTION_WORKING_BYTES = 4
+# Passes over a normalised tensor (the layer norm of MaxText / T5X, in fp32 inside, bf16 in and
+# out: a reduction of x^2 over the features, then the scaling). Forward: the reduction reads x, the
+# scaling reads x and writes y. Backward: the row reduction of dy*x reads dy and x, dx reads dy and
+# x and writes dx, the scale's gradient (a reduction over the tokens) reads dy and x again.
+NORM_FORWARD_PASSES = 3
+NORM_BACKWARD_PASSES = 7  # per score beyond the saved P: dP and dS live together (bf16)
 # Optimizer state bytes per parameter (beyond the parameter itself).
 # adam: first and second moments in fp32, plus an fp32 master copy when parameters are bf16.
 # adafactor: PaLM's unfactored second moment (fp32) and bf16 momentum (beta1 = 0.9).
@@ -141,6 +170,12 @@ def _matmul_s(m, k, n, peak, hbm, mxu: int, operand_bytes: int = COMPUTE_BYTES):
     return np.maximum(t_compute, t_memory)
 
 
+def _bias_bytes(model: Model) -> float:
+    """Bytes of attention bias read per materialised score (module docstring)."""
+    relative = RELATIVE_BIAS_BYTES if model.position == "relative" else 0.0
+    return ATTENTION_MASK_BYTES + relative
+
+
 def _col(plan: dict[str, np.ndarray], key: str):
     return plan.get(key, 0.0)
 
@@ -177,7 +212,7 @@ def evaluate(
     parallel = m_.block == "parallel"
     n_norm = 1 if parallel else 2
     n_in = m_.mlp_in_matrices
-    grad_bytes = tr.param_bytes
+    grad_bytes = tr.param_bytes  # gradients accumulated and applied in the parameter dtype
     launch = eff.collective_launch_s
     flash = m_.attention == "flash"
 
@@ -211,38 +246,42 @@ def evaluate(
         attn_f = executed * 4.0 * b_mb * seq * q * heads_local / (peak * _pad(q, mxu) * _pad(block, mxu))
         vec_attn_f = vec_attn_b = 0.0
     else:  # QK^T and PV: 2TQ FLOPs against 2T bytes of scores per token and head
-        one = np.maximum(
-            2.0 * seq * q * heads_local / (peak * _pad(q, mxu) * _pad(seq, mxu)),
-            COMPUTE_BYTES * seq * heads_local / hbm,
-        ) * b_mb
-        attn_f = 2.0 * one
+        score_flops_s = 2.0 * seq * q * heads_local / (peak * _pad(q, mxu) * _pad(seq, mxu))
+        score_bytes_s = seq * heads_local / hbm  # one byte per score, per token
+        pv = np.maximum(score_flops_s, COMPUTE_BYTES * score_bytes_s) * b_mb
+        # QK^T also adds the attention bias to each score it writes: the mask, and the relative
+        # position biases when the model has them
+        qk = np.maximum(score_flops_s, (COMPUTE_BYTES + _bias_bytes(m_)) * score_bytes_s) * b_mb
+        attn_f = qk + pv
         vec_attn_f = SOFTMAX_FORWARD_BYTES * heads_local * seq
         vec_attn_b = SOFTMAX_BACKWARD_BYTES * heads_local * seq
-    attn_b = attention_backward_ratio(m_) * attn_f
+    # the backward's matmuls read no bias: ratio x (the forward without it)
+    attn_b = attention_backward_ratio(m_) * (attn_f if flash else 2.0 * pv)
     r_attn = _col(plan, "attn")
     logits_f = _matmul_s(b_mb, d, vocab / t, peak, hbm, mxu)
 
     # ---- vector (HBM-bound) work per token of one layer
     q_el, kv_el = hq / t, q * kv_local
-    vec_dense_tok = COMPUTE_BYTES * (
-        n_norm * 2 * d / t  # norms: read + write the sharded residual stream
-        + (4 if parallel else 6) * d / t  # residual adds
+    norm_el = n_norm * d / t + ((q_el + kv_el) if m_.qk_norm else 0.0)  # normalised per token
+    vec_other_tok = COMPUTE_BYTES * (
+        (4 if parallel else 6) * d / t  # residual adds
         + (n_in + 1) * ff / t  # activation: read inputs, write output
         + (2 * (q_el + kv_el) if m_.position == "rope" else 0.0)  # rotary on q, k
-        + (2 * (q_el + kv_el) if m_.qk_norm else 0.0)  # norms of q, k
     )
+    vec_dense_f = vec_other_tok + NORM_FORWARD_PASSES * COMPUTE_BYTES * norm_el
+    vec_dense_b = 2 * vec_other_tok + NORM_BACKWARD_PASSES * COMPUTE_BYTES * norm_el
     recompute_vec = {  # bytes per token to recompute each vector node
-        "n1": COMPUTE_BYTES * 2 * d / t,
-        "n2": COMPUTE_BYTES * 2 * d / t,
+        "n1": NORM_FORWARD_PASSES * COMPUTE_BYTES * d / t,
+        "n2": NORM_FORWARD_PASSES * COMPUTE_BYTES * d / t,
         "h": COMPUTE_BYTES * 3 * d / t,
         "rot": COMPUTE_BYTES * 2 * (q_el + kv_el),
-        "qkn": COMPUTE_BYTES * 2 * (q_el + kv_el),
+        "qkn": NORM_FORWARD_PASSES * COMPUTE_BYTES * (q_el + kv_el),
         "act": COMPUTE_BYTES * (n_in + 1) * ff / t,
         "probs": SOFTMAX_FORWARD_BYTES * heads_local * seq if not flash else 0.0,
     }
     vec_remat_tok = sum(_col(plan, f"rec.{n}") * v for n, v in recompute_vec.items()) + quant_r
-    vec_f = (vec_dense_tok + vec_attn_f + quant_f) * b_mb / hbm
-    vec_b = (2 * vec_dense_tok + vec_attn_b + quant_b) * b_mb / hbm
+    vec_f = (vec_dense_f + vec_attn_f + quant_f) * b_mb / hbm
+    vec_b = (vec_dense_b + vec_attn_b + quant_b) * b_mb / hbm
     vec_remat = vec_remat_tok * b_mb / hbm
     vec_layer = vec_f + vec_b + vec_remat
     vec_logits = 3 * FP32_BYTES * vocab / t * b_mb / hbm
@@ -287,9 +326,24 @@ def evaluate(
     )
     fs_rs = np.where(
         f > 1,
-        all_gather_s(grad_bytes * layer_params_local, f, comm["fsdp_bw"], comm["fsdp_lat"]) + launch,
+        all_gather_s(GRADIENT_COMM_BYTES * layer_params_local, f, comm["fsdp_bw"], comm["fsdp_lat"]) + launch,
         0.0,
     )
+    # T5 relative position biases: the gradient of a layer's [heads, T, T] bias is a reduction of
+    # dS over the batch, which is sharded, so each layer's backward all-reduces it over every
+    # batch shard (in the slice, then across slices), synchronously
+    if m_.position == "relative":
+        rel_bytes = COMPUTE_BYTES * heads_local * seq * seq
+        rel_ar = np.where(
+            f > 1, all_reduce_s(rel_bytes, f, comm["fsdp_bw"], comm["fsdp_lat"]) + launch, 0.0
+        ) + np.where(
+            dpi > 1, all_reduce_s(rel_bytes / f, dpi, comm["data_bw"], comm["data_lat"]) + launch, 0.0
+        )
+        rel_dcn = dcn_all_reduce_s(rel_bytes / (f * dpi), inp.slices, chip.dcn_bytes_per_s_per_chip,
+                                   chip.pcie_bytes_per_s, eff.dcn_fraction, eff.dcn_latency_s)
+    else:
+        rel_ar = rel_dcn = 0.0
+    fs_rs = fs_rs + rel_ar
     fwd_window = dense_f + attn_f + vec_f + tp_fwd
     bwd_window = 2 * dense_f + attn_b + remat_layer + vec_b + vec_remat + (tp_layer - tp_fwd)
     if tr.async_all_gather:
@@ -302,7 +356,9 @@ def evaluate(
     emb_ag = np.where(
         f > 1, all_gather_s(COMPUTE_BYTES * emb_local, f, comm["fsdp_bw"], comm["fsdp_lat"]), 0.0
     )
-    emb_rs = np.where(f > 1, all_gather_s(grad_bytes * emb_local, f, comm["fsdp_bw"], comm["fsdp_lat"]), 0.0)
+    emb_rs = np.where(
+        f > 1, all_gather_s(GRADIENT_COMM_BYTES * emb_local, f, comm["fsdp_bw"], comm["fsdp_lat"]), 0.0
+    )
     fs_emb = (np.maximum(0.0, 2 * emb_ag - 3 * logits_f) if tr.async_all_gather else 2 * emb_ag) + emb_rs
     fs_startup = fs_ag  # the step's first gather has nothing to hide behind
 
@@ -356,12 +412,14 @@ def evaluate(
     n_total = inp.params.total
     n_local = n_total / (f * t * p)  # each data replica holds this shard
     dp_ar = np.where(
-        dpi > 1, all_reduce_s(grad_bytes * n_local, dpi, comm["data_bw"], comm["data_lat"]) + launch, 0.0
+        dpi > 1,
+        all_reduce_s(GRADIENT_COMM_BYTES * n_local, dpi, comm["data_bw"], comm["data_lat"]) + launch,
+        0.0,
     )
     last_bwd = layers_stage * (2 * dense_f + attn_b + remat_layer)
     dp_exposed = np.maximum(0.0, dp_ar - last_bwd)
     dcn = dcn_all_reduce_s(
-        grad_bytes * n_local / dpi,
+        GRADIENT_COMM_BYTES * n_local / dpi,
         inp.slices,
         chip.dcn_bytes_per_s_per_chip,
         chip.pcie_bytes_per_s,
@@ -386,7 +444,7 @@ def evaluate(
         "tensor_collectives": mb * (layers_stage * tp_layer + tp_logits),
         "fsdp_collectives": mb * (layers_stage * fs_layer + fs_emb) + fs_startup,
         "data_collectives": dp_exposed,
-        "dcn": dcn,
+        "dcn": dcn + mb * layers_stage * rel_dcn,
         "pipeline_sends": mb * sends,
         "pipeline_bubble": bubble,
         "host_offload": mb * layers_stage * host_act + host_opt,
@@ -402,16 +460,20 @@ def evaluate(
     in_flight = np.where(p > 1, np.minimum(p, mb), 1.0)
     attn_transient = (0.0 if flash else ATTENTION_WORKING_BYTES * heads_local * seq)
     grad_transient = np.maximum(COMPUTE_BYTES * (n_in + 1) * ff / t, attn_transient)
+    # materialised attention: the step's [batch, 1, T, T] mask; relative positions: a layer's
+    # [heads, T, T] bias and its gradient (independent of the batch)
+    bias_tok = 0.0 if flash else COMPUTE_BYTES * seq
+    rel_resident = 2 * COMPUTE_BYTES * heads_local * seq * seq if m_.position == "relative" else 0.0
     opt_resident = np.where(off_opt > 0, 2.0 / m_.layers, 1.0)
     memory = {
         "params": n_local * tr.param_bytes,
         "gradients": n_local * grad_bytes,
         "optimizer_state": n_local * opt_state * opt_resident,
         "activations": (layers_stage * (input_saved + saved_tok) * in_flight + 2 * offloaded_tok) * b_mb,
-        "working_activations": (rebuilt_tok + grad_transient) * b_mb,
+        "working_activations": (rebuilt_tok + grad_transient + bias_tok) * b_mb + rel_resident,
         # gathered per weight matrix: the one in use and the one being prefetched (bf16), and
         # the unreduced gradient of one matrix, for the largest matrix of a layer
-        "gathered_weights": np.where(f > 1, (2 * COMPUTE_BYTES + grad_bytes) * largest_matrix, 0.0),
+        "gathered_weights": np.where(f > 1, (2 * COMPUTE_BYTES + GRADIENT_COMM_BYTES) * largest_matrix, 0.0),
         "logits": FP32_BYTES * vocab / t * b_mb,  # fp32 logits; their gradient overwrites them
     }
     host = (layers_stage * offloaded_tok * in_flight * b_mb
