@@ -71,7 +71,7 @@ BASE = {
     ({"jobs": [{"name": "j", "slice": "8x8x8", "slices": 9, "mfu": 0.5, "step_time_s": 1}]}, "cubes"),
     ({"jobs": [{"name": "j", "slice": "8x8x8"}]}, "workload"),
     ({"pod": {"name": "tpu-v4-4096", "spare_cubes": -1}}, "spare_cubes"),
-    ({"pod": {"name": "tpu-v5e-256"}}, "cubes"),
+    ({"pod": {"name": "tpu-v5e-256"}}, "2D torus"),  # hosts are its units; the 3D slice is not
     ({"run": {"days": 0}}, "days"),
     ({"run": {"days": 4000}}, "3650"),
     ({"colour": "blue"}, "colour"),

@@ -129,3 +129,52 @@ def test_in_memory_replica_with_free_checkpoints_and_auto_interval_runs():
     s = simulate(sc).summary
     assert s["time_to_train_s"]["finished_fraction"] == 1.0
     assert s["badput"]["wasted_progress"] < 10 * s["interruptions"]["total"] + 1e-6
+
+
+def v5e_doc(inject=(), **pools) -> dict:
+    """TPU v5e-256 (a 16x16 torus without cubes): hosts of 2x4 chips are the units, 8 x 4."""
+    doc = one_job("pod-hostcube-256.toml", "8x8", inject=inject)
+    doc["pod"] = {"name": "tpu-v5e-256"}
+    if pools:
+        doc["pools"] = pools
+    return doc
+
+
+def test_pods_without_cubes_place_and_fail_by_host():
+    # the 8x8 slice is 4x2 hosts: the first box (corner 0) holds hosts 0, 1, 4, 5, 8, 9, 12, 13.
+    # Host 0 fails at 5.5 h: the slice moves to the box at corner 1 (hosts 1, 2, 5, 6, ...),
+    # as on a static v4 torus: 1370 s of work plus the unreconfigured start's 10 s are lost
+    inject = [{"at_hours": 5.5, "cause": "host", "cube": 0, "duration_hours": 2}]
+    job, events = run_one(v5e_doc(inject))
+    places = [e for e in events if e[1] == "place"]
+    assert len(places) == 2
+    assert job["wasted_progress"] == pytest.approx(1370 + 10, abs=1e-6)
+    assert job["end_s"] == pytest.approx(19800 + 180 + 18000 + 4 * 60, abs=1e-6)
+
+
+def test_static_spare_pool_costs_preemption():
+    # hosts 8-31 run preemptible work: the working pool (hosts 0-7, rows 0 and 1 of the 8 x 4
+    # grid) holds no 4x2 box, so the first placement and the re-placement after the failure
+    # each take spare-pool hosts: selection 100 s + preemption 1000 s, twice
+    inject = [{"at_hours": 5.5, "cause": "host", "cube": 0, "duration_hours": 2}]
+    job, _events = run_one(v5e_doc(inject, spare_pool=24, selection_s=100, preemption_s=1000))
+    assert job["host_selection"] == pytest.approx(2 * 1100, abs=1e-6)
+
+
+def test_box_as_written_finds_a_free_box_when_one_exists():
+    from itertools import product
+
+    from tpusim.sim.placement import box_as_written
+
+    rng = np.random.default_rng(5)
+    grid, box = (8, 4), (4, 2)
+    for _ in range(200):
+        free = {int(c) for c in np.flatnonzero(rng.random(32) < 0.7)}
+        got = box_as_written(grid, free, box)
+        exists = any(all(((x + i) % 8) * 4 + (y + j) % 4 in free for i in range(4) for j in range(2))
+                     for x, y in product(range(8), range(4)))
+        assert (got is not None) == exists
+        if got is not None:
+            assert set(got) <= free and len(set(got)) == 8
+            rows = sorted({c // 4 for c in got})
+            assert len(rows) == 4 and len({c % 4 for c in got}) == 2

@@ -223,7 +223,8 @@ def _loss_spike(spec: Section | None) -> LossSpike | None:
 
 
 def read_pools(top: Section, ocs: bool, usable: int) -> Pools | None:
-    """[pools]: warm standbys per slice, host selection, the spare pool (None when absent)."""
+    """[pools]: warm standbys per slice (OCS pods), host selection, the spare pool (None when
+    absent)."""
     spec = top.optional_section("pools")
     if spec is None:
         return None
@@ -232,7 +233,7 @@ def read_pools(top: Section, ocs: bool, usable: int) -> Pools | None:
                   spare_pool=spec.integer("spare_pool", 0, at_least=0, at_most=usable - 1,
                                           hint="cubes per pod running preemptible work"),
                   preemption_s=spec.number("preemption_s", 0.0, at_least=0, at_most=MAX_SECONDS))
-    if not ocs and (pools.warm_standbys or pools.spare_pool):
-        raise TpusimError(f"{spec.label}: warm standbys and a spare pool replace single cubes, "
-                          f"which needs an OCS pod; a static torus re-places whole slices")
+    if not ocs and pools.warm_standbys:
+        raise TpusimError(f"{spec.label}: warm standbys replace single cubes, which needs an OCS "
+                          f"pod; a static torus re-places whole slices (use spare_pool there)")
     return pools

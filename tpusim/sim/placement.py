@@ -71,10 +71,14 @@ def always_fits(pod: Pod, n_usable: int, pod_count: int, slices: int,
 
 def place_static(pod: Pod, free: set[int], slice_cubes: tuple[int, ...]) -> list[int] | None:
     """Cube ids of a contiguous box of `slice_cubes` among `free` (any orientation, wrapping on
-    the pod torus: the planner's exact search), or None."""
+    the pod torus: the planner's exact search), or None. Units of unequal sides (the hosts of a
+    pod without cubes, a chip TOML's cube) cannot turn: their box keeps its written
+    orientation (`box_as_written`)."""
     k = int(np.prod(slice_cubes))
     if len(free) < k:
         return None
+    if len(set(pod.chip.cube_shape)) > 1:
+        return box_as_written(pod.cube_grid, free, tuple(slice_cubes))
     from tpusim.planner import place_slices
 
     found = place_slices(pod, free_mask(pod, free), slice_cubes, 1, ocs=False)
@@ -105,6 +109,29 @@ def swap_cross_connects(pod: Pod, slice_cubes: tuple[int, ...], cubes: list[int]
         _new, removed, added = reform_slice(pod, grid, failed, [spare])
         _SWAP_CONNECTS[key] = len(removed) + len(added)
     return _SWAP_CONNECTS[key]
+
+
+def box_as_written(grid: tuple[int, ...], free: set[int], box: tuple[int, ...]) -> list[int] | None:
+    """The cube ids (C order inside the box) of the first placement, in C order of its corner,
+    of a `box` of units in its written orientation on the `grid` torus whose units are all in
+    `free`; None if none.
+
+    Invariant (tested): every id returned is in `free`, and the ids form a box of that shape."""
+    if any(b > g for b, g in zip(box, grid, strict=True)):
+        return None
+    mask = np.zeros(int(np.prod(grid)), dtype=bool)
+    mask[np.fromiter(free, dtype=np.int64, count=len(free))] = True
+    mask = mask.reshape(grid)
+    count = np.zeros(grid, dtype=np.int64)
+    for offset in np.ndindex(box):  # count[s] = free units in the box whose corner is s
+        count += np.roll(mask, tuple(-o for o in offset), axis=tuple(range(len(grid))))
+    starts = np.flatnonzero(count.ravel() == int(np.prod(box)))
+    if starts.size == 0:
+        return None
+    corner = np.unravel_index(int(starts[0]), grid)
+    local = np.indices(box).reshape(len(box), -1)
+    coords = tuple((c + local[d]) % grid[d] for d, c in enumerate(corner))
+    return [int(i) for i in np.ravel_multi_index(coords, grid)]
 
 
 def spare_for(free: FreeCubes, group: int, k: int) -> int | None:

@@ -200,10 +200,8 @@ def scenario_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = N
     pod_table = top.section("pod")
     pod = load_pod(pod_table.string("name", hint='a pod name like "tpu-v4-4096" or a pod TOML file'),
                    relative_to=base)
-    if pod.cube_grid is None:
-        raise TpusimError(
-            f"{pod_table.label}: simulate needs a pod made of cubes (v4, v5p, v7); {pod.name} has none"
-        )
+    if pod.cube_grid is None:  # without cubes, hosts are the units of placement and failure
+        pod = replace(pod, chip=replace(pod.chip, cube_shape=pod.chip.host_shape))
     count = pod_table.integer("count", 1, at_least=1, at_most=1024)
     ocs = pod_table.boolean("ocs", pod.ocs)
     if ocs and not pod.ocs:
@@ -349,9 +347,10 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
         except TpusimError as exc:
             raise TpusimError(f"{job.label}: {exc}") from None
         if not is_whole_cubes(pod.chip, shape):
+            unit = "host" if pod.chip.cube_shape == pod.chip.host_shape else "cube"
             raise TpusimError(
-                f"{job.label}: slice {fmt_shape(shape)} is smaller than a cube; the simulator places "
-                f"whole-cube slices (e.g. {fmt_shape(pod.chip.cube_shape)})"
+                f"{job.label}: slice {fmt_shape(shape)} is not made of whole {unit}s "
+                f"({fmt_shape(pod.chip.cube_shape)}); the simulator places whole-{unit} slices"
             )
         slices = job.integer("slices", 1, at_least=1, at_most=4096)
         if sum(job.has(k) for k in ("train_tokens", "train_samples", "steps")) > 1:

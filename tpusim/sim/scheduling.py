@@ -169,9 +169,12 @@ def _place(w: World, job: JobState, unplaced: list[int]) -> None:
                     used[pod.idx][g] = used[pod.idx].get(g, 0) + k
                     found.append((s, pod.idx, g, None))
                     break
-            else:
+            else:  # the working pool first, then with the spare pool's cubes
                 free = pod.free.ids - taken[pod.idx] if taken[pod.idx] else pod.free.ids
                 cubes = placement.place_static(w.sc.pod, free, spec.slice_cubes)
+                if cubes is None and pod.spare.ids:
+                    cubes = placement.place_static(w.sc.pod, (pod.free.ids | pod.spare.ids)
+                                                   - taken[pod.idx], spec.slice_cubes)
                 if cubes is not None:
                     taken[pod.idx].update(cubes)
                     found.append((s, pod.idx, NONE, cubes))
@@ -185,7 +188,7 @@ def _place(w: World, job: JobState, unplaced: list[int]) -> None:
             preempt = pod.free.count[g] < k
             cubes = pod.take_lowest(g, k, job.idx, s)
         else:
-            preempt = False
+            preempt = any(c in pod.spare for c in cubes)
             for i, c in enumerate(cubes):
                 pod.take(c, job.idx, s, i)
         sl = job.slices[s]
