@@ -182,7 +182,11 @@ def _sources(doc: Section, table: Section) -> tuple[dict[str, str], dict[str, st
 
 def chip_from_dict(doc: dict[str, Any], where: str) -> Chip:
     """Build a Chip from a parsed chip TOML document, checking every field."""
-    top = Section(doc, where)
+    with Section(doc, where) as top:
+        return _chip(top)
+
+
+def _chip(top: Section) -> Chip:
     table = top.section("chip")
     values: dict[str, Any] = {"name": table.string("name")}
     for key, (whole, low, high) in (_CHIP_NUMBERS | _CHIP_OPTIONAL_NUMBERS).items():
@@ -262,7 +266,11 @@ def load_chip(name_or_path: str | Path) -> Chip:
 def pod_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = None) -> Pod:
     """Build a Pod from a parsed pod TOML document; its `chip` names a catalog chip or a file
     (looked for beside the pod file, `base`, too)."""
-    top = Section(doc, where)
+    with Section(doc, where) as top:
+        return _pod(top, base)
+
+
+def _pod(top: Section, base: Path | None) -> Pod:
     table = top.section("pod")
     name = table.string("name")
     chip_file = chip_path(table.string("chip"), relative_to=base)

@@ -11,6 +11,11 @@ Every chip, pod, efficiency, workload, scenario and sweep file goes through `rea
     mttr_s = host.number("mttr_hours", above=0, scale=HOUR_S)   # hours in the file, seconds out
     doc.done()                                   # refuses every key and section never asked for
 
+or, the same with the end implied (and a typo hint added to any input error raised inside):
+
+    with read_toml(path) as doc:
+        ...
+
 A `Section` wraps one table. Its getters each ask for one key and return a checked Python value:
 
 - `integer`, `number`: finite values only (NaN, infinity and denormal numbers are refused), in
@@ -47,7 +52,7 @@ import math
 import numbers
 import sys
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -426,8 +431,11 @@ class Section:
         value = self._get(key, {})
         self._tables.add(key)
         name = f"{self.path}.{key}" if self.path else key
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        if not isinstance(value, dict):
             raise TpusimError(f'{self.file}: [{name}] must be a table of strings (key = "text")')
+        for k, v in value.items():
+            if not isinstance(v, str):
+                raise TpusimError(f'{self.file} [{name}]: {k} must be a string (key = "text"), got {show(v)}')
         if keys is not None:
             table = Section(value, self.file, name)
             table.allow(*keys)
@@ -435,6 +443,43 @@ class Section:
         return dict(value)
 
     # -- the end ----------------------------------------------------------------------------------
+    def __enter__(self) -> Section:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        """`with Section(doc, where) as top:` runs `done()` at the end; an input error raised
+        inside (say "give mtbf_hours, or availability") gets the likely cause appended when a
+        key was never read but is a near miss of one that was ('availabilty')."""
+        if exc is None:
+            self.done()
+        elif isinstance(exc, TpusimError) and not isinstance(exc, UnknownKeyError):
+            hint = self.typo_hint()
+            if hint and hint.split()[1] not in str(exc):  # not named already ("... a typo of it?")
+                raise TpusimError(f"{exc}{hint}", params=getattr(exc, "params", ())) from None
+
+    def typo_hint(self) -> str:
+        """' (is 'availabilty' in [failures.host] a typo of 'availability'?)' for the key, of this
+        table or a sub-table read so far, that no getter asked for but is closest (similarity at
+        least 0.8) to one that was; '' when there is none."""
+        best = max(self._near_misses(), key=lambda miss: miss[0], default=None)
+        if best is None:
+            return ""
+        _, key, close, section = best
+        if not section.path and isinstance(section.data[key], dict):
+            return f" (is [{key}] a typo of [{close}]?)"
+        where = f" in {section.label[len(section.file) + 1:]}" if section.path else ""
+        return f" (is {key!r}{where} a typo of {close!r}?)"
+
+    def _near_misses(self) -> Iterator[tuple[float, str, str, Section]]:
+        for key in self.data:
+            if key not in self._known:
+                for known in self._known:
+                    ratio = difflib.SequenceMatcher(None, key, known).ratio()
+                    if ratio >= 0.8:
+                        yield ratio, key, known, self
+        for child in self._children:
+            yield from child._near_misses()
+
     def done(self, *, hint: str = "") -> None:
         """Refuse every key of this table (and of every sub-table read) that no getter asked for."""
         for key, value in self.data.items():

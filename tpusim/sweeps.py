@@ -63,7 +63,11 @@ def load_sweep(path: str | Path) -> SweepSpec:
     """Read and check a sweep TOML file (see the module docstring); `run_sweep` checks the grid
     keys against the runner and the base file (`check_grid`) before any point runs."""
     path = Path(path)
-    doc = read_toml(path)
+    with read_toml(path) as doc:
+        return _sweep(doc, path)
+
+
+def _sweep(doc: Section, path: Path) -> SweepSpec:
     table = doc.section("sweep")
     kind = table.choice("kind", KINDS)
     base = None
@@ -130,7 +134,8 @@ def _parse_base(spec: SweepSpec, doc: dict[str, Any]):
     if spec.kind == "estimate" and _is_dlrm(doc):
         from tpusim.workloads.dlrm.config import dlrm_from_section
 
-        return dlrm_from_section(Section(doc, str(spec.base)), spec.base.stem)
+        with Section(doc, str(spec.base)) as top:
+            return dlrm_from_section(top, spec.base.stem)
     if spec.kind == "estimate":
         from tpusim.workloads.config import workload_from_dict
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tpusim.errors import TpusimError
+from tpusim.inputs import load_toml
 from tpusim.reports.sections import Section, estimate_section, plan_section, simulate_section, sweep_section
 
 TABLE_SUFFIXES = (".csv", ".jsonl", ".parquet")
@@ -75,10 +75,7 @@ def _shipped(name: str) -> Path:
 
 
 def _toml_kind(path: Path) -> str:
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise TpusimError(f"{path}: not a readable TOML file ({exc})") from None
+    doc = load_toml(path)  # UTF-8 only; a syntax error names the file and line
     if "sweep" in doc:
         return "sweep"
     if "model" in doc:
@@ -89,20 +86,11 @@ def _toml_kind(path: Path) -> str:
 
 
 def read_table(path: Path):
-    """A results table (.csv, .jsonl, .parquet) as a DataFrame."""
-    import pandas as pd
+    """A results table (.csv, .jsonl, .parquet) as a DataFrame: the one row reader
+    (`tpusim.rows`), so a torn last line or parquet parts left by a crash read like the rest."""
+    from tpusim.rows import read_frame
 
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix == ".parquet":
-        try:
-            return pd.read_parquet(path)
-        except ImportError:
-            raise TpusimError(f"{path}: reading parquet needs pyarrow: pip install pyarrow") from None
-    from tpusim.sweeps import read_rows
-
-    return pd.DataFrame(read_rows(path))
+    return read_frame(path)
 
 
 def _table_kind(path: Path) -> str:

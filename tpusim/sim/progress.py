@@ -51,7 +51,7 @@ def plan_run(w: World, job: JobState) -> float:
     job.block = rec.checkpoint_async_block_s if rec.checkpoint_async else rec.checkpoint_save_s
     work = plan.work_s - job.progress
     first = min(job.until_ckpt, work)
-    after = work - first
+    after = work - first if math.isfinite(first) else 0.0  # no checkpoint ever: one segment
     if after <= EPS:
         job.run = (first, 0, 0.0)
         return first / rate

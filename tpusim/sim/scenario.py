@@ -193,7 +193,11 @@ def load_scenario(path: str | Path) -> Scenario:
 def scenario_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = None) -> Scenario:
     """Build a Scenario from a parsed TOML document, refusing unknown keys and tables. Files it
     names (pod, workloads) are looked for beside `base` (the scenario's folder) too."""
-    top = Section(doc, where)
+    with Section(doc, where) as top:
+        return _scenario(top, where, base)
+
+
+def _scenario(top: Section, where: str, base: Path | None) -> Scenario:
     name = top.string("name", Path(where).stem)
     top.mapping("sources")
     top.mapping("assumptions")

@@ -233,13 +233,12 @@ def parallelism_from_section(table: Section) -> Parallelism:
 def workload_from_dict(doc: dict[str, Any], where: str, name: str) -> Workload:
     """Build a Workload from a parsed TOML document; checks each field (not the sharding) and
     refuses unknown keys and tables."""
-    top = Section(doc, where)
-    model = model_from_section(top.section("model"))
-    training = training_from_section(top.section("training"))
-    system = system_from_section(top.section("system"))
-    par = top.optional_section("parallelism")  # absent: the estimate searches for the best
-    parallelism = None if par is None else parallelism_from_section(par)
-    top.done()
+    with Section(doc, where) as top:
+        model = model_from_section(top.section("model"))
+        training = training_from_section(top.section("training"))
+        system = system_from_section(top.section("system"))
+        par = top.optional_section("parallelism")  # absent: the estimate searches for the best
+        parallelism = None if par is None else parallelism_from_section(par)
     return Workload(name=name, model=model, training=training, system=system, parallelism=parallelism)
 
 
@@ -278,9 +277,9 @@ def with_overrides(
         ("global_batch_seqs", global_batch_seqs, MAX_TOKENS),
     ):
         if value is not None:
-            check_integer(value, name, "workload override", at_least=1, at_most=most)
+            check_integer(value, name, "", at_least=1, at_most=most, param=True)
     if remat is not None:
-        check_choice(remat, "remat", "workload override", REMATS)
+        check_choice(remat, "remat", "", REMATS, param=True)
     if matmul_dtype is not None:
         check_choice(matmul_dtype, "matmul_dtype", "workload override", MATMUL_DTYPES)
     if offload_optimizer is not None and not isinstance(offload_optimizer, bool):

@@ -10,7 +10,7 @@ from functools import cache
 
 from tpusim.data import data_dir
 from tpusim.errors import TpusimError
-from tpusim.inputs import read_toml
+from tpusim.inputs import Section, read_toml
 
 FILE = "efficiency.toml"
 
@@ -29,7 +29,11 @@ class Efficiency:
 @cache
 def load_efficiency() -> Efficiency:
     """The shipped efficiency constants (cached)."""
-    doc = read_toml(data_dir("topologies") / FILE)
+    with read_toml(data_dir("topologies") / FILE) as doc:
+        return _efficiency(doc)
+
+
+def _efficiency(doc: Section) -> Efficiency:
     table = doc.section("efficiency")
     values = {}
     for f in fields(Efficiency):

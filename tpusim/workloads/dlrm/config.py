@@ -294,7 +294,8 @@ def dlrm_from_section(doc: Section, name: str) -> DlrmWorkload:
 
 @cache
 def _load_file(path: Path) -> DlrmWorkload:
-    return dlrm_from_section(read_toml(path), path.stem)
+    with read_toml(path) as doc:
+        return dlrm_from_section(doc, path.stem)
 
 
 def load_dlrm(path_or_name: str | Path, *, relative_to: Path | None = None) -> DlrmWorkload:
