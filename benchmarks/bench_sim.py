@@ -23,14 +23,13 @@ Usage: python benchmarks/bench_sim.py [--json FILE] [--replications N] [--worker
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import simpy
+from common import finish
 
 from tpusim.sim import load_scenario, scenario_from_dict, simulate, with_overrides
 from tpusim.sim.engine import run_replication
@@ -156,33 +155,20 @@ def bench(replications: int, workers: int, repeat: int) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", help="write the results to this JSON file")
+    parser.add_argument("--json", dest="json_path", help="write the results to this JSON file")
     parser.add_argument("--replications", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     rows = bench(args.replications, args.workers, args.repeat)
-    ok = True
-    print(f"{'benchmark':<26}{'seconds':>9}{'cpu s':>8}{'target':>8}  {'events/s':>10}  notes")
     for row in rows:
-        passed = row["seconds"] <= row["target_s"]
-        ok &= passed
-        rate = f"{row['events_per_s']:,.0f}" if "events_per_s" in row else "-"
-        note = ""
         if "overhead_vs_bare_simpy" in row:
-            note = (f"{row['simpy_events']:,} SimPy events, {row['unit_failures']:,} unit failures; "
-                    f"bare SimPy {row['bare_simpy_events_per_s']:,.0f}/s, "
-                    f"overhead x{row['overhead_vs_bare_simpy']:.2f}")
-        elif "workers" in row:
-            note = f"{row['workers']} workers"
-        cpu = f"{row['cpu_s']:.3f}" if "cpu_s" in row else "-"
-        print(f"{row['name']:<26}{row['seconds']:>9.3f}{cpu:>8}{row['target_s']:>8.1f}  {rate:>10}  "
-              f"{'ok' if passed else 'SLOW'} {note}")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(rows, fh, indent=2)
-    return 0 if ok else 1
+            print(f"{row['name']}: {row['simpy_events']:,} SimPy events, {row['unit_failures']:,} unit "
+                  f"failures; {row['cpu_s']:.3f} CPU s ({row['events_per_s']:,.0f} events/s); bare "
+                  f"SimPy {row['bare_simpy_events_per_s']:,.0f} events/s; overhead "
+                  f"x{row['overhead_vs_bare_simpy']:.2f}")
+    return finish("sim", rows, args.json_path)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
