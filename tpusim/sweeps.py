@@ -32,7 +32,7 @@ from typing import Any
 
 from tpusim import defaults, limits
 from tpusim.data import find_input
-from tpusim.errors import TpusimError, unknown_name
+from tpusim.errors import TpusimError
 from tpusim.inputs import Section, UnknownKeyError, check_integer, load_toml, read_toml, show
 from tpusim.pool import imap_unordered
 from tpusim.rows import has_rows, open_sink, read_frame, read_rows
@@ -147,53 +147,48 @@ def _parse_base(spec: SweepSpec, doc: dict[str, Any]):
 
 def as_spec(spec: Any) -> SweepSpec:
     """A SweepSpec from a sweep TOML path, the name of a shipped sweep, a dict or a SweepSpec."""
-    from tpusim.data import data_dir
-
     if isinstance(spec, SweepSpec):
         return spec
     if isinstance(spec, dict):
         return spec_from_dict(spec)
-    if isinstance(spec, str | Path):
-        path = Path(spec)
-        if not path.is_file() and path.suffix != ".toml":  # a shipped sweep by name
-            shipped = data_dir("scenarios") / "sweeps" / f"{path.name}.toml"
-            if shipped.is_file():
-                path = shipped
-            else:
-                names = [p.stem for p in (data_dir("scenarios") / "sweeps").glob("*.toml")]
-                raise unknown_name("sweep", str(spec), names)
-        return load_sweep(path)
+    if isinstance(spec, str | Path):  # a path, or a shipped sweep by name (the one resolver)
+        return load_sweep(find_input(spec, kind="sweep", folder="scenarios/sweeps"))
     raise TpusimError(f"spec must be a sweep file, a shipped sweep name, a SweepSpec or a dict, "
                       f"got {type(spec).__name__}", params=("spec",))
 
 
 def spec_from_dict(doc: dict[str, Any], *, name: str = "sweep") -> SweepSpec:
     """A sweep from a plain dict: {"kind": ..., "base": ... (not for plan), "grid": {...}},
-    optionally "name" and "out"; the same rules as a sweep file."""
-    where = f"sweep {doc.get('name', name)!r}"
-    unknown = sorted(set(doc) - {"kind", "base", "grid", "name", "out"})
-    if unknown:
-        raise TpusimError(f"{where}: unknown key(s) {', '.join(unknown)}; use kind, base, grid, name, out")
-    kind = doc.get("kind")
-    if kind not in KINDS:
-        raise TpusimError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    base = None
-    if kind != "plan":
-        if not isinstance(doc.get("base"), str | Path):
+    optionally "name" and "out"; the same rules as a sweep file, read by the strict reader
+    (grid values may be lists or tuples)."""
+    if not isinstance(doc, dict):
+        raise TpusimError(f"spec must be a dict, got {type(doc).__name__}", params=("spec",))
+    with Section(doc, f"sweep {doc.get('name', name)!r}") as top:
+        kind = top.choice("kind", KINDS)
+        name = top.string("name", name)
+        base = None
+        top.allow("base")
+        if kind == "plan":
+            if top.has("base"):
+                raise TpusimError(f"{top.label}: a plan sweep has no base file; remove base")
+        else:
             what = "workload" if kind == "estimate" else "scenario"
-            raise TpusimError(f"{where}: a {kind} sweep needs base, a {what} name or file")
-        folder = "workloads" if kind == "estimate" else "scenarios"
-        base = find_input(doc["base"], kind=f"sweep base ({folder[:-1]})", folder=folder)
-    grid = doc.get("grid")
-    if not isinstance(grid, dict) or not grid:
-        raise TpusimError(f"{where}: grid must be a table of key -> list of values, e.g. "
-                          f"{{'availability': [0.99, 0.995]}}")
-    for key, values in grid.items():
-        if not isinstance(values, list | tuple) or not values:
-            raise TpusimError(f"{where}: grid {key} must be a non-empty list of values, e.g. [1, 2]")
-    out = doc.get("out")
-    return SweepSpec(name=str(doc.get("name", name)), kind=kind, base=base,
-                     grid={k: list(v) for k, v in grid.items()}, out=Path(out) if out else None)
+            ref = top.raw("base", None)
+            if not isinstance(ref, str | Path) or not str(ref).strip():
+                raise TpusimError(f"{top.label}: a {kind} sweep needs base, a {what} name or file")
+            base = find_input(ref, kind=f"sweep base ({what})", folder=f"{what}s")
+        out = top.raw("out", None)
+        if out is not None and not isinstance(out, str | Path):
+            raise TpusimError(f"{top.label}: out must be a file name, got {show(out)}")
+        grid = top.raw("grid", None)
+        if not isinstance(grid, dict) or not grid:
+            raise TpusimError(f"{top.label}: grid must be a table of key -> list of values, e.g. "
+                              f"{{'availability': [0.99, 0.995]}}")
+        for key, values in grid.items():
+            if not isinstance(values, list | tuple) or not values:
+                raise TpusimError(f"{top.label}: grid {key} must be a non-empty list of values, e.g. [1, 2]")
+    return SweepSpec(name=str(name), kind=kind, base=base, grid={k: list(v) for k, v in grid.items()},
+                     out=Path(out) if out else None)
 
 
 def point_id(params: dict[str, Any]) -> str:
