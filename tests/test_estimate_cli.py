@@ -72,7 +72,7 @@ def test_slice_alone_sets_the_slice_size_and_global_batch_option(cli):
 
     one = _json.loads(cli("estimate", "palm-540b", "--slice", "8x16x16", "--json").stdout)
     assert one["chips"] == 2 * 2048 and one["slice_shape"] == "8x16x16"
-    # PaLM sec. 4: two pods at twice the batch run 1.95x one pod (validation.md 1.2); the CLI
+    # PaLM sec. 4: two pods at twice the batch run 1.95x one pod (arXiv:2204.02311); the CLI
     # reproduces the test's number when the batch is halved with the pod count
     two = _json.loads(cli("estimate", "palm-540b", "--json").stdout)
     half = _json.loads(cli("estimate", "palm-540b", "--slices", "1", "--global-batch", "1024",

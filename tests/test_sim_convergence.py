@@ -1,8 +1,8 @@
-"""The discrete-event simulation converges to the closed forms (DESIGN principle 4).
+"""The discrete-event simulation converges to the closed forms (analytic and simulated agree).
 
 Sources: Young (CACM 1974) and Daly (FGCS 2006) intervals and the first-order waste model,
-Meta's ETTR estimator (Kokolis et al., HPCA 2025), all in validation.md 3.3 and 3.6; the
-exact renewal-reward goodput for Poisson interruptions is derived in tpusim/sim/analytic.py.
+Meta's ETTR estimator (Kokolis et al., HPCA 2025, arXiv:2410.21680); the exact renewal-reward
+goodput for Poisson interruptions is derived in tpusim/sim/analytic.py.
 Tolerances: 4 standard errors of the mean over independent replications (sigma is printed in
 the assertion message), plus, for first-order formulas, their own neglected second-order term.
 Runs are sized so that sigma is well below the effects being checked.

@@ -1,4 +1,4 @@
-"""Literature sanity checks for the simulator (sources in validation.md section 3).
+"""Literature sanity checks for the simulator (each test names its source).
 
 Each scenario states its assumptions; the published numbers are targets, never inputs.
 """
@@ -9,13 +9,13 @@ import pytest
 
 from tpusim.sim import load_scenario, scenario_from_dict, simulate, with_overrides
 
-# Google's 2026 elastic-recovery figures for TPU (validation.md 3.5, secondary source):
+# Google's 2026 elastic-recovery figures for TPU (Google developers blog, read through a secondary source):
 # 50 s reschedule, 13 s detection + 12.7 s to the next step, 5.4 s restore.
 FAST_RESTART = {"tpu_init_s": 50.0, "program_startup_s": 25.7, "checkpoint_restore_s": 5.4}
 
 
 def test_llama3_interruption_rate_gives_runtime_goodput_above_090():
-    # Llama 3 405B (validation.md 3.1): one unexpected interruption every 3.09 h, >90% effective
+    # Llama 3 405B (arXiv:2407.21783 sec. 3.3): one unexpected interruption every 3.09 h, >90% effective
     # training time. Assumptions: checkpoints of 60 s written in the background after a 5 s
     # blocking snapshot, the fast restart above, interval auto (Young/Daly).
     doc = {
@@ -33,7 +33,7 @@ def test_llama3_interruption_rate_gives_runtime_goodput_above_090():
 
 
 def gemini_like(in_memory: bool) -> dict:
-    # Gemini (validation.md 3.5): in-memory replica recovery took goodput from 85% to 97%.
+    # Gemini (arXiv 2312.11805): in-memory replica recovery took goodput from 85% to 97%.
     # Comparable assumptions: a 4-pod v4 job (4 x 3072 chips) with the PaLM scenario's host
     # failure model (A = 0.995, 48 h repair: one interruption every ~3.1 h) and recovery costs.
     # Persistent: blocking 120 s saves, 120 s restore, Young/Daly interval. In-memory replica:

@@ -1,10 +1,11 @@
-"""Long discrete-event runs converge to the planner's closed forms (issue 3 <-> issue 5).
+"""Long discrete-event runs converge to the planner's closed forms.
 
 With exponential host failures and unlimited repair crews, hosts are independent two-state
 Markov processes, so in steady state a cube is healthy with p_cube = A_host^16 independently
-(hardware.md 1.6). The fraction of time a slice can be formed must then equal the planner's
-p_schedulable: binomial with OCS (`p_at_least_k_healthy`), exact packing on a static torus
-(`p_schedulable_static`). Tolerance: 4 standard errors over independent replications.
+(the TPU v4 paper's availability model, Jouppi et al. ISCA 2023). The fraction of time a slice
+can be formed must then equal the planner's p_schedulable: binomial with OCS
+(`p_at_least_k_healthy`), exact packing on a static torus (`p_schedulable_static`).
+Tolerance: 4 standard errors over independent replications.
 """
 
 from __future__ import annotations

@@ -142,7 +142,8 @@ def test_plan_sweep_rows(tmp_path):
     run_sweep(load_sweep(path), out)
     rows = sorted(read_rows(out), key=lambda r: r["availability"])  # file order: finishing order
     assert [r["availability"] for r in rows] == [0.99, 0.999]
-    # hardware.md 1.6: P(at least 48 of 64 cubes healthy) = 0.989 at 99.0% host availability
+    # TPU v4 paper's availability model (Jouppi et al. ISCA 2023): P(at least 48 of 64 cubes
+    # healthy) = 0.989 at 99.0% host availability
     assert rows[0]["p_schedulable_ocs"] == pytest.approx(0.989, abs=0.001)
     assert rows[1]["cube_availability"] > rows[0]["cube_availability"]
 

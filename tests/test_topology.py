@@ -40,7 +40,7 @@ V4 = load_pod("tpu-v4-4096")
 
 def test_v4_pod_figures():
     """Cloud TPU v4 docs: 4096 chips, bisection 24 TB/s, all-reduce 1.1 PB/s (5% tolerance);
-    48 OCSes x 128 used ports, 96 optical links per cube, 6144 in all (hardware.md 1.3)."""
+    48 OCSes x 128 used ports, 96 optical links per cube, 6144 in all (Jouppi et al. ISCA 2023, sec. 2)."""
     s = topology_summary(V4)
     assert (s.chips, s.hosts, s.cubes) == (4096, 1024, 64)
     assert (s.ocs_count, s.ocs_ports_used) == (48, 128)
@@ -264,7 +264,7 @@ def test_reform_changes_only_failed_cube_links():
     assert all(7 in (cc.cube_from, cc.cube_to) for cc in added)
 
 
-# https://docs.cloud.google.com/tpu/docs/v5p slice table (hardware.md 3.1): shape -> (chips, hosts,
+# https://docs.cloud.google.com/tpu/docs/v5p slice table: shape -> (chips, hosts,
 # cubes, twisted torus offered)
 V5P_TABLE = {
     "2x2x1": (4, 1, 0, False), "2x2x2": (8, 2, 0, False), "2x4x4": (32, 8, 0, False),

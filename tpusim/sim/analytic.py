@@ -1,4 +1,4 @@
-"""Closed forms the discrete-event simulation must converge to (validation.md section 3).
+"""Closed forms the discrete-event simulation must converge to (sources below).
 
 Notation: delta = blocking checkpoint save (s), tau = checkpoint interval (compute seconds
 between saves), M = mean time between interruptions the job sees (s), R = restart time
@@ -7,7 +7,7 @@ between saves), M = mean time between interruptions the job sees (s), R = restar
 - Young (1974): tau_opt = sqrt(2 delta M).
 - Daly (2006): tau_opt = sqrt(2 delta M) [1 + sqrt(delta/2M)/3 + (delta/2M)/9] - delta, for delta < 2M.
 - First-order waste: delta/tau + (tau/2 + R)/M;  runtime goodput ~ 1 - waste.
-- Meta ETTR (Kokolis et al., HPCA 2025, validation.md 3.3):
+- Meta ETTR (Kokolis et al., HPCA 2025, arXiv:2410.21680):
   E[ETTR] ~ (1 - N r_f (u0 + dt/2)) / (1 + w/dt), with N r_f = 1/M.
 - Exact runtime goodput for Poisson interruptions (failures also hit saves and restarts; every
   interruption costs a full restart): a segment of tau + delta completes in expected time

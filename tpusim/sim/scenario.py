@@ -39,7 +39,7 @@ from tpusim.workloads.config import workload_path
 
 # Recovery defaults, seconds. Sources in docs/simulate.md.
 DEFAULT_RECOVERY: dict[str, Any] = {
-    "ocs_reconfigure_s": 10.0,        # hardware.md 1.4: ~10 s end-to-end cube reconfiguration [S]
+    "ocs_reconfigure_s": 10.0,        # ~10 s end-to-end (Gemini 1.0 report, via a secondary source)
     "tpu_init_s": 60.0,               # assumption (2026 Google blog: ~50 s reschedule) [S]
     "program_startup_s": 60.0,        # assumption (13 s detect + 12.7 s to next step + compile)
     "checkpoint_interval_s": "auto",  # Young/Daly from the failure rate the job sees
