@@ -107,6 +107,17 @@ def test_bad_input_is_one_line(tmp_path, args, needles):
     assert not (tmp_path / "r.html").exists()
 
 
+def test_table_cells_are_text_not_markup():
+    """rich would swallow '[recovery]' in an error message shown in a table."""
+    from rich.console import Console
+
+    from tpusim.cli.render import table
+
+    con = Console(record=True, width=120)
+    con.print(table("rows", ["error"], [["[recovery] checkpoint_save_s must be >= 0"]]))
+    assert "[recovery] checkpoint_save_s" in con.export_text()
+
+
 # --- a real browser -------------------------------------------------------------------------------
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")

@@ -55,7 +55,9 @@ def report(
                     "numbers": [{"section": s, "label": label, "value": v}
                                 for s, label, v in result.numbers]})
         return
+    from rich.markup import escape
+
     con = console()
-    for _section, label, value in result.numbers:
-        con.print(f"{label}: [bold]{value}[/bold]", markup=True, highlight=False)
+    for _section, label, value in result.numbers:  # labels may hold [brackets]: not markup
+        con.print(f"{escape(label)}: [bold]{escape(value)}[/bold]", highlight=False)
     con.print(f"wrote {result.format} report with {result.figures} figures to {result.out}")
