@@ -59,19 +59,17 @@ def identify(given: str | Path) -> Input:
 
 
 def _shipped(name: str) -> Path:
-    from tpusim.data import data_dir
-
-    stem = Path(name).stem if name.endswith(".toml") else name
-    places = (("scenarios", "sweeps"), ("scenarios",), ("workloads",))
-    for place in places:
-        candidate = data_dir(place[0]).joinpath(*place[1:], f"{stem}.toml")
-        if candidate.is_file():
-            return candidate
+    """A shipped sweep, scenario or workload by bare name (sweeps first, then scenarios)."""
+    from tpusim.data import catalog
     from tpusim.errors import unknown_name
 
-    known = sorted({p.stem for place in places
-                    for p in data_dir(place[0]).joinpath(*place[1:]).glob("*.toml")})
-    raise unknown_name("report input (file or shipped sweep, scenario or workload)", name, known)
+    stem = Path(name).stem if name.endswith(".toml") else name
+    shipped: dict[str, Path] = {}
+    for folder in ("workloads", "scenarios", "scenarios/sweeps"):  # later folders take precedence
+        shipped.update(catalog(folder))
+    if stem in shipped:
+        return shipped[stem]
+    raise unknown_name("report input (file or shipped sweep, scenario or workload)", name, shipped)
 
 
 def _toml_kind(path: Path) -> str:
