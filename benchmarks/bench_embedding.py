@@ -1,4 +1,4 @@
-"""Benchmark of the embedding (DLRM) model and the all-to-all link loads and its targets.
+"""Benchmark of the embedding (DLRM) model and the all-to-all link loads, against their targets.
 
 - one `estimate_dlrm()` in process: target <= 5 ms (median of repeated calls; the cold first
   call is reported too);

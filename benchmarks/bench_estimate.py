@@ -1,4 +1,4 @@
-"""Benchmark of the dense-LLM performance model and its targets.
+"""Benchmark of the dense-LLM performance model, against its targets.
 
 - one `estimate()` after import: target <= 5 ms (median of repeated calls; the first, cold call,
   which also loads the chip/pod catalog once per process and fills the slice and mapping caches,

@@ -1,4 +1,4 @@
-"""Benchmark of the availability planner and its targets.
+"""Benchmark of the availability planner, against its targets.
 
 - `tpusim plan --chips 4096 --availability 0.995` end to end in a fresh process (Python
   start-up, imports and the default static Monte Carlo included): target <= 1.5 s wall

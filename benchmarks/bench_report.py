@@ -1,4 +1,4 @@
-"""Benchmark of the figures and the report and its targets.
+"""Benchmark of the figures and the report, against their targets.
 
 - every chart function of `tpusim.charts`, drawing its figure and saving it as PNG, from results
   computed beforehand (matplotlib imported and one figure drawn before timing): target <= 0.5 s

@@ -134,8 +134,8 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
                 f"job {plan.spec.name!r} never got its slices in {_pct(j['never_started_fraction'])} "
                 f"of replications: it needs {plan.spec.slices} x {kind} {plan.spec.cubes_per_slice} "
                 f"free healthy cubes at once")
-    con.print(table("Jobs", ["job", "chips", "program goodput", "ckpt interval", "goodput", "sched", "runtime",
-                             "interrupts", "time to train p50", "finished"], job_rows,
+    con.print(table("Jobs", ["job", "chips", "program goodput", "ckpt interval", "goodput", "sched",
+                             "runtime", "interrupts", "time to train p50", "finished"], job_rows,
                     caption="\n".join(notes) if notes else None))
     for path, what in ((out, "table" if s["replications"] > 1 else "event log"), (chart, "goodput figure"),
                        (timeline, "timeline")):
