@@ -442,6 +442,20 @@ class Section:
             table.done()
         return dict(value)
 
+    def citations(self, keys: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """This table's [sources] and [assumptions] for the values `keys`: every key must be
+        cited in [sources]; both tables may name only those keys (data in TOML carries its
+        source)."""
+        keys = list(keys)
+        sources = self.mapping("sources", keys=keys)
+        assumptions = self.mapping("assumptions", keys=keys)
+        missing = [k for k in keys if k not in sources]
+        if missing:
+            where = f"{self.file} [{self.path}.sources]" if self.path else f"{self.file} [sources]"
+            raise TpusimError(f"{where}: no source for {', '.join(missing)}; add an entry citing "
+                              f"where each value comes from")
+        return sources, assumptions
+
     # -- the end ----------------------------------------------------------------------------------
     def __enter__(self) -> Section:
         return self

@@ -67,18 +67,26 @@ def load_sweep(path: str | Path) -> SweepSpec:
         return _sweep(doc, path)
 
 
-def _sweep(doc: Section, path: Path) -> SweepSpec:
-    table = doc.section("sweep")
+def _kind_and_base(table: Section, relative_to: Path | None) -> tuple[str, Path | None]:
+    """A sweep's kind and base file: a workload for estimate, a scenario for simulate, none for
+    plan (the same rules for a sweep file and a dict)."""
     kind = table.choice("kind", KINDS)
-    base = None
     table.allow("base")
     if kind == "plan":
         if table.has("base"):
             raise TpusimError(f"{table.label}: a plan sweep has no base file; remove base")
-    else:
-        folder = "workloads" if kind == "estimate" else "scenarios"
-        base = find_input(table.string("base", hint="the workload or scenario file the grid changes"),
-                          kind=f"sweep base ({folder[:-1]})", folder=folder, relative_to=path.parent)
+        return kind, None
+    what = "workload" if kind == "estimate" else "scenario"
+    ref = table.raw("base", None)
+    if not isinstance(ref, str | Path) or not str(ref).strip():
+        raise TpusimError(f"{table.label}: a {kind} sweep needs base, the {what} (name or file) "
+                          f"the grid changes")
+    return kind, find_input(ref, kind=f"sweep base ({what})", folder=f"{what}s", relative_to=relative_to)
+
+
+def _sweep(doc: Section, path: Path) -> SweepSpec:
+    table = doc.section("sweep")
+    kind, base = _kind_and_base(table, path.parent)
     out = table.string("out", None, hint="a .csv or .jsonl file name")
     grid_table = doc.section("grid")
     grid = {key: grid_table.array(key, non_empty=True) for key in grid_table.names()}
@@ -164,19 +172,8 @@ def spec_from_dict(doc: dict[str, Any], *, name: str = "sweep") -> SweepSpec:
     if not isinstance(doc, dict):
         raise TpusimError(f"spec must be a dict, got {type(doc).__name__}", params=("spec",))
     with Section(doc, f"sweep {doc.get('name', name)!r}") as top:
-        kind = top.choice("kind", KINDS)
+        kind, base = _kind_and_base(top, None)
         name = top.string("name", name)
-        base = None
-        top.allow("base")
-        if kind == "plan":
-            if top.has("base"):
-                raise TpusimError(f"{top.label}: a plan sweep has no base file; remove base")
-        else:
-            what = "workload" if kind == "estimate" else "scenario"
-            ref = top.raw("base", None)
-            if not isinstance(ref, str | Path) or not str(ref).strip():
-                raise TpusimError(f"{top.label}: a {kind} sweep needs base, a {what} name or file")
-            base = find_input(ref, kind=f"sweep base ({what})", folder=f"{what}s")
         out = top.raw("out", None)
         if out is not None and not isinstance(out, str | Path):
             raise TpusimError(f"{top.label}: out must be a file name, got {show(out)}")

@@ -9,7 +9,6 @@ from dataclasses import dataclass, fields
 from functools import cache
 
 from tpusim.data import data_dir
-from tpusim.errors import TpusimError
 from tpusim.inputs import Section, read_toml
 
 FILE = "efficiency.toml"
@@ -43,13 +42,7 @@ def _efficiency(doc: Section) -> Efficiency:
             values[f.name] = table.integer(f.name, at_least=1, at_most=1 << 20)
         else:  # a fixed time: a positive number of seconds, at most a minute
             values[f.name] = table.number(f.name, above=0, at_most=60)
-    names = [f.name for f in fields(Efficiency)]
-    sources = doc.mapping("sources", keys=names)
-    doc.mapping("assumptions", keys=names)
-    missing = [name for name in names if name not in sources]
-    if missing:
-        raise TpusimError(f"{doc.label}: no [sources] entry for {', '.join(missing)}; cite where "
-                          f"each value comes from")
+    doc.citations(f.name for f in fields(Efficiency))
     doc.allow("embedding")  # the embedding model's constants: tpusim.workloads.dlrm.constants
     doc.done()
     return Efficiency(**values)

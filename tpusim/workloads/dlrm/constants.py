@@ -10,7 +10,6 @@ from dataclasses import dataclass, fields
 from functools import cache
 
 from tpusim.data import data_dir
-from tpusim.errors import TpusimError
 from tpusim.inputs import read_toml
 
 FILE = "efficiency.toml"
@@ -43,12 +42,6 @@ def load_embedding_constants() -> EmbeddingConstants:
         "step_fixed_overhead_s": table.number("step_fixed_overhead_s", at_least=0, at_most=60),
         "input_prefetch_steps": table.integer("input_prefetch_steps", at_least=0, at_most=1000),
     }
-    names = [f.name for f in fields(EmbeddingConstants)]
-    sources = table.mapping("sources", keys=names)
-    table.mapping("assumptions", keys=names)
-    missing = [name for name in names if name not in sources]
-    if missing:
-        raise TpusimError(f"{table.label}: no [embedding.sources] entry for {', '.join(missing)}; "
-                          f"cite where each value comes from")
+    table.citations(f.name for f in fields(EmbeddingConstants))
     table.done()
     return EmbeddingConstants(**values)
