@@ -23,5 +23,5 @@ def test_several_slices_keep_only_sizes_that_fit():
     rows = plan(find_pod(4096), 0.995, n_slices=2, samples=50, seed=0).rows
     assert rows and all(2 * r.slice_cubes <= 64 for r in rows)
     assert max(r.slice_chips for r in rows) == 2048
-    with pytest.raises(TpusimError, match="ask for fewer --slices"):
+    with pytest.raises(TpusimError, match="ask for fewer `slices`"):
         plan(find_pod(4096), 0.995, slice_shape="12x16x16", n_slices=2)

@@ -407,10 +407,11 @@ def select_pod(*, pod: str | Path | None = None, chips: int | None = None,
     found = load_pod(pod)
     if chips is not None and chips != found.chips:
         raise TpusimError(f"pod {found.name} has {found.chips} chips, not {chips}; give the pod or "
-                          f"the chip count (--pod or --chips), not both")
+                          f"the chip count (`pod` or `chips`), not both", params=("pod", "chips"))
     if generation is not None and load_chip(generation).name != found.chip.name:
         raise TpusimError(f"pod {found.name} is made of {found.chip.name} chips, not {generation}; "
-                          f"give the pod or the generation (--pod or --generation), not both")
+                          f"give the pod or the generation (`pod` or `generation`), not both",
+                          params=("pod", "generation"))
     return found
 
 

@@ -26,13 +26,15 @@ SIM_LOG_ENTRIES = 10_000_000  # rows of one replication's event log (about 1.5 G
 SWEEP_POINTS = 1_000_000  # grid points of one sweep
 WORKERS_PER_CPU = 4  # --workers at most this many per CPU (at least 8 in all)
 
-FLAG = "--no-limits"
+SWITCH = "check_limits=False"  # the library's switch; the CLI's is --no-limits
 
 
-def over_limit(what: str, amount: float, limit: float, fix: str) -> TpusimError:
-    """'<what>: about <amount>, above the limit of <limit>; <fix>, or pass --no-limits ...'."""
+def over_limit(what: str, amount: float, limit: float, fix: str, *,
+               params: tuple[str, ...] = ()) -> TpusimError:
+    """'<what>: about <amount>, above the limit of <limit>; <fix>, or pass check_limits=False
+    ...' (the CLI shows `check_limits=False` as --no-limits, and each of `params` as its flag)."""
     return TpusimError(f"{what}: about {amount:.3g}, above the limit of {limit:.3g}; {fix}, or pass "
-                       f"{FLAG} (check_limits=False) to run it anyway")
+                       f"{SWITCH} to run it anyway", params=(*params, SWITCH))
 
 
 def max_workers() -> int:
@@ -40,7 +42,7 @@ def max_workers() -> int:
     return max(8, WORKERS_PER_CPU * (os.cpu_count() or 1))
 
 
-def check_workers(workers: int, where: str = "--workers") -> int:
+def check_workers(workers: int) -> int:
     """`workers` if it is a whole number in [1, max_workers()]; else a TpusimError."""
-    return check_integer(workers, where, "command line", at_least=1, at_most=max_workers(),
+    return check_integer(workers, "workers", "", at_least=1, at_most=max_workers(), param=True,
                          hint=f"{WORKERS_PER_CPU} per CPU at most; more processes only add memory")

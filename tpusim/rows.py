@@ -219,7 +219,8 @@ def _parse_lines(path: Path, data: bytes) -> tuple[list[dict[str, Any]], list[in
                 rows.append(json.loads(text))
             except json.JSONDecodeError:
                 raise TpusimError(f"{path}: line {len(rows) + 1} is not a JSON row; the file was changed "
-                                  f"by hand or is not a tpusim output (choose another --out)") from None
+                                  f"by hand or is not a tpusim output (choose another `out`)",
+                                  params=("out",)) from None
         starts.append(start)
     return rows, starts, columns
 

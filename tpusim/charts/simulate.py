@@ -45,7 +45,8 @@ def replications_of(result: Any):
     table = getattr(result, "table", result)
     if not hasattr(table, "columns") or "goodput" not in table.columns:
         raise TpusimError("distribution chart: pass the result of tpusim.simulate(...) or its "
-                          "replication table (simulate --out FILE with --replications > 1)")
+                          "replication table (tpusim.simulate(..., replications=2 or more), or the "
+                          "file `tpusim simulate --out FILE -n 2` writes)")
     return table[table["job"] == "*"] if "job" in table.columns else table
 
 

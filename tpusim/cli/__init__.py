@@ -53,16 +53,21 @@ INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, the shell convention
 
 # Python parameter -> command-line flag, where the flag is not `--` + the name with dashes.
 FLAG_OF = {"n_slices": "--slices", "slice_shape": "--slice", "host_availability": "--availability",
-           "chips_per_slice": "--chips", "global_batch_seqs": "--global-batch"}
+           "chips_per_slice": "--chips", "global_batch_seqs": "--global-batch",
+           "check_limits=False": "--no-limits"}
 
 
 def as_flags(message: str, params: tuple[str, ...]) -> str:
-    """A library message with each named parameter written as the flag a CLI user types."""
+    """A library message with each named parameter written as the flag a CLI user types: the
+    name in backticks (`chips`) where the message marks it so, else every bare word `name`."""
     import re
 
     for name in params:
         flag = FLAG_OF.get(name, "--" + name.replace("_", "-"))
-        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message)
+        if f"`{name}`" in message:
+            message = message.replace(f"`{name}`", flag)
+        else:
+            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message)
     return message
 
 

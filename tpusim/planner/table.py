@@ -102,7 +102,7 @@ def require_cube_pod(pod) -> tuple[int, ...]:
     if pod.cube_grid is None or pod.chip.hosts_per_cube is None:
         raise TpusimError(
             f"pod {pod.name} ({pod.chip.name}) is not built of cubes; plan needs a cube pod: "
-            f"--chips 4096 (v4), 8960 (v5p) or 9216 (v7)"
+            f"4096 chips (v4), 8960 (v5p) or 9216 (v7)"
         )
     return pod.cube_grid
 
@@ -150,13 +150,13 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
     `on_shape(done, total)` reports the static model's progress over slice sizes. More than
     `tpusim.limits.PLAN_SAMPLES` samples are refused unless `check_limits` is False."""
     grid = require_cube_pod(pod)
-    samples = check_integer(samples, "--samples", "plan", at_least=1)
+    samples = check_integer(samples, "samples", "plan", at_least=1, param=True)
     if check_limits and samples > limits.PLAN_SAMPLES:
-        raise limits.over_limit("plan: --samples (static-torus failure patterns per slice size)",
+        raise limits.over_limit("plan: samples (static-torus failure patterns per slice size)",
                                 samples, limits.PLAN_SAMPLES,
-                                "10,000 give report-quality intervals in seconds")
+                                "10,000 give report-quality intervals in seconds", params=("samples",))
     p_host = check_probability(host_availability, "availability", "plan")
-    n_slices = check_integer(n_slices, "--slices", "plan", at_least=1)
+    n_slices = check_integer(n_slices, "slices", "plan", at_least=1, param=True)  # tpusim.plan's name
     if target is not None:
         target = check_probability(target, "target", "plan")
     p_ocs = check_probability(p_ocs, "OCS availability", "plan")
@@ -175,7 +175,8 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
     if not shapes or n_slices * math.prod(cube_shapes[0]) > n:
         what = fmt_shape(shapes[0]) if shapes else "any size"
         raise TpusimError(f"{n_slices} slices of {what} need more than the pod's {n} cubes "
-                          f"({pod.chips} chips); ask for fewer --slices or a smaller --slice")
+                          f"({pod.chips} chips); ask for fewer `slices` or a smaller `slice`",
+                          params=("slices", "slice"))
     if domain_cubes == 1 and p_domain == 1.0:
         pmf = av.healthy_pmf(n, p_cube)
     else:

@@ -105,7 +105,8 @@ def check_budget(scenario: Scenario, plans: tuple[JobPlan, ...], *, logged: bool
         raise limits.over_limit(f"simulate {scenario.name}: event log rows of replication 0 ({why})",
                                 rows, limits.SIM_LOG_ENTRIES,
                                 "check that time for a typo, or run several replications without "
-                                "an event log (--out with -n 2 or more)")
+                                "an event log (`out` with `replications` of 2 or more)",
+                                params=("out", "replications"))
 
 
 def _why(scenario: Scenario, cause: str) -> str:

@@ -167,12 +167,12 @@ def with_overrides(scenario: Scenario, *, days: float | None = None, seed: int |
     where = "command line"
     changes: dict[str, Any] = {}
     if days is not None:
-        changes["days"] = check_number(days, "--days", where, above=0, at_most=MAX_DAYS,
+        changes["days"] = check_number(days, "days", where, param=True, above=0, at_most=MAX_DAYS,
                                        hint="ten years at most; simulate a shorter run")
     if seed is not None:
-        changes["seed"] = check_integer(seed, "--seed", where, at_least=0)
+        changes["seed"] = check_integer(seed, "seed", where, param=True, at_least=0)
     if replications is not None:
-        changes["replications"] = check_integer(replications, "--replications", where, at_least=1,
+        changes["replications"] = check_integer(replications, "replications", where, param=True, at_least=1,
                                                 at_most=MAX_REPLICATIONS)
     out = replace(scenario, **changes)
     _check_submissions(out.jobs, out.days, where)

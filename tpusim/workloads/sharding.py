@@ -181,7 +181,7 @@ def resolve_slice(chip: Chip, chips_per_slice: int, slice_shape: str | None, twi
     if chips_per_slice > pod.chips:
         raise TpusimError(
             f"{chips_per_slice} chips per slice exceed the largest {chip.name} pod ({pod.chips}); "
-            f"use several slices (--slices)"
+            f"use several slices (`slices`)", params=("slices",)
         )
     if slice_shape is None:
         shape = compact_shape(chip, pod.shape, chips_per_slice)

@@ -59,8 +59,8 @@ def slice_specs(chip: Chip, chips_per_slice: int) -> list[SliceSpec]:
     pod = max(pods, key=lambda p: p.chips)
     shapes = [s for s in legal_shapes(chip, pod.shape) if math.prod(s) == chips_per_slice]
     if not shapes:
-        raise TpusimError(f"no legal {chip.name} slice has {chips_per_slice} chips; try --chips "
-                          f"with a legal slice size")
+        raise TpusimError(f"no legal {chip.name} slice has {chips_per_slice} chips; try a legal slice "
+                          f"size for chips_per_slice", params=("chips_per_slice",))
     specs = []
     for shape in shapes:
         specs.append(slice_spec(chip, pod.shape, shape))
