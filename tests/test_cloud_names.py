@@ -62,3 +62,15 @@ def test_catalog_lists_cloud_names():
     assert {"v4-8", "v4-8192"} <= set(by_chip["v4"]["names"])
     assert "v5litepod" not in by_chip  # listed under its canonical v5e prefix
     assert "v5e-256" in by_chip["v5e"]["names"] and "tpu7x-18432" in by_chip["v7"]["names"]
+
+
+def test_scenario_jobs_name_slices_by_cloud_name():
+    from tpusim.sim import scenario_from_dict
+
+    doc = {"pod": {"name": "v4-8192"}, "run": {"days": 1},
+           "jobs": [{"name": "a", "slice": "v4-2048", "mfu": 0.5, "step_time_s": 10}]}
+    job = scenario_from_dict(doc, "test").jobs[0]
+    assert job.slice_shape == (8, 8, 16) and job.cubes_per_slice == 16  # 1024 chips
+    doc["jobs"][0]["slice"] = "v5p-128"  # another generation than the pod's
+    with pytest.raises(TpusimError, match="the pod is made of v4 chips"):
+        scenario_from_dict(doc, "test")

@@ -29,7 +29,7 @@ from typing import Any
 
 from tpusim.data import find_input
 from tpusim.errors import TpusimError, unknown_name
-from tpusim.hardware import Pod, load_pod
+from tpusim.hardware import Pod, cloud_slice, load_pod
 from tpusim.inputs import Section, check_integer, check_number, load_toml
 from tpusim.sim.fault_inputs import MAX_HOURS, MAX_SECONDS, read_failures, read_pools, read_repair
 from tpusim.sim.faults import ComponentFailures, FaultModel
@@ -346,8 +346,13 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
         if name in names:
             raise TpusimError(f"{job.label}: duplicate job name {name!r}")
         names.add(name)
+        text = job.string("slice", hint='e.g. "8x8x8", or a Cloud TPU name such as "v4-128"')
         try:
-            shape = check_slice_shape(pod.chip, pod.shape, job.string("slice", hint='e.g. "8x8x8"'))
+            named = cloud_slice(text)  # a Cloud TPU name ('v4-128') -> its chips and shape
+            if named is not None and named.pod.chip.name != pod.chip.name:
+                raise TpusimError(f"slice {text} is {named.chips} {named.pod.chip.name} chips but the pod "
+                                  f"is made of {pod.chip.name} chips; name a {pod.chip.name} slice")
+            shape = check_slice_shape(pod.chip, pod.shape, text if named is None else named.slice_shape)
         except TpusimError as exc:
             raise TpusimError(f"{job.label}: {exc}") from None
         if not is_whole_cubes(pod.chip, shape):
