@@ -24,7 +24,7 @@ from simpy.events import URGENT
 
 from tpusim.sim import lifecycle
 from tpusim.sim.scheduling import release, request
-from tpusim.sim.world import WAITING, JobState, World
+from tpusim.sim.world import WAITING, JobState, Timer, World
 
 
 def start_job(w: World, job: JobState) -> None:
@@ -90,8 +90,8 @@ def _cycle(w: World, job: JobState) -> None:
         w.env.call_at(total, _cycle_end, (job, job.cycle_token, total))
 
 
-def _cycle_end(ev: simpy.Event) -> None:
-    job, token, total = ev._value
+def _cycle_end(timer: Timer) -> None:
+    job, token, total = timer.value
     if token != job.cycle_token:
         return  # the run was interrupted
     w = job.world

@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-import simpy
 
 from tpusim.sim.components import (
     component_down,
@@ -44,7 +43,7 @@ from tpusim.sim.faults import (
     units_per_cube,
 )
 from tpusim.sim.lifecycle import in_run
-from tpusim.sim.world import NONE, World
+from tpusim.sim.world import NONE, Timer, World
 
 UNIT_COMPONENTS = ("host", "chip", "cube", "hbm", "ici_link")  # in warm-start draw order
 
@@ -109,8 +108,8 @@ def arm(u: Unit, delay: float) -> None:
     u.cls.w.env.call_at(delay, _on_failure, (u, u.gen))
 
 
-def _on_failure(ev: simpy.Event) -> None:
-    u, gen = ev._value
+def _on_failure(timer: Timer) -> None:
+    u, gen = timer.value
     if u.gen == gen:
         fail(u)
 
@@ -181,15 +180,14 @@ def take_down(u: Unit) -> None:
             u.retired = True
             component_down(w, w.pods[u.pod], u.cube, cls.comp)
             if retire.replace is not None:
-                ev = simpy.Timeout(w.env, retire.replace.sample(w.rng_repair, 1)[0].item(), u)
-                ev.callbacks.append(_on_replaced)
+                w.env.call_at(retire.replace.sample(w.rng_repair, 1)[0].item(), _on_replaced, u)
             return
     component_down(w, w.pods[u.pod], u.cube, cls.comp)
     repair(u, 0)
 
 
-def _on_replaced(ev: simpy.Event) -> None:
-    u = ev._value
+def _on_replaced(timer: Timer) -> None:
+    u = timer.value
     u.retired = False
     u.bad = False
     u.failures.clear()
@@ -213,8 +211,8 @@ def _start_stage(u: Unit, stage: int) -> None:
     u.cls.w.env.call_at(u.cls.stage_samplers[stage].draw(), _on_stage_done, (u, stage))
 
 
-def _on_stage_done(ev: simpy.Event) -> None:
-    u, stage = ev._value
+def _on_stage_done(timer: Timer) -> None:
+    u, stage = timer.value
     cls = u.cls
     w = cls.w
     spec = cls.stages[stage]

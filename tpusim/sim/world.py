@@ -250,8 +250,13 @@ class JobState:
         return not self.broken
 
 
-class _Timer(simpy.Event):
-    """A timeout built by `Clock.call_at`."""
+class Timer:
+    """A timeout built by `Clock.call_at`: what `Clock.step` reads of an event (`callbacks`,
+    `_ok`) and the `value` its callback reads, in two slots (a simpy.Event carries an instance
+    dict: one more allocation per failure and per repair)."""
+
+    __slots__ = ("callbacks", "value")
+    _ok = True
 
 
 class Clock(simpy.Environment):
@@ -264,14 +269,12 @@ class Clock(simpy.Environment):
         self.on_interrupts = None  # set by the engine: training.handle_interrupts
 
     def call_at(self, delay: float, callback, value) -> None:
-        """`callback(event)` `delay` seconds from now, the event carrying `value`: a Timeout
-        without the two Python calls of its constructor (the engine's hot timers)."""
-        event = _Timer.__new__(_Timer)
-        event.env = self
-        event.callbacks = [callback]
-        event._value = value
-        event._ok = True
-        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), event))
+        """`callback(timer)` `delay` seconds from now, `timer.value` being `value`: scheduled
+        as SimPy schedules a Timeout (same queue entry, same order), without its constructor."""
+        timer = Timer()
+        timer.callbacks = [callback]
+        timer.value = value
+        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), timer))
 
     def step(self) -> None:
         # simpy.Environment.step (SimPy 4), then the interruptions the event raised
