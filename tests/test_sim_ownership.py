@@ -10,7 +10,7 @@ from pathlib import Path
 import tpusim.sim
 
 OWNERS = {
-    "lifecycle": {"state", "phase_start", "phases", "recovery_s", "restart", "drain",
+    "lifecycle": {"state", "phase_start", "recovery", "recovery_s", "restart", "drain",
                   "reconfigure", "shrink", "from_memory", "select_s", "rollback_bound",
                   "started", "degraded", "running_slices", "interrupt_pending", "causes",
                   "cause", "corruptions", "grant", "finished", "window_start", "end_s",

@@ -48,6 +48,7 @@ from tpusim.sim.world import (
     STATE_NAMES,
     WAITING,
     JobState,
+    Recovery,
     World,
 )
 
@@ -151,17 +152,16 @@ def grant(w: World, job: JobState) -> simpy.Event:
     return job.grant
 
 
-def recovery_phases(w: World, job: JobState) -> tuple[tuple[tuple[int, float], ...], float]:
-    """The phases a (re)start goes through, in order, with their durations in seconds, and
-    their total (cached per distinct restart: the durations are the scenario's)."""
+def recovery_phases(w: World, job: JobState) -> Recovery:
+    """The phases a (re)start goes through, in order, with their durations in seconds (cached
+    per distinct restart: the durations are the scenario's)."""
     restart = job.restart
     memory = w.sc.recovery.in_memory_replica or restart.from_memory
     key = (restart.drain, restart.shrink, restart.select_s, restart.reconfigure and w.ocs,
            job.started, memory)
     found = w.phase_cache.get(key)
     if found is None:
-        phases = tuple(_phases(w, job))
-        found = w.phase_cache[key] = (phases, sum(d for _, d in phases))
+        found = w.phase_cache[key] = Recovery.of(tuple(_phases(w, job)))
     return found
 
 
@@ -188,14 +188,15 @@ def begin_cycle(w: World, job: JobState) -> float:
     """Lay out the (re)start and the run to the end of the work from now; returns its length
     in seconds (inf for a job that trains to the horizon). The restart flags of the phases
     laid out are consumed (restored by `leave` if a phase is cut short)."""
-    job.phases, job.recovery_s = recovery_phases(w, job)
-    for state, _duration in job.phases:
-        if state == RECONF:
-            job.restart.reconfigure = False
-        elif state == SAVE:
-            job.restart.drain = False
-        elif state == SELECT:
-            job.restart.select_s = 0.0
+    recovery = job.recovery = recovery_phases(w, job)
+    job.recovery_s = recovery.total_s
+    restart = job.restart
+    if recovery.reconfigures:
+        restart.reconfigure = False
+    if recovery.drains:
+        restart.drain = False
+    if recovery.selects:
+        restart.select_s = 0.0
     job.running_slices = job.complete_slices()
     total = job.recovery_s + plan_run(w, job)
     job.state = CYCLE
@@ -212,16 +213,8 @@ def leave(w: World, job: JobState, planned: float | None = None) -> None:
         recovery = job.recovery_s
         if dt > recovery + EPS and not w.log_on:  # every phase ran to its end
             account_phases(job)
-            cut = len(job.phases)
         else:
-            cut = split_recovery(w, job, min(dt, recovery))
-        for phase, duration in job.phases[cut:]:  # cut short: to be redone
-            if phase == RECONF:
-                job.restart.reconfigure = True
-            elif phase == SAVE:
-                job.restart.drain = True
-            elif phase == SELECT:
-                job.restart.select_s = max(job.restart.select_s, duration)
+            _redo(job, split_recovery(w, job, min(dt, recovery)))
         if dt >= recovery:
             _recovered(w, job)
             if job.run is not None:
@@ -232,6 +225,18 @@ def leave(w: World, job: JobState, planned: float | None = None) -> None:
     else:
         return
     job.state = BETWEEN
+
+
+def _redo(job: JobState, cut: int) -> None:
+    """The recovery phases from index `cut` on were cut short: the next restart redoes them."""
+    restart = job.restart
+    for phase, duration in job.recovery.phases[cut:]:
+        if phase == RECONF:
+            restart.reconfigure = True
+        elif phase == SAVE:
+            restart.drain = True
+        elif phase == SELECT:
+            restart.select_s = max(restart.select_s, duration)
 
 
 def _recovered(w: World, job: JobState) -> None:

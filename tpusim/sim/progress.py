@@ -155,19 +155,20 @@ def split_run(w: World, job: JobState, t0: float, elapsed: float, *, completed: 
 def account_phases(job: JobState) -> None:
     """Every recovery phase of the CYCLE ran to its end (no log): their full durations."""
     acc = job.acc
-    for state, duration in job.phases:
-        acc[CATEGORY_OF[state]] += duration
+    for category, duration in job.recovery.charges:
+        acc[category] += duration
     job.by_cause[job.cause or "none"] += job.recovery_s
 
 
 def split_recovery(w: World, job: JobState, elapsed: float) -> int:
     """The recovery phases ran back to back from the start of the CYCLE; give each its share
     of `elapsed` in order (closed form) and log the ones that began. Returns the index of the
-    first phase that did not finish (len(job.phases) when all did)."""
+    first phase that did not finish (len(phases) when all did)."""
     t = job.phase_start
     remaining = elapsed
-    unfinished = len(job.phases)
-    for i, (state, duration) in enumerate(job.phases):
+    phases = job.recovery.phases
+    unfinished = len(phases)
+    for i, (state, duration) in enumerate(phases):
         begun = remaining > 0 or (remaining >= 0 and duration == 0)
         used = min(duration, remaining) if begun else 0.0
         if begun:

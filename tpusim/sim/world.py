@@ -19,6 +19,7 @@ Invariant (tested in tests/test_sim_ownership.py): no module assigns a field it 
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from enum import IntEnum
 from heapq import heappop, heappush
 
@@ -78,6 +79,29 @@ NONE = -1  # no job / pod / cube (owners, event-log columns)
 
 # Event log columns: (time_s, kind, job, pod, cube, detail)
 EVENT_COLUMNS = ("time_s", "kind", "job", "pod", "cube", "detail")
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """The recovery phases of one kind of (re)start, laid out once per distinct restart
+    (`lifecycle.recovery_phases` caches them: the durations are the scenario's)."""
+
+    phases: tuple[tuple[int, float], ...]  # (phase, seconds), in order
+    total_s: float  # their sum
+    charges: tuple[tuple[int, float], ...]  # (accounting category, seconds) of each phase
+    reconfigures: bool  # has a RECONF phase (consumes the restart's reconfigure flag)
+    drains: bool  # has a SAVE phase (consumes drain)
+    selects: bool  # has a SELECT phase (consumes select_s)
+
+    @classmethod
+    def of(cls, phases: tuple[tuple[int, float], ...]) -> Recovery:
+        states = {state for state, _ in phases}
+        return cls(phases, sum(d for _, d in phases),
+                   tuple((CATEGORY_OF[state], d) for state, d in phases),
+                   RECONF in states, SAVE in states, SELECT in states)
+
+
+NO_RECOVERY = Recovery.of(())
 
 
 def hole(value: int) -> int:
@@ -206,7 +230,7 @@ class JobState:
         # lifecycle: the phase and what the next restart must do
         self.state = PENDING
         self.phase_start = 0.0
-        self.phases: list[tuple[int, float]] = []  # recovery phases of the current CYCLE
+        self.recovery = NO_RECOVERY  # recovery phases of the current CYCLE
         self.recovery_s = 0.0  # their total, seconds
         self.restart = Restart()
         self.started = False  # has run once (later starts restore a checkpoint)
@@ -309,7 +333,7 @@ class World:
                  *, log: bool = True) -> None:
         self.sc = scenario
         self.interrupts: deque[tuple[JobState, str]] = deque()  # raised, not yet handled
-        self.phase_cache: dict[tuple, tuple] = {}  # restart -> recovery phases (lifecycle)
+        self.phase_cache: dict[tuple, Recovery] = {}  # restart -> recovery phases (lifecycle)
         self.env = Clock(self.interrupts)
         self.plans = plans
         self.log_on = log
