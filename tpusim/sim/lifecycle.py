@@ -277,12 +277,12 @@ def _roll_back(w: World, job: JobState, cause: str) -> None:
     if cause != "grow":
         job.cause = cause
     restart = job.restart
-    spike = w.sc.faults.loss_spike
     if restart.rollback_bound is not None:
         roll_back_to(w, job, restart.rollback_bound, repeated=False)
         restart.rollback_bound = None
         restart.from_memory = False
     elif cause == "loss_spike":
+        spike = w.sc.faults.loss_spike
         roll_back_to(w, job, job.progress - spike.rollback_steps * job.plan.step_time_s,
                      repeated=True)
         restart.from_memory = False
@@ -295,9 +295,10 @@ def _roll_back(w: World, job: JobState, cause: str) -> None:
         restart.from_memory = True
     else:
         roll_back(w, job, KEEP_CHECKPOINT)
-    for mark, at in list(job.corruptions.items()):
-        if at >= job.progress:
-            del job.corruptions[mark]  # the corrupted computation was rolled back
+    if job.corruptions:  # undetected corruption that this roll-back undid is forgotten
+        for mark, at in list(job.corruptions.items()):
+            if at >= job.progress:
+                del job.corruptions[mark]
 
 
 def close(w: World, job: JobState) -> None:
