@@ -67,7 +67,7 @@ class UnitClass:
     """What the units of one component share: lifetimes, repair stages, policies."""
 
     __slots__ = ("bad_multiplier", "coin", "comp", "compute_clock", "per_cube", "policy",
-                 "stage_samplers", "stages", "ttf", "w")
+                 "retirement", "stage_samplers", "stages", "ttf", "w")
 
     def __init__(self, w: World, comp: str, per_cube: int, ttf: Sampler,
                  stages: tuple[RepairStage, ...], stage_samplers: list[Sampler],
@@ -79,6 +79,7 @@ class UnitClass:
         self.stages = stages
         self.stage_samplers = stage_samplers
         self.policy = policy
+        self.retirement = policy.retirement if policy is not None else None
         self.coin = coin
         self.bad_multiplier = bad_multiplier
         self.compute_clock = w.sc.faults.clock == "compute"
@@ -95,7 +96,8 @@ class Unit:
         self.up = True
         self.bad = False
         self.retired = False
-        self.failures: deque[float] = deque()  # failure times within the retirement window
+        # failure times within the retirement window (kept only under a retirement policy)
+        self.failures: deque[float] | None = deque() if cls.retirement is not None else None
 
 
 def ttf_draw(u: Unit) -> float:
@@ -169,7 +171,7 @@ def take_down(u: Unit) -> None:
     w = cls.w
     u.gen += 1
     u.up = False
-    retire = cls.policy.retirement if cls.policy is not None else None
+    retire = cls.retirement
     if retire is not None:
         now = w.env.now
         u.failures.append(now)
@@ -296,15 +298,15 @@ def start_units(w: World) -> None:
         repair_s = _mean_repair_s(cls)
         warm = sc.warm_start and sc.faults.clock == "wall"
         a_down = repair_s / (lifetime.mean_s + repair_s) if warm else 0.0
-        down0 = w.rng_init.random(total) < a_down
-        first_up = lifetime.sample(w.rng_init, total)
-        for i, u in enumerate(flat):
-            if down0[i]:
+        down0 = (w.rng_init.random(total) < a_down).tolist()
+        first_up = lifetime.sample(w.rng_init, total).tolist()
+        for u, down, ttf in zip(flat, down0, first_up, strict=True):
+            if down:
                 initially_down(w.pods[u.pod], u.cube)  # steady state, without a failure event
                 u.up = False
                 repair(u, 0)
             else:
-                arm(u, float(first_up[i]) / (cls.bad_multiplier if u.bad else 1.0))
+                arm(u, ttf / (cls.bad_multiplier if u.bad else 1.0))
     if bad is not None and bad.regenerate_s is not None and "host" in classes:
         w.env.process(_regenerate(w, bad.regenerate_s, round(bad.fraction * sc.pod_count * n
                                                              * classes["host"].per_cube)))
