@@ -17,7 +17,7 @@ OWNERS = {
                   "cycle_token", "interrupts", "phase_cache"},
     "progress": {"acc", "by_cause", "progress", "ckpt", "pending_ckpt", "until_ckpt", "history",
                  "block", "run", "rate"},
-    "scheduling": {"frag_since", "frag_wait", "cubes", "holes", "missing", "pod", "group", "pending",
+    "scheduling": {"frag_since", "frag_wait", "cubes", "holes", "pod", "group", "pending",
                    "broken", "standbys"},
     "components": {"down", "healthy", "hist", "last_t", "n_events"},
     "engine": {"world", "on_interrupts"},

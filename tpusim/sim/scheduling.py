@@ -21,12 +21,12 @@ from tpusim.sim.world import NONE, JobState, PodState, World, hole
 
 def request(w: World, job: JobState) -> None:
     """Register that `job` needs cubes (idempotent) and try to serve it now."""
-    if job.complete():
+    if not job.broken:
         return
     if not w.pending:  # nobody ahead in the queue: serve directly
         fill(w, job)
         frag_check(w, job)
-        if job.complete():
+        if not job.broken:
             granted(w, job)
             return
     if job not in w.pending:
@@ -62,7 +62,6 @@ def cube_lost(w: World, pod: PodState, cube: int) -> JobState | None:
     if w.ocs:
         sl.cubes[pos] = hole(cube)
         sl.holes.append(pos)
-        sl.missing += 1
     else:
         for c in sl.cubes:
             pod.release(c)
@@ -75,7 +74,7 @@ def try_schedule(w: World) -> None:
     for job in list(w.pending):
         fill(w, job)
         frag_check(w, job)
-        if job.complete():
+        if not job.broken:
             w.pending.remove(job)
             granted(w, job)
 
@@ -83,15 +82,15 @@ def try_schedule(w: World) -> None:
 def frag_check(w: World, job: JobState) -> None:
     """Fragmentation: time a job waits although the free healthy cubes of all pods would
     be enough (no contiguous box on a static torus, or spares stranded in another pod)."""
-    if job.complete():
-        fragmented = False
-    else:
-        per_slice = job.plan.spec.cubes_per_slice
-        need = 0
-        for s in job.broken:
-            sl = job.slices[s]
-            need += per_slice if sl.cubes is None else sl.missing
-        fragmented = sum(len(p.free) for p in w.pods) >= need
+    if not job.broken:  # served
+        close_fragmentation(w, job)
+        return
+    per_slice = job.plan.spec.cubes_per_slice
+    need = 0
+    for s in job.broken:
+        sl = job.slices[s]
+        need += per_slice if sl.cubes is None else len(sl.holes)
+    fragmented = sum(len(p.free) for p in w.pods) >= need
     now = w.env.now
     if fragmented and job.frag_since is None:
         job.frag_since = now
@@ -139,8 +138,7 @@ def fill(w: World, job: JobState) -> None:
                 w.log("swap", job.idx, pod.idx, spare,
                       f"slice {s}: cube {failed} -> {spare}{what}")
             sl.cubes[pos] = spare
-            sl.missing -= 1
-        if not sl.missing:
+        if not sl.holes:
             job.broken.discard(s)
         if pools is not None and pools.warm_standbys:
             _replenish(w, sl, job.idx)
@@ -192,7 +190,7 @@ def _place(w: World, job: JobState, unplaced: list[int]) -> None:
             for i, c in enumerate(cubes):
                 pod.take(c, job.idx, s, i)
         sl = job.slices[s]
-        sl.pod, sl.group, sl.cubes, sl.missing, sl.holes = p, g, list(cubes), 0, []
+        sl.pod, sl.group, sl.cubes, sl.holes = p, g, list(cubes), []
         job.broken.discard(s)
         if pools is not None:
             needs_selection(job, pools.selection_s + (pools.preemption_s if preempt else 0.0))
@@ -248,14 +246,14 @@ def release(w: World, job: JobState) -> None:
                 pod.release(c)
         for c in sl.standbys:
             pod.release(c)
-        sl.cubes, sl.holes, sl.missing, sl.standbys = None, [], 0, []
+        sl.cubes, sl.holes, sl.standbys = None, [], []
     job.broken.update(range(len(job.slices)))
     if w.pending:
         try_schedule(w)
 
 
 def close_fragmentation(w: World, job: JobState) -> None:
-    """The horizon: a fragmentation wait still open ends now."""
+    """A fragmentation wait still open ends now (the job is served, or the horizon)."""
     if job.frag_since is not None:
         job.frag_wait += w.env.now - job.frag_since
         job.frag_since = None

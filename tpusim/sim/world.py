@@ -110,7 +110,7 @@ def hole(value: int) -> int:
 
 
 class SliceState:
-    __slots__ = ("cubes", "group", "holes", "missing", "pod", "standbys")
+    __slots__ = ("cubes", "group", "holes", "pod", "standbys")
 
     def __init__(self) -> None:
         self.pod = NONE
@@ -118,7 +118,6 @@ class SliceState:
         self.group = NONE  # OCS group of its cubes (spares come from the same group)
         self.cubes: list[int] | None = None  # None: not placed
         self.holes: list[int] = []  # OCS: positions whose cube failed and await a spare
-        self.missing = 0  # len(holes)
 
 
 class PodState:
