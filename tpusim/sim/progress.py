@@ -107,10 +107,8 @@ def split_run(w: World, job: JobState, t0: float, elapsed: float, *, completed: 
     """Account `elapsed` seconds of the laid-out run that began at `t0`: progress (at `rate`; the missing
     slices' share waits for resources), blocking saves, the checkpoints completed (sync:
     durable at once; async: durable `checkpoint_save_s` after the snapshot), logs."""
-    plan = job.plan
     rec = w.sc.recovery
-    rate, block, tau = job.rate, job.block, plan.interval_s
-    first, n_ckpt, last = job.run
+    rate, block, tau = job.rate, job.block, job.plan.interval_s
     done, gained, saving = run_position(job, elapsed, completed=completed)
     compute_s = gained / rate
     job.acc[PRODUCTIVE] += gained
@@ -120,36 +118,58 @@ def split_run(w: World, job: JobState, t0: float, elapsed: float, *, completed: 
     start = job.progress
     job.progress += gained
     if done:
-        # checkpoint i (1-based) ends at t0 + first/r + i*block + (i-1)*tau/r
-        def ends(i: int) -> float:
-            return t0 + first / rate + i * block + (i - 1) * tau / rate
-
-        def progress_at(i: int) -> float:
-            return start + first + (i - 1) * tau
-
-        if w.log_on:
-            for i in range(1, int(done) + 1):
-                if block > 0:
-                    w.events.append((ends(i) - block, "state", job.idx, NONE, NONE, "saving"))
-                w.events.append((ends(i), "checkpoint", job.idx, NONE, NONE, ""))
-                w.events.append((ends(i), "state", job.idx, NONE, NONE, "running"))
-        if rec.checkpoint_async:
-            if job.pending_ckpt is not None and job.pending_ckpt[0] <= ends(1) + EPS:
-                job.ckpt = max(job.ckpt, job.pending_ckpt[1])
-            if done >= 2:  # a write finishes within one interval (interval >= save time)
-                job.ckpt = max(job.ckpt, progress_at(done - 1))
-            job.pending_ckpt = (ends(done) + rec.checkpoint_save_s, progress_at(done))
+        held = _checkpoint_progress(job, start, done)
+        if w.log_on or rec.checkpoint_async or w.track_history:
+            _checkpoints_done(w, job, t0, start, done)
         else:
-            job.ckpt = progress_at(done)
-        if w.track_history:
-            lag = rec.checkpoint_save_s if rec.checkpoint_async else 0.0
-            job.history.extend((ends(i) + lag, progress_at(i)) for i in range(1, int(done) + 1))
-        job.until_ckpt = tau - (job.progress - progress_at(done))
+            job.ckpt = held  # synchronous: durable at once
+        job.until_ckpt = tau - (job.progress - held)
     else:
         job.until_ckpt -= gained
     if w.log_on and not completed and saving > done * block + EPS:
         w.events.append((t0 + elapsed - (saving - done * block), "state", job.idx, NONE, NONE,
                          "saving"))
+
+
+def _checkpoint_end(job: JobState, t0: float, i: int) -> float:
+    """When checkpoint i (1-based) of the run laid out from `t0` ends:
+    t0 + first/r + i*block + (i-1)*tau/r."""
+    rate = job.rate
+    return t0 + job.run[0] / rate + i * job.block + (i - 1) * job.plan.interval_s / rate
+
+
+def _checkpoint_progress(job: JobState, start: float, i: int) -> float:
+    """The progress checkpoint i (1-based) of the run that began at `start` progress holds:
+    start + first + (i-1)*tau."""
+    return start + job.run[0] + (i - 1) * job.plan.interval_s
+
+
+def _checkpoints_done(w: World, job: JobState, t0: float, start: float, done: int) -> None:
+    """The run's first `done` checkpoints completed: log them, make them durable (sync: at
+    once; async: a write finishes `checkpoint_save_s` after its snapshot) and keep them in the
+    history when a roll-back may need them."""
+    rec = w.sc.recovery
+    block = job.block
+    if w.log_on:
+        for i in range(1, int(done) + 1):
+            end = _checkpoint_end(job, t0, i)
+            if block > 0:
+                w.events.append((end - block, "state", job.idx, NONE, NONE, "saving"))
+            w.events.append((end, "checkpoint", job.idx, NONE, NONE, ""))
+            w.events.append((end, "state", job.idx, NONE, NONE, "running"))
+    if rec.checkpoint_async:
+        if job.pending_ckpt is not None and job.pending_ckpt[0] <= _checkpoint_end(job, t0, 1) + EPS:
+            job.ckpt = max(job.ckpt, job.pending_ckpt[1])
+        if done >= 2:  # a write finishes within one interval (interval >= save time)
+            job.ckpt = max(job.ckpt, _checkpoint_progress(job, start, done - 1))
+        job.pending_ckpt = (_checkpoint_end(job, t0, done) + rec.checkpoint_save_s,
+                            _checkpoint_progress(job, start, done))
+    else:
+        job.ckpt = _checkpoint_progress(job, start, done)
+    if w.track_history:
+        lag = rec.checkpoint_save_s if rec.checkpoint_async else 0.0
+        job.history.extend((_checkpoint_end(job, t0, i) + lag, _checkpoint_progress(job, start, i))
+                           for i in range(1, int(done) + 1))
 
 
 def account_phases(job: JobState) -> None:
