@@ -82,8 +82,9 @@ def try_schedule(w: World) -> None:
 def frag_check(w: World, job: JobState) -> None:
     """Fragmentation: time a job waits although the free healthy cubes of all pods would
     be enough (no contiguous box on a static torus, or spares stranded in another pod)."""
-    if not job.broken:  # served
-        close_fragmentation(w, job)
+    if not job.broken:  # served: a fragmentation wait ends
+        if job.frag_since is not None:
+            close_fragmentation(w, job)
         return
     per_slice = job.plan.spec.cubes_per_slice
     need = 0

@@ -110,19 +110,17 @@ def arm(u: Unit, delay: float) -> None:
     u.cls.w.env.call_at(delay, _on_failure, (u, u.gen))
 
 
-def _on_failure(timer: Timer) -> None:
-    u, gen = timer.value
-    if u.gen == gen:
-        fail(u)
-
-
 def _computing(w: World, u: Unit) -> bool:
     j = w.pods[u.pod].owner[u.cube]
     return j != NONE and in_run(w, w.jobs[j])
 
 
-def fail(u: Unit) -> None:
-    """The unit's failure time has come: diagnose, then take down the unit held responsible."""
+def _on_failure(timer: Timer) -> None:
+    """The unit's failure time has come (unless its state changed since the timer was armed):
+    diagnose, then take down the unit held responsible."""
+    u, gen = timer.value
+    if u.gen != gen:
+        return  # stale: blamed for another unit's failure, or turned bad, meanwhile
     cls = u.cls
     w = cls.w
     if cls.compute_clock and not _computing(w, u):

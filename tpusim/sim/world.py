@@ -155,8 +155,9 @@ class PodState:
         """`cube` joins slice `slice_index` of job `job` at `position` (from any pool; a spare-pool
         cube joins the working pool for good)."""
         self.free.discard(cube)
-        self.spare.discard(cube)
-        self.in_spare[cube] = False
+        if self.in_spare[cube]:
+            self.spare.discard(cube)
+            self.in_spare[cube] = False
         self.reserved[cube] = NONE
         self.owner[cube] = job
         self.owner_slice[cube] = slice_index
