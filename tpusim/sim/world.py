@@ -221,6 +221,13 @@ class Restart:
 
 
 class JobState:
+    __slots__ = ("acc", "block", "broken", "by_cause", "cause", "causes", "ckpt", "corruptions",
+                 "cycle_token", "degraded", "end_s", "finished", "frag_since", "frag_wait",
+                 "grant", "history", "idx", "interrupt_pending", "pending_ckpt", "phase_start",
+                 "plan", "progress", "rate", "recovery", "recovery_s", "restart", "run",
+                 "running_slices", "slices", "started", "state", "until_ckpt", "window_start",
+                 "world")
+
     def __init__(self, idx: int, plan: JobPlan, env: simpy.Environment) -> None:
         self.idx = idx
         self.plan = plan
