@@ -272,10 +272,10 @@ class JobState:
 
     def runnable(self) -> bool:
         """All slices formed; or, for an elastic job that has run, at least min_slices."""
+        if not self.broken:
+            return True
         spec = self.plan.spec
-        if spec.elastic and self.started:
-            return self.complete_slices() >= spec.min_slices
-        return self.complete()
+        return spec.elastic and self.started and self.complete_slices() >= spec.min_slices
 
     def complete(self) -> bool:
         return not self.broken
