@@ -292,7 +292,11 @@ class Timer:
 
 class Clock(simpy.Environment):
     """SimPy's environment; after each event it calls `on_interrupts` if that event raised any
-    job interruptions (where SimPy would run its urgent Interruption events next)."""
+    job interruptions (where SimPy would run its urgent Interruption events next).
+
+    `step` is SimPy 4's `Environment.step` and `call_at` schedules as its `Timeout` does, on its
+    private event queue (`_queue`, `_eid`, `_now`): the dependency is pinned to simpy <5 and
+    tests/test_sim_clock.py checks both against SimPy's public API."""
 
     def __init__(self, interrupts: deque) -> None:
         super().__init__()
