@@ -41,6 +41,19 @@ from tpusim.errors import TpusimError
 FORMATS = (".csv", ".jsonl", ".parquet")
 
 
+def flatten(record: dict[str, Any], nested: dict[str, str]) -> dict[str, Any]:
+    """`record` as one flat row: each nested dict named in `nested` is spread into top-level keys
+    made by `nested[name].format(key)` (in `nested`'s order, after the plain fields).
+
+    >>> flatten({"mfu": 0.5, "breakdown": {"compute": 2.0}}, {"breakdown": "breakdown_{}_s"})
+    {'mfu': 0.5, 'breakdown_compute_s': 2.0}
+    """
+    row = {k: v for k, v in record.items() if k not in nested}
+    for name, template in nested.items():
+        row.update({template.format(k): v for k, v in record[name].items()})
+    return row
+
+
 def open_sink(path: str | Path | None, *, formats: Iterable[str] = FORMATS, resume: bool = False,
               group_key: str | None = None, group_size: str | None = None,
               what: str = "out") -> RowSink:

@@ -22,6 +22,7 @@ import numpy as np
 
 from tpusim.errors import TpusimError
 from tpusim.hardware import Chip, load_chip
+from tpusim.rows import flatten
 from tpusim.topology.shape import SliceSpec, compact_shape, fmt_shape, slice_spec
 from tpusim.workloads.config import Model, Parallelism, Workload
 from tpusim.workloads.efficiency import load_efficiency
@@ -77,16 +78,10 @@ class Estimate:
         """One flat row (for a DataFrame): nested dicts become `breakdown_<cause>_s`,
         `memory_<item>_bytes`, `flops_<kind>_per_token`, `mfu_<convention>`, `<axis>` sizes and
         `mapping_<axis>`."""
-        nested = ("breakdown", "memory_breakdown", "parallelism", "mapping", "flops_per_token",
-                  "mfu_by_convention")
-        row = {k: v for k, v in self.to_dict().items() if k not in nested}
-        row.update(self.parallelism)
-        row.update({f"mapping_{k}": v for k, v in self.mapping.items()})
-        row.update({f"breakdown_{k}_s": v for k, v in self.breakdown.items()})
-        row.update({f"memory_{k}_bytes": v for k, v in self.memory_breakdown.items()})
-        row.update({f"flops_{k}_per_token": v for k, v in self.flops_per_token.items()})
-        row.update({f"mfu_{k}": v for k, v in self.mfu_by_convention.items()})
-        return row
+        return flatten(self.to_dict(), {
+            "parallelism": "{}", "mapping": "mapping_{}", "breakdown": "breakdown_{}_s",
+            "memory_breakdown": "memory_{}_bytes", "flops_per_token": "flops_{}_per_token",
+            "mfu_by_convention": "mfu_{}"})
 
     def to_frame(self):
         """A one-row pandas DataFrame of `to_row()` (pandas imported here, lazily)."""

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from tpusim.hardware import load_chip
+from tpusim.rows import flatten
 from tpusim.topology.shape import fmt_shape
 from tpusim.workloads.dlrm.config import PLACEMENTS, SHARDINGS, DlrmWorkload, with_overrides
 from tpusim.workloads.dlrm.constants import load_embedding_constants
@@ -69,12 +70,8 @@ class DlrmEstimate:
     def to_row(self) -> dict:
         """One flat row: nested dicts become `breakdown_<phase>_s`, `phase_<phase>_s`,
         `memory_<item>_bytes`."""
-        row = {k: v for k, v in self.to_dict().items()
-               if k not in ("breakdown_s", "phases_s", "memory_breakdown_bytes")}
-        row.update({f"breakdown_{k}_s": v for k, v in self.breakdown_s.items()})
-        row.update({f"phase_{k}_s": v for k, v in self.phases_s.items()})
-        row.update({f"memory_{k}_bytes": v for k, v in self.memory_breakdown_bytes.items()})
-        return row
+        return flatten(self.to_dict(), {"breakdown_s": "breakdown_{}_s", "phases_s": "phase_{}_s",
+                                        "memory_breakdown_bytes": "memory_{}_bytes"})
 
     def to_frame(self):
         """A one-row pandas DataFrame of `to_row()` (pandas imported here, lazily)."""
