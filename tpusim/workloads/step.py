@@ -13,10 +13,12 @@ Per chip, per microbatch and per layer (a pipeline stage holds L/p layers):
   scores to HBM: QK^T and PV are rooflines of 2TQ FLOPs against 2T bytes (bf16 S written, P read)
   per token and head, the backward's four matmuls likewise (2x); QK^T also reads the bias it adds
   to each score (the [batch, 1, T, T] mask, broadcast over heads, and with T5 relative positions
-  the layer's [heads, T, T] bias, broadcast over the batch: 2 bytes each); the softmax reads S
-  three times and writes P (8 bytes per score), its backward reads dP and P twice and writes dS
-  (10 bytes). With relative positions each layer's backward all-reduces the [heads, T, T] bias
-  gradient (a reduction of dS over the sharded batch) over every batch shard, synchronously.
+  the layer's [heads, T, T] bias, broadcast over the batch: 2 bytes each); the softmax (10 bytes
+  per score) reads S for the row max, reads S again and writes E = exp(S - max) while summing
+  it, then reads E and writes P = E / sum (XLA does not duplicate the exponential into its two
+  consumers, below); its backward reads dP and P twice and writes dS (10 bytes). With relative
+  positions each layer's backward all-reduces the [heads, T, T] bias gradient (a reduction of dS
+  over the sharded batch) over every batch shard, synchronously.
 - Remat (remat.py): the recomputed matmuls, attention and vector work of the policy, and its
   tensor-parallel collectives on the recompute path.
 - Vector work (residual adds, activation, rotary): HBM-bound, backward 2x forward. A layer norm
@@ -81,7 +83,14 @@ GRADIENT_COMM_BYTES = 2
 INT8_BYTES = 1
 FP32_BYTES = 4
 QUANTIZE_BYTES = 3  # AQT operand quantisation: read bf16 (2 bytes), write int8 (1 byte)
-SOFTMAX_FORWARD_BYTES = 8  # per score: read S three times (max, sum, normalise), write P
+# Softmax of materialised scores, per score (jax.nn.softmax: E = exp(S - max(S)), P = E / sum(E)).
+# E has two consumers, the row sum and the division, and the division needs the finished sum, so
+# one fusion cannot produce P from S; XLA's fusion pass does not duplicate an expensive producer
+# into several consumers (openxla/xla xla/service/instruction_fusion.cc, InstructionFusion::
+# ShouldFuse: "don't duplicate expensive instructions"; IsExpensive lists kExp), so E is written
+# once and read back instead of being recomputed from S. Forward: read S (max), read S and write
+# E (exp and sum), read E and write P: 5 bf16 passes.
+SOFTMAX_FORWARD_BYTES = 10
 SOFTMAX_BACKWARD_BYTES = 10  # per score: read dP and P (row sum), again, write dS
 # Materialised attention adds a bias to every score before the softmax (MaxText 2023 and T5X
 # decoders, layers.py at AI-Hypercomputer/maxtext 281e04bf): the mask built once per step by
