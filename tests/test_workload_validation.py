@@ -55,29 +55,16 @@ def _maxtext_v4(name: str, slices: int):
     return estimate(wl, slices=slices, global_batch_seqs=wl.training.global_batch_seqs * slices)
 
 
-XFAIL_22B = pytest.mark.xfail(
-    strict=True,
-    reason="model 60.0 / 56.6% at 1 / 8 slices, +3.3 / +3.4 points (2 and 4 slices pass at +2.8): "
-    "the slice scaling matches the README (test below), the single-slice step does not. The "
-    "query/key layer norms (added 2023-04-11; the same jax 0.4.6 pin and configs as the March "
-    "README) cost 5.5% of the step in the README's own before/after (the March rows pass at +1.0 "
-    "to +1.7); the model charges 1.9% (3 + 3 + 7 passes over q and k: forward, recompute, "
-    "backward), and XLA's fused program of layers.py at 281e04bf (CPU backend) makes 14 passes. "
-    "No documented mechanism found for the other 3.6%",
-)
-
-
 @pytest.mark.parametrize(
     ("slices", "mfu"),
-    [pytest.param(1, 0.567, marks=XFAIL_22B), (2, 0.552), (4, 0.543),
-     pytest.param(8, 0.532, marks=XFAIL_22B)],
+    [(1, 0.567), (2, 0.552), (4, 0.543), (8, 0.532)],
 )
 def test_maxtext_v4_22b(slices, mfu):
     # AI-Hypercomputer/maxtext README at commit 281e04bf (2023-04-27): 22B (configs 1xv4-128.sh
     # ... 4xv4-128.sh: scale 3, FSDP 64, per-device batch 16, remat full, 2023 model with
     # query/key norms), 1x..8x v4-128 (64 chips per slice): 56.7 / 55.2 / 54.3 / 53.2% MFU, counted
     # as 6 x N_total x tokens/s / peak (train.py of that commit: `params_only`).
-    # Tolerance: 3 points (issue 12). Not met at 1 and 8 slices (strict xfail, reason above).
+    # Tolerance: 3 points (issue 12).
     est = _maxtext_v4("maxtext-v4-22b", slices)
     assert est.fits_in_hbm
     assert est.mfu_by_convention["params_only"] == pytest.approx(mfu, abs=0.03)
@@ -117,13 +104,14 @@ def test_maxtext_v4_22b_before_query_key_norms(slices, mfu):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="model 65.4% against 56.0% (the same recipe on 2 slices: 64.2% against 58.9%, which the "
+    reason="model 65.2% against 56.0% (the same recipe on 2 slices: 64.0% against 58.9%, which the "
     "README calls a compiler quirk). Checked on the program JAX's SPMD partitioner compiles from "
     "layers.py/train.py of e286533d8 on 192 devices, and ruled out: fp32 weight all-gathers (bf16, "
     "cast on the shard), recompute beyond the model's (dot FLOPs per token 3.7395e11 = the "
     "model's), fp32 logits (compute-bound), the fp32 Adam update (10 ms); modelled: mask and relative "
-    "bias reads, the softmax's exponential written and read back, the bias-gradient all-reduce, "
-    "fp32 layer-norm passes, bf16 gradient reductions. "
+    "bias reads, the softmax's exponential written and read back, the q/k/v rows the attention "
+    "matmuls read and write, the bias-gradient all-reduce, fp32 layer-norm passes, bf16 gradient "
+    "reductions. "
     "No documented mechanism found for the rest (docs/estimate.md, Validation)",
 )
 def test_maxtext_v4_52b():

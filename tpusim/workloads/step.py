@@ -11,14 +11,16 @@ Per chip, per microbatch and per layer (a pipeline stage holds L/p layers):
 - Attention core: flash runs at the MXU peak on the blocks it computes (causal: the blocks on
   or below the diagonal), backward 3.5x forward (flops.py). Materialised attention writes the
   scores to HBM: QK^T and PV are rooflines of 2TQ FLOPs against 2T bytes (bf16 S written, P read)
-  per token and head, the backward's four matmuls likewise (2x); QK^T also reads the bias it adds
-  to each score (the [batch, 1, T, T] mask, broadcast over heads, and with T5 relative positions
-  the layer's [heads, T, T] bias, broadcast over the batch: 2 bytes each); the softmax (10 bytes
-  per score) reads S for the row max, reads S again and writes E = exp(S - max) while summing
-  it, then reads E and writes P = E / sum (XLA does not duplicate the exponential into its two
-  consumers, below); its backward reads dP and P twice and writes dS (10 bytes). With relative
-  positions each layer's backward all-reduces the [heads, T, T] bias gradient (a reduction of dS
-  over the sharded batch) over every batch shard, synchronously.
+  per token and head plus the Q-wide rows of their other operand and result (q and k; v and the
+  context: 2Q bytes per query head and per key/value head), the backward's four matmuls likewise
+  (2x: dP from dO and V, dV from P and dO, dQ from dS and K, dK from dS and Q); QK^T also reads
+  the bias it adds to each score (the [batch, 1, T, T] mask, broadcast over heads, and with T5
+  relative positions the layer's [heads, T, T] bias, broadcast over the batch: 2 bytes each);
+  the softmax (10 bytes per score) reads S for the row max, reads S again and writes
+  E = exp(S - max) while summing it, then reads E and writes P = E / sum (XLA does not duplicate
+  the exponential into its two consumers, below); its backward reads dP and P twice and writes dS
+  (10 bytes). With relative positions each layer's backward all-reduces the [heads, T, T] bias
+  gradient (a reduction of dS over the sharded batch) over every batch shard, synchronously.
 - Remat (remat.py): the recomputed matmuls, attention and vector work of the policy, and its
   tensor-parallel collectives on the recompute path.
 - Vector work (residual adds, activation, rotary): HBM-bound, backward 2x forward. A layer norm
@@ -254,13 +256,16 @@ def evaluate(
         block = min(eff.attention_block_tokens, seq)
         attn_f = executed * 4.0 * b_mb * seq * q * heads_local / (peak * _pad(q, mxu) * _pad(block, mxu))
         vec_attn_f = vec_attn_b = 0.0
-    else:  # QK^T and PV: 2TQ FLOPs against 2T bytes of scores per token and head
+    else:  # QK^T and PV: 2TQ FLOPs per token and head against its T scores (bf16) and the
+        # Q-wide rows of the other operand and the result: q and k, v and the context (one row
+        # per query head and one per key/value head)
         score_flops_s = 2.0 * seq * q * heads_local / (peak * _pad(q, mxu) * _pad(seq, mxu))
         score_bytes_s = seq * heads_local / hbm  # one byte per score, per token
-        pv = np.maximum(score_flops_s, COMPUTE_BYTES * score_bytes_s) * b_mb
+        rows_s = COMPUTE_BYTES * q * (heads_local + kv_local) / hbm
+        pv = np.maximum(score_flops_s, COMPUTE_BYTES * score_bytes_s + rows_s) * b_mb
         # QK^T also adds the attention bias to each score it writes: the mask, and the relative
         # position biases when the model has them
-        qk = np.maximum(score_flops_s, (COMPUTE_BYTES + _bias_bytes(m_)) * score_bytes_s) * b_mb
+        qk = np.maximum(score_flops_s, (COMPUTE_BYTES + _bias_bytes(m_)) * score_bytes_s + rows_s) * b_mb
         attn_f = qk + pv
         vec_attn_f = SOFTMAX_FORWARD_BYTES * heads_local * seq
         vec_attn_b = SOFTMAX_BACKWARD_BYTES * heads_local * seq
