@@ -50,3 +50,24 @@ def test_mixed_pod_reports_samples_and_tokens():
 def test_kind_specific_keys_are_checked(job, needle):
     with pytest.raises(TpusimError, match=needle):
         _scenario({"name": "j", "slice": "4x4x8", **job})
+
+
+def test_job_is_estimated_on_its_own_slice_shape():
+    """Two 256-chip v4 slices of different shapes: the all-to-all's busiest link differs (4x4x16
+    has half the bisection of 4x8x8), so the job's step time is the estimate on the job's shape,
+    not on the most compact shape of its size."""
+    sc = _scenario({"name": "long", "workload": "dlrm-dcnv2", "slice": "4x4x16", "train_samples": 1e10},
+                   {"name": "cube", "workload": "dlrm-dcnv2", "slice": "4x8x8", "train_samples": 1e10})
+    long, cube = plan_jobs(sc)
+    wl = load_dlrm("dlrm-dcnv2")
+    for job, shape in ((long, "4x4x16"), (cube, "4x8x8")):
+        est = estimate_dlrm(wl, chip="v4", chips=256, slice_shape=shape)
+        assert (job.step_time_s, job.mfu) == (est.step_time_s, est.program_goodput)
+    assert long.step_time_s > cube.step_time_s
+
+
+def test_estimate_error_names_the_job():
+    """A batch that does not divide among the job's chips is refused with the job's name."""
+    with pytest.raises(TpusimError, match=r"job 'odd' \(dlrm-dcnv2 on 1 x 4x4x12\): .*multiple of the 192"):
+        plan_jobs(_scenario({"name": "odd", "workload": "dlrm-dcnv2", "slice": "4x4x12",
+                             "train_samples": 1e9}))

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from tpusim.errors import TpusimError
+from tpusim.inputs import fmt_shape, parse_shape
 from tpusim.sim.analytic import daly_interval
 from tpusim.sim.faults import LossSpike, ici_links_per_cube
 from tpusim.sim.placement import always_fits, group_size
@@ -143,7 +145,7 @@ def performance(scenario: Scenario, spec: JobSpec) -> Performance:
     mfu, step, units = spec.mfu, spec.step_time_s, spec.tokens_per_step
     if mfu is not None and step is not None and (units is not None or spec.workload is None):
         return Performance(mfu, step, units, "override")
-    est = _estimate_cached(spec.workload, scenario.pod.chip.name, math.prod(spec.slice_shape),
+    est = _estimate_cached(spec.workload, scenario.pod.chip.name, fmt_shape(spec.slice_shape),
                            spec.slices, spec.global_batch_seqs, spec.name)
     return Performance(est.program_goodput if mfu is None else mfu,
                        est.step_time_s if step is None else step,
@@ -177,10 +179,12 @@ def _plan(scenario: Scenario, spec: JobSpec) -> JobPlan:
 
 
 @lru_cache(maxsize=256)
-def _estimate_cached(workload: str, chip: str, chips_per_slice: int, slices: int,
+def _estimate_cached(workload: str, chip: str, slice_shape: str, slices: int,
                      global_batch_seqs: int | None, job: str):
-    """One estimate per (workload, chip, slice size, slices, batch); jobs that share them share it.
-    The workload's kind picks the model (tpusim.workloads.kinds.step_performance)."""
+    """One estimate per (workload, chip, slice shape, slices, batch); jobs that share them share
+    it. The estimate runs on the job's own slice shape (its torus axes set the collectives and,
+    for a DLRM, the all-to-all's busiest link), not the most compact one of its size. The
+    workload's kind picks the model (tpusim.workloads.kinds.step_performance)."""
     try:
         from tpusim.workloads.kinds import step_performance
     except ImportError:
@@ -188,11 +192,16 @@ def _estimate_cached(workload: str, chip: str, chips_per_slice: int, slices: int
             f"job {job!r}: the estimate model (tpusim.workloads) is not installed; "
             "give mfu and step_time_s in the [[jobs]] table"
         ) from None
-    est = step_performance(workload, chip=chip, chips_per_slice=chips_per_slice, slices=slices,
-                           global_batch=global_batch_seqs)
+    chips_per_slice = math.prod(parse_shape(slice_shape))
+    try:
+        est = step_performance(workload, chip=chip, chips_per_slice=chips_per_slice, slices=slices,
+                               slice_shape=slice_shape, global_batch=global_batch_seqs)
+    except TpusimError as exc:  # name the job whose workload and slice do not go together
+        raise TpusimError(f"job {job!r} ({Path(workload).stem} on {slices} x {slice_shape}): {exc}",
+                          params=exc.params) from None
     if not est.fits_in_hbm:
         raise TpusimError(
-            f"job {job!r}: workload {workload!r} does not fit in HBM on {chips_per_slice}-chip "
+            f"job {job!r}: workload {workload!r} does not fit in HBM on {slice_shape} "
             f"slices; run `tpusim estimate` for the breakdown"
         )
     return est
