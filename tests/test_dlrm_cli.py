@@ -127,3 +127,67 @@ def test_python_api_dispatches_on_kind():
     assert est.to_frame().loc[0, "step_time_s"] == est.step_time_s
     found = tpusim.estimate("dlrm-dcnv2", search=True, top=2)
     assert len(found.to_frame()) == 2
+
+
+def test_python_api_takes_the_dlrm_options_of_the_cli():
+    """`tpusim.estimate` takes the CLI's DLRM flags: a slice shape alone sets the chips,
+    placement / sharding / twisted override the file, compare_placements gives the comparison
+    with `.to_frame()`; on a dense LLM the DLRM options are refused."""
+    import tpusim
+    from tpusim.errors import TpusimError
+
+    alone = tpusim.estimate("dlrm-dcnv2", chip="v4", slice="4x4x16")
+    assert (alone.chips, alone.slice_shape, alone.twisted) == (256, "4x4x16", False)
+    est = tpusim.estimate("dlrm-dcnv2", chip="v4", chips=128, twisted=True, placement="host", sharding="mod")
+    assert (est.twisted, est.placement, est.sharding) == (True, "host", "mod")
+    cmp = tpusim.estimate("dlrm-dcnv2", chip="v4", chips=128, compare_placements=True)
+    frame = cmp.to_frame()
+    assert list(frame["placement"]) == ["sparsecore", "tensorcore", "host"]
+    assert cmp.sparsecore_over_host == pytest.approx(frame["step_time_s"][2] / frame["step_time_s"][0])
+    with pytest.raises(TpusimError, match="dlrm"):
+        tpusim.estimate("palm-8b", placement="host")
+
+
+def test_search_holds_the_given_choices_fixed(cli):
+    """--search with --placement / --sharding / --twisted ranks only candidates with those values
+    (it used to rank every placement whatever was asked); a pinned placement the chip lacks is
+    an error, not an empty table."""
+    base = ("estimate", "dlrm-dcnv2", "--chip", "v4", "--chips", "128", "--search", "--json")
+    host = json.loads(cli(*base, "--placement", "host").stdout)
+    assert {r["placement"] for r in host["rows"]} == {"host"} and host["placement"] == "host"
+    twisted = json.loads(cli(*base, "--twisted", "--sharding", "mod").stdout)
+    assert {(r["twisted"], r["sharding"]) for r in twisted["rows"]} == {(True, "mod")}
+    assert_clean_error(cli("estimate", "dlrm-dcnv2", "--search", "--placement", "host"),
+                       "host_dram_bytes_per_s")
+
+
+def test_compare_placements_names_what_is_missing_and_refuses_a_placement(cli):
+    table = cli("estimate", "dlrm-dcnv2", "--chip", "v3", "--chips", "128", "--compare-placements")
+    assert table.returncode == 0, table.stderr
+    text = " ".join(table.stdout.split())
+    assert "host not available" in text and "host_dram_bytes_per_s" in text and "1 x 8x16" in text
+    data = json.loads(cli("estimate", "dlrm-dcnv2", "--chip", "v3", "--chips", "128", "--compare-placements",
+                          "--json").stdout)
+    assert list(data["skipped_placements"]) == ["host"] and data["sparsecore_over_host"] is None
+    assert_clean_error(cli("estimate", "dlrm-dcnv2", "--compare-placements", "--placement", "host"),
+                       "remove --placement")
+
+
+def test_sweep_slice_shape_alone_sets_the_chips(tmp_path):
+    """A DLRM sweep over slice_shape alone: each shape sets the chips (it used to fail at every
+    point whose shape did not hold the file's 256 chips)."""
+    from tpusim.sweeps import read_rows, run_sweep
+
+    out = tmp_path / "out.jsonl"
+    result = run_sweep(_dlrm_sweep(tmp_path, 'chip = ["v4"]\nslice_shape = ["4x4x8", "4x8x8"]'), out)
+    assert result.errors == 0
+    assert sorted((r["slice_shape"], r["chips"]) for r in read_rows(out)) == [("4x4x8", 128), ("4x8x8", 256)]
+
+
+def test_sweep_unknown_runner_key_suggests_a_dlrm_dotted_key(tmp_path):
+    from tpusim.errors import TpusimError
+    from tpusim.sweeps import run_sweep
+
+    with pytest.raises(TpusimError, match="embedding.skew") as err:
+        run_sweep(_dlrm_sweep(tmp_path, 'remat = ["full"]'), tmp_path / "o.jsonl")
+    assert "global_batch_seqs" not in str(err.value)

@@ -58,16 +58,21 @@ def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None 
 
 def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None,
              slice: str | None = None, slices: int | None = None, global_batch: int | None = None,
-             search: bool = False, top: int = 15):
+             search: bool = False, top: int = 15, placement: str | None = None,
+             sharding: str | None = None, twisted: bool | None = None,
+             compare_placements: bool = False):
     """`tpusim estimate`: an Estimate (or, with `search=True`, the ranked SearchResult) of a
     workload name, TOML path or loaded Workload (a DLRM workload gives a DlrmEstimate or
-    DlrmSearchResult). `chips` counts all slices together."""
+    DlrmSearchResult). `chips` counts all slices together. DLRM only: `placement`, `sharding`,
+    `twisted` (they pin that choice in a search) and `compare_placements` (a
+    PlacementComparison, the three placements side by side)."""
     import math
 
     from tpusim.hardware import chip_and_slice
     from tpusim.topology.shape import parse_shape
     from tpusim.workloads import estimate as run_estimate
     from tpusim.workloads import load_workload
+    from tpusim.workloads.dlrm import compare_placements as compare
     from tpusim.workloads.dlrm import estimate_dlrm, load_dlrm, search_dlrm
     from tpusim.workloads.kinds import workload_kind
     from tpusim.workloads.search import search as run_search
@@ -77,8 +82,21 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
         workload = load_dlrm(workload)
     if getattr(workload, "kind", "dense_llm") == "dlrm":  # embedding model: docs/embeddings.md
         over = {k: v for k, v in {"chip": chip, "chips": chips, "slices": slices, "slice_shape": slice,
-                                  "global_batch": global_batch}.items() if v is not None}
-        return search_dlrm(workload, top=top, **over) if search else estimate_dlrm(workload, **over)
+                                  "global_batch": global_batch, "placement": placement,
+                                  "sharding": sharding, "twisted": twisted}.items() if v is not None}
+        if search and compare_placements:
+            raise TpusimError("search and compare_placements are separate views; choose one",
+                              params=("search", "compare_placements"))
+        if compare_placements:
+            return compare(workload, **over)
+        if search:
+            return search_dlrm(workload, top=check_integer(top, "top", "", at_least=1, param=True), **over)
+        return estimate_dlrm(workload, **over)
+    for name, value in (("placement", placement), ("sharding", sharding), ("twisted", twisted),
+                        ("compare_placements", compare_placements or None)):
+        if value is not None:
+            raise TpusimError(f"{name} applies to dlrm workloads ([model] kind = \"dlrm\"); "
+                              f"{getattr(workload, 'name', workload)} is a dense LLM", params=(name,))
     wl = load_workload(workload) if isinstance(workload, str | Path) else workload
     if slices is not None:
         slices = check_integer(slices, "slices", "", at_least=1, param=True)

@@ -107,7 +107,7 @@ def check_grid(spec: SweepSpec) -> None:
             guess = f"did you mean {close[0]!r}? " if close else ""
             raise UnknownKeyError(
                 f"sweep {spec.kind}: unknown grid key {key!r}; {guess}use {', '.join(allowed)} "
-                f"or a dotted key of the base file such as {_EXAMPLE_KEYS[spec.kind]!r}")
+                f"or a dotted key of the base file such as {_example_key(spec, allowed)!r}")
     dotted = [k for k in spec.grid if "." in k]
     if not dotted:
         return
@@ -232,6 +232,11 @@ DLRM_ESTIMATE_KEYS = ("chip", "chips", "slices", "slice_shape", "twisted", "plac
                       "pipelining", "global_batch")
 _EXAMPLE_KEYS = {"estimate": "training.global_batch_seqs", "plan": "(none)",
                  "simulate": "recovery.checkpoint_save_s"}
+
+
+def _example_key(spec: SweepSpec, allowed: tuple[str, ...]) -> str:
+    """A dotted key the base file's kind has (a DLRM workload has no training.global_batch_seqs)."""
+    return "embedding.skew" if allowed == DLRM_ESTIMATE_KEYS else _EXAMPLE_KEYS[spec.kind]
 
 
 def _is_dlrm(doc: dict[str, Any]) -> bool:

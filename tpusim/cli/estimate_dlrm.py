@@ -5,7 +5,6 @@ The command (cli/estimate.py) reads the file's `[model] kind` and hands DLRM wor
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from tpusim.cli.render import console, print_json, table
@@ -29,10 +28,6 @@ def run_dlrm(wl, *, chip, chips, slices, slice_shape, twisted, placement, shardi
              search_: bool, top: int, compare: bool, chart: Path | None, json_out: bool) -> None:
     from tpusim.workloads.dlrm import compare_placements, estimate_dlrm, search_dlrm
 
-    if chips is None and slice_shape is not None:  # --slice alone sets the chips per slice
-        from tpusim.inputs import parse_shape
-
-        chips = math.prod(parse_shape(slice_shape)) * (slices or wl.system.slices)
     given = {"chip": chip, "chips": chips, "slices": slices, "slice_shape": slice_shape, "twisted": twisted,
              "placement": placement, "sharding": sharding, "global_batch": global_batch}
     overrides = {k: v for k, v in given.items() if v is not None}
@@ -48,14 +43,13 @@ def run_dlrm(wl, *, chip, chips, slices, slice_shape, twisted, placement, shardi
         _print_search(result)
         return
     if compare:
-        ests = compare_placements(wl, **overrides)
+        comparison = compare_placements(wl, **overrides)
         if chart is not None:
-            _chart(ests, chart)
-        ratio = _sc_over_host(ests)
+            _chart(comparison.rows, chart)
         if json_out:
-            print_json({"kind": "dlrm", "rows": [e.to_dict() for e in ests], "sparsecore_over_host": ratio})
+            print_json(comparison.to_dict())
             return
-        _print_compare(ests, ratio)
+        _print_compare(comparison)
         return
     est = estimate_dlrm(wl, **overrides)
     if chart is not None:
@@ -71,13 +65,6 @@ def _chart(ests, path: Path) -> None:
 
     rows = [{**e.to_row(), "chip": f"{e.chip} {e.placement}/{e.sharding}"} for e in ests]  # one bar each
     charts.save(charts.step_breakdown(rows), path)
-
-
-def _sc_over_host(ests) -> float | None:
-    by = {e.placement: e for e in ests}
-    if "sparsecore" in by and "host" in by:
-        return by["host"].step_time_s / by["sparsecore"].step_time_s
-    return None
 
 
 def _bar(share: float) -> str:
@@ -120,19 +107,29 @@ def print_estimate(est) -> None:
     out.print(table("memory per chip", ["item", "bytes"], mrows))
 
 
-def _print_compare(ests, ratio: float | None) -> None:
+def _system(e) -> str:
+    """'128 x v4, 1 x 4x4x8 twisted': the system an estimate ran on."""
+    return f"{e.chips} x {e.chip}, {e.slices} x {e.slice_shape}" + (" twisted" if e.twisted else "")
+
+
+def _skipped(skipped: dict[str, str]) -> str:
+    return "; ".join(f"{p} not available ({why})" for p, why in skipped.items())
+
+
+def _print_compare(comparison) -> None:
+    ests, ratio = comparison.rows, comparison.sparsecore_over_host
     rows = []
     host = next((e for e in ests if e.placement == "host"), None)
     for e in ests:
         rows.append((e.placement, e.sharding, fmt_duration(e.step_time_s), f"{e.samples_per_s:,.0f}",
                      e.bottleneck, fmt_bytes(e.memory_per_chip_bytes), "yes" if e.fits_in_hbm else "NO",
                      f"{host.step_time_s / e.step_time_s:.2f}x" if host else "-"))
-    caption = (f"SparseCore over host: {ratio:.2f}x" if ratio is not None
-               else "SparseCore or host placement not available on this chip")
+    notes = ([f"SparseCore over host: {ratio:.2f}x"] if ratio is not None else []) \
+        + ([_skipped(comparison.skipped_placements)] if comparison.skipped_placements else [])
     first = ests[0] if ests else None
-    title = f"{first.workload}: placements on {first.chips} x {first.chip}" if first else "placements"
+    title = f"{first.workload}: placements on {_system(first)}" if first else "placements"
     console().print(table(title, ["placement", "sharding", "step", "samples/s", "bottleneck", "memory",
-                                  "fits", "vs host"], rows, caption=caption))
+                                  "fits", "vs host"], rows, caption="\n".join(notes) or None))
 
 
 def _print_search(result) -> None:
@@ -147,7 +144,7 @@ def _print_search(result) -> None:
              fmt_duration(r["step_time_s"]), f"{r['samples_per_s']:,.0f}", r["bottleneck"],
              fmt_bytes(r["memory_per_chip_bytes"]), f"{r['slower_than_best']:.2f}x")
             for i, r in enumerate(result.rows, 1)]
-    skipped = "; ".join(f"{p}: not available" for p in result.skipped_placements)
+    skipped = _skipped(result.skipped_placements)
     caption = (f"{result.feasible} of {result.evaluated} candidates fit; T = twisted torus"
                + (f"; {skipped}" if skipped else ""))
     out.print(table(f"{result.workload}: placements, shardings and slices on {result.chips} x "

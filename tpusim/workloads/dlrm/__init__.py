@@ -9,8 +9,13 @@
 """
 
 from tpusim.workloads.dlrm.config import DlrmWorkload, load_dlrm
-from tpusim.workloads.dlrm.estimate import DlrmEstimate, compare_placements, estimate_dlrm
+from tpusim.workloads.dlrm.estimate import (
+                                           DlrmEstimate,
+                                           PlacementComparison,
+                                           compare_placements,
+                                           estimate_dlrm,
+)
 from tpusim.workloads.dlrm.search import DlrmSearchResult, search_dlrm
 
-__all__ = ["DlrmEstimate", "DlrmSearchResult", "DlrmWorkload", "compare_placements", "estimate_dlrm",
-           "load_dlrm", "search_dlrm"]
+__all__ = ["DlrmEstimate", "DlrmSearchResult", "DlrmWorkload", "PlacementComparison", "compare_placements",
+           "estimate_dlrm", "load_dlrm", "search_dlrm"]

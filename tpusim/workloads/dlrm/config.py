@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from tpusim.errors import TpusimError
-from tpusim.inputs import Section, parse_shape, read_toml
+from tpusim.inputs import Section, check_choice, parse_shape, read_toml
 
 INTERACTIONS = ("dot", "dcn")
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "int8": 1}
@@ -162,15 +162,18 @@ def with_overrides(
 ) -> DlrmWorkload:
     """The workload with system / embedding fields replaced (None keeps the file's value). A new
     chip, chip count or slice count drops the file's slice shape and twist, a new slice shape its
-    twist (they were chosen for the file's system): plain unless `twisted` is given."""
+    twist (they were chosen for the file's system): plain unless `twisted` is given. A slice
+    shape without `chips` sets the chips (shape x slices)."""
     for name, value in (("chips", chips), ("slices", slices), ("global_batch", global_batch)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise TpusimError(f"{name} must be a positive integer, got {value!r}")
-    if placement is not None and placement not in PLACEMENTS:
-        raise TpusimError(f"placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}")
-    if sharding is not None and sharding not in SHARDINGS:
-        raise TpusimError(f"sharding must be one of {', '.join(SHARDINGS)}, got {sharding!r}")
+            raise TpusimError(f"{name} must be a positive integer, got {value!r}", params=(name,))
+    if placement is not None:
+        check_choice(placement, "placement", "", PLACEMENTS, param=True)
+    if sharding is not None:
+        check_choice(sharding, "sharding", "", SHARDINGS, param=True)
     sys_ = wl.system
+    if slice_shape is not None and chips is None:  # the shape alone sets the slice size
+        chips = math.prod(parse_shape(slice_shape)) * (slices if slices is not None else sys_.slices)
     resized = (chip is not None and chip != sys_.chip) or (chips is not None and chips != sys_.chips) or (
         slices is not None and slices != sys_.slices)
     reshaped = slice_shape is not None and slice_shape != sys_.slice_shape

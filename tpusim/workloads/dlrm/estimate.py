@@ -18,7 +18,7 @@ from tpusim.rows import flatten
 from tpusim.topology.shape import fmt_shape
 from tpusim.workloads.dlrm.config import PLACEMENTS, SHARDINGS, DlrmWorkload, with_overrides
 from tpusim.workloads.dlrm.constants import load_embedding_constants
-from tpusim.workloads.dlrm.model import MEMORY_KEYS, Candidate, evaluate_candidates
+from tpusim.workloads.dlrm.model import MEMORY_KEYS, Candidate, engine_of, evaluate_candidates
 from tpusim.workloads.dlrm.phases import BOUNDS, PHASES
 from tpusim.workloads.efficiency import load_efficiency
 from tpusim.workloads.sharding import resolve_slice
@@ -102,27 +102,69 @@ def estimate_dlrm(wl: DlrmWorkload, **overrides) -> DlrmEstimate:
     return estimates_of(wl2, [candidate_of(wl2)])[0]
 
 
-def compare_placements(wl: DlrmWorkload, **overrides) -> list[DlrmEstimate]:
+@dataclass(frozen=True)
+class PlacementComparison:
+    """The workload under each placement its chip supports, on one system (`rows`, in the order
+    sparsecore, tensorcore, host); `skipped_placements` says why a placement is missing.
+    Iterating yields the rows."""
+
+    rows: list[DlrmEstimate]
+    skipped_placements: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sparsecore_over_host(self) -> float | None:
+        """Host step time / SparseCore step time (None unless both placements are there)."""
+        by = {e.placement: e for e in self.rows}
+        if "sparsecore" in by and "host" in by:
+            return by["host"].step_time_s / by["sparsecore"].step_time_s
+        return None
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_dict(self) -> dict:
+        """The `--compare-placements --json` document."""
+        return {"kind": "dlrm", "rows": [e.to_dict() for e in self.rows],
+                "sparsecore_over_host": self.sparsecore_over_host,
+                "skipped_placements": dict(self.skipped_placements)}
+
+    def to_frame(self):
+        """One row per placement (`DlrmEstimate.to_row()`), as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame([e.to_row() for e in self.rows])
+
+
+def compare_placements(wl: DlrmWorkload, **overrides) -> PlacementComparison:
     """The workload under each placement its chip supports, on the same system. Without a
     `sharding` override each placement gets its fastest sharding that fits (mod, table or
     column; the file's when none fits), since the best way to spread tables differs between
-    SparseCores (many small engines) and hosts (few large ones)."""
+    SparseCores (many small engines) and hosts (few large ones). A `placement` override is
+    refused: the comparison is over placements."""
     from tpusim.errors import TpusimError
 
+    if overrides.get("placement") is not None:
+        raise TpusimError("the comparison evaluates every placement; remove `placement` (or estimate "
+                          "that one placement alone)", params=("placement",))
     wl2 = with_overrides(wl, **overrides) if overrides else wl
     shardings = (wl2.embedding.sharding,) if "sharding" in overrides else SHARDINGS
     base = candidate_of(wl2)
-    out = []
+    chip = load_chip(wl2.system.chip)
+    out, skipped = [], {}
     for placement in PLACEMENTS:
         try:
-            cands = [replace(base, placement=placement, sharding=sh) for sh in shardings]
-            ests = estimates_of(wl2, cands)
-        except TpusimError:
-            continue  # the chip has no SparseCores, or no host DRAM figures
+            engine_of(chip, placement, base.chips)
+        except TpusimError as exc:  # the chip has no SparseCores, or no host DRAM figures
+            skipped[placement] = str(exc)
+            continue
+        ests = estimates_of(wl2, [replace(base, placement=placement, sharding=sh) for sh in shardings])
         fits = [e for e in ests if e.fits_in_hbm and e.fits_in_host_dram is not False]
         own = next(e for e in ests if e.sharding == wl2.embedding.sharding) if not fits else None
         out.append(min(fits, key=lambda e: e.step_time_s) if fits else own or ests[0])
-    return out
+    return PlacementComparison(out, skipped)
 
 
 def _record(wl: DlrmWorkload, chip, c: Candidate, res: dict, i: int) -> DlrmEstimate:

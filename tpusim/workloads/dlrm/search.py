@@ -2,7 +2,8 @@
 
 Every placement the chip supports x every sharding x every legal slice shape with the
 workload's chips per slice (both the plain and the twisted torus where the shape can be
-twisted) is evaluated in one vectorised call. Rows that fit (HBM, and host DRAM for the host
+twisted) is evaluated in one vectorised call; a placement, sharding, slice shape or twist the
+caller gives is held fixed. Rows that fit (HBM, and host DRAM for the host
 placement) are ranked by step time. Pipelining is the file's choice (it changes the numerics:
 updates land two steps late), never searched.
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from tpusim.errors import TpusimError
 from tpusim.hardware import Chip, all_pods, load_chip
+from tpusim.inputs import parse_shape
 from tpusim.topology.shape import SliceSpec, legal_shapes, slice_spec, twistable
 from tpusim.workloads.dlrm.config import PLACEMENTS, SHARDINGS, DlrmWorkload, with_overrides
 from tpusim.workloads.dlrm.estimate import DlrmEstimate, estimates_of
@@ -70,22 +72,34 @@ def slice_specs(chip: Chip, chips_per_slice: int) -> list[SliceSpec]:
 
 
 def search_dlrm(wl: DlrmWorkload, *, top: int | None = None, **overrides) -> DlrmSearchResult:
-    """Rank the candidates of `wl` (overrides as in `estimate_dlrm`; `top` keeps the best rows)."""
+    """Rank the candidates of `wl` (overrides as in `estimate_dlrm`; `top` keeps the best rows).
+    A `placement`, `sharding`, `slice_shape` or `twisted` override pins that dimension: only
+    candidates with that value are ranked (a pinned placement the chip lacks is an error)."""
     wl2 = with_overrides(wl, **overrides) if overrides else wl
     chip = load_chip(wl2.system.chip)
     n, s = wl2.system.chips, wl2.system.slices
+    pinned = {k: v for k, v in overrides.items() if v is not None}
     skipped: dict[str, str] = {}
     placements = []
-    for p in PLACEMENTS:
+    for p in (pinned["placement"],) if "placement" in pinned else PLACEMENTS:
         try:
             engine_of(chip, p, n)
         except TpusimError as exc:
+            if "placement" in pinned:
+                raise
             skipped[p] = str(exc)
             continue
         placements.append(p)
-    specs = slice_specs(chip, n // s)
+    shardings = (pinned["sharding"],) if "sharding" in pinned else SHARDINGS
+    specs = [spec for spec in slice_specs(chip, n // s)
+             if ("slice_shape" not in pinned or tuple(spec.shape) == parse_shape(pinned["slice_shape"]))
+             and ("twisted" not in pinned or spec.twisted == pinned["twisted"])]
+    if not specs:
+        want = " ".join([pinned.get("slice_shape", "")] + (["twisted"] if pinned.get("twisted") else []))
+        raise TpusimError(f"no legal {chip.name} slice of {n // s} chips is {want.strip() or 'plain'}; "
+                          f"search without the slice shape or the twist")
     cands = [Candidate(p, sh, wl2.embedding.pipelining, n, s, spec)
-             for p in placements for sh in SHARDINGS for spec in specs]
+             for p in placements for sh in shardings for spec in specs]
     ests = estimates_of(wl2, cands) if cands else []
     fits = [e for e in ests if e.fits_in_hbm and e.fits_in_host_dram is not False]
     fits.sort(key=lambda e: (e.step_time_s, e.memory_per_chip_bytes))
