@@ -46,6 +46,10 @@ def test_breakdown_adds_up_and_fractions_are_fractions(wl, over):
     assert est.samples_per_s == pytest.approx(est.global_batch / est.step_time_s)
     assert est.bottleneck in (*est.breakdown_s, "hbm", "ici")
     assert est.memory_per_chip_bytes == pytest.approx(sum(est.memory_breakdown_bytes.values()))
+    for k, own in est.phases_s.items():  # a phase's own duration is never below its exposed time
+        assert own >= est.breakdown_s[k] - 1e-12, k
+    if est.chips > 1:  # the dense gradients always take time to all-reduce, hidden or not
+        assert est.phases_s["dense_allreduce"] > 0
 
 
 @pytest.mark.parametrize(("wl", "over"), CONFIGS)
