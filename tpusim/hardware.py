@@ -22,7 +22,7 @@ from tpusim import defaults
 from tpusim.data import catalog, find_input
 from tpusim.errors import TpusimError
 from tpusim.inputs import REQUIRED, Section, file_version, fmt_shape, load_toml
-from tpusim.topology.ocs import ocs_count
+from tpusim.topology.ocs import cubes_per_ocs, ocs_count
 
 CHIP_PREFIX = "chip-"
 POD_PREFIX = "pod-"
@@ -150,6 +150,18 @@ class Pod:
         if not self.ocs or self.chip.cube_shape is None:
             return 0
         return ocs_count(self.chip.cube_shape, self.cubes, self.ocs_ports, self.ocs_spare_ports)
+
+    @property
+    def ocs_group_cubes(self) -> tuple[int, ...]:
+        """Cubes in each OCS group, in cube-id order (cube c is in group c // the first size,
+        `tpusim.topology.ocs.port`): an OCS joins only the cubes of its group, so a slice is
+        formed within one group. One group of every cube on the catalog pods, and on a pod
+        without OCS; several on a custom pod whose OCSes have too few ports."""
+        n = self.cubes
+        if not self.ocs or not n or self.ocs_ports is None:
+            return (n,)
+        per = cubes_per_ocs(self.ocs_ports, self.ocs_spare_ports)
+        return tuple(min(per, n - start) for start in range(0, n, per))
 
     def cube_shape_of(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """A whole-cube slice shape in chips -> the same slice in cubes ((8, 8, 16) -> (2, 2, 4)

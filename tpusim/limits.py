@@ -20,6 +20,9 @@ from tpusim.errors import TpusimError
 from tpusim.inputs import check_integer
 
 PLAN_SAMPLES = 100_000  # static-torus failure patterns per slice size (10,000: report quality, ~10 s)
+# cubes of a pod whose static torus the planner packs: the compiled packing kernel's fixed-size
+# bit sets hold 256 (catalog pods have at most 144); beyond, the Python kernel can take hours
+PLAN_STATIC_CUBES = 256
 SIM_EVENTS = 100_000_000  # component events over all replications (~130,000 per s per worker)
 SIM_PROCESSES = 2_000_000  # failure processes of one replication (a SimPy process holds ~1 KB)
 SIM_LOG_ENTRIES = 10_000_000  # rows of one replication's event log (about 1.5 GB in memory)

@@ -210,9 +210,11 @@ def _print_readable(result, chart: Path | None) -> None:
         how = (f"static: exact packing on {result.static_patterns} Monte Carlo failure patterns "
                f"(seed {result.seed}), 95% intervals (--samples for more); one-cube and whole-pod "
                f"rows are exact")
+    sizes = result.model.get("ocs_group_cubes", [])
+    groups = f" of one OCS group ({len(sizes)} groups of {max(sizes)} cubes)" if len(sizes) > 1 else ""
     caption = ("P(sched): at least one slice (or --slices of them) can be formed. goodput: expected "
                "fraction of the pod's chips that slices of this size keep busy. OCS: any healthy "
-               "cubes; static: contiguous boxes of cubes on the pod torus.\n" + how)
+               "cubes" + groups + "; static: contiguous boxes of cubes on the pod torus.\n" + how)
     out.print(table(title, columns, rows, caption=caption, justify_right_from=2))
     if result.target:
         t = result.target

@@ -6,9 +6,9 @@ A slice is an int array of cube ids with shape slice_cube_shape, in slice axis o
 at index (i, j, k) is the i-th along the slice's first axis, and so on.
 
 Invariants (tested): slices returned are disjoint, of the requested shape, use only healthy
-cubes, and (static) are contiguous boxes on the pod's cube torus; None exactly when brute force
-finds no way; reform_slice changes only the failed cube's position, and the cross-connects it
-changes are exactly those that touch the failed cube or the spare.
+cubes, (OCS) each within one OCS group, and (static) are contiguous boxes on the pod's cube
+torus; None exactly when brute force finds no way; reform_slice changes only the failed cube's
+position, and the cross-connects it changes are exactly those that touch the failed cube or the spare.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def place_slices(pod, healthy: np.ndarray, slice_cube_shape: tuple[int, ...], n_
                  *, ocs: bool) -> list[np.ndarray] | None:
     """`n_slices` disjoint slices of `slice_cube_shape` cubes on healthy cubes, or None.
 
-    ocs=True: any healthy cubes in any order (lowest ids first, C order inside the slice).
+    ocs=True: any healthy cubes of one OCS group in any order (lowest ids first, C order inside
+    the slice).
     ocs=False: contiguous boxes on the pod's cube torus, any orientation and position, found by
     the exact packing search (so None means no packing exists).
     """
@@ -58,11 +59,14 @@ def place_slices(pod, healthy: np.ndarray, slice_cube_shape: tuple[int, ...], n_
     k = math.prod(shape)
     if n_slices == 0:
         return []
-    if ocs:
-        ids = np.flatnonzero(h.ravel())
-        if ids.size < k * n_slices:
-            return None
-        return [ids[i * k:(i + 1) * k].reshape(shape).copy() for i in range(n_slices)]
+    if ocs:  # each slice within one OCS group (pod.ocs_group_cubes), lowest groups first
+        flat, per = h.ravel(), pod.ocs_group_cubes[0]
+        out: list[np.ndarray] = []
+        for start in range(0, flat.size, per):
+            ids = start + np.flatnonzero(flat[start:start + per])
+            out += [ids[i * k:(i + 1) * k].reshape(shape).copy()
+                    for i in range(min(ids.size // k, n_slices - len(out)))]
+        return out if len(out) == n_slices else None
     boxes = max_packing(grid, shape, h, need=int(n_slices))
     if len(boxes) < n_slices:
         return None
@@ -166,7 +170,10 @@ def assignment(pod, faulty_cubes: list[int], slice_cube_shape: tuple[int, ...], 
                               params=("then_fail",))
         first = ocs_slices[0]
         used = {int(c) for s in ocs_slices for c in s.ravel()}
-        spares = [int(c) for c in np.flatnonzero(healthy.ravel()) if int(c) not in used]
+        per = pod.ocs_group_cubes[0]  # the spare comes from the slice's OCS group
+        group = int(first.ravel()[0]) // per
+        spares = [int(c) for c in np.flatnonzero(healthy.ravel())
+                  if int(c) not in used and int(c) // per == group]
         new, removed, added = reform_slice(pod, first, int(then_fail), spares)
         out["reform"] = {"failed_cube": int(then_fail), "spare_cube": int(new[new != first][0]),
                          "cubes": new.tolist(), "removed": [_connect_dict(c) for c in removed],

@@ -10,13 +10,17 @@ Google Cloud blog "Cluster-level reliability for trillion-parameter models on TP
   cubes that go down together with probability 1 - p_domain; inside an up domain cubes fail
   independently with p_cube.
 - With OCS a slice of k cubes can be formed whenever at least k cubes are healthy, in any
-  order: P = P(Binomial(n, p_cube) >= k). Optional OCS term: each of the pod's OCSes is up with
+  order: P = P(Binomial(n, p_cube) >= k). An OCS joins only the cubes of its group (one group
+  on the catalog pods; several on a custom pod whose OCSes have too few ports), so with groups
+  the number of disjoint k-cube slices is S = sum over groups of floor(H_g / k)
+  (`ocs_slice_pmf`). Optional OCS term: each of the pod's OCSes is up with
   p_ocs and a cube-built slice uses every OCS (each cube face position goes through one), so
   the OCS model is multiplied by p_ocs^n_ocs.
 
 Invariants (tested): probabilities lie in [0, 1]; p_at_least_k_healthy is 1 at k <= 0, is
 p_cube^n at k = n, falls as k rises and rises with p_cube; the healthy-count pmf sums to 1 and
-matches brute-force enumeration on small pods; the correlated form with domains of one cube and
+matches brute-force enumeration on small pods; with one group `ocs_slice_pmf` gives
+P(S >= m) = P(H >= m k) and E[S] = E[floor(H / k)]; the correlated form with domains of one cube and
 p_domain = 1 equals the independent form.
 """
 
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+
+import numpy as np
 
 from tpusim.errors import TpusimError
 from tpusim.inputs import check_integer, check_probability
@@ -56,13 +62,27 @@ def cube_availability(p_host: float, hosts_per_cube: int, *, p_chip: float = 1.0
             * _prob("p_rack", p_rack, allow_zero=False))
 
 
+# C(n, n/2) fits a float up to n = 1029; catalog pods have at most 144 cubes
+_EXACT_PMF_MAX_CUBES = 1000
+
+
 @lru_cache(maxsize=4096)
 def healthy_pmf(n_cubes: int, p_cube: float) -> tuple[float, ...]:
     """P(exactly h healthy cubes) for h = 0..n_cubes, independent cubes (binomial)."""
     n = _count("n_cubes", n_cubes)
     p = _prob("p_cube", p_cube)
     q = 1.0 - p
-    return tuple(math.comb(n, h) * p ** h * q ** (n - h) for h in range(n + 1))
+    if n <= _EXACT_PMF_MAX_CUBES:
+        return tuple(math.comb(n, h) * p ** h * q ** (n - h) for h in range(n + 1))
+    if p == 0.0 or q == 0.0:  # every cube down, or every cube up
+        return tuple(float(h == (n if q == 0.0 else 0)) for h in range(n + 1))
+    # beyond that C(n, h) overflows a float (a custom pod of one-host cubes): in logs, then
+    # normalised so the pmf sums to 1 within rounding and no tail exceeds 1
+    log_n, log_p, log_q = math.lgamma(n + 1), math.log(p), math.log(q)
+    terms = [math.exp(log_n - math.lgamma(h + 1) - math.lgamma(n - h + 1) + h * log_p
+                      + (n - h) * log_q) for h in range(n + 1)]
+    total = math.fsum(terms)
+    return tuple(t / total for t in terms)
 
 
 @lru_cache(maxsize=4096)
@@ -121,6 +141,20 @@ def expected_ocs_slices(pmf: tuple[float, ...], slice_cubes: int, n_slices_max: 
         raise TpusimError(f"slice_cubes must be >= 1, got {slice_cubes}")
     cap = n_slices_max if n_slices_max is not None else len(pmf)
     return math.fsum(min(h // slice_cubes, cap) * x for h, x in enumerate(pmf))
+
+
+def ocs_slice_pmf(group_pmfs: list[tuple[float, ...]], slice_cubes: int) -> np.ndarray:
+    """P(exactly s disjoint `slice_cubes`-cube slices can be formed) for s = 0, 1, ...: each
+    OCS group (its healthy-count pmf in `group_pmfs`) forms floor(H_g / k) slices from its own
+    cubes, and groups are independent, so the pmf of S = sum_g floor(H_g / k) is the
+    convolution of the groups' pmfs of floor(H_g / k)."""
+    if slice_cubes <= 0:
+        raise TpusimError(f"slice_cubes must be >= 1, got {slice_cubes}")
+    dist = np.ones(1)
+    for pmf in group_pmfs:
+        per_group = np.bincount(np.arange(len(pmf)) // slice_cubes, weights=np.asarray(pmf))
+        dist = np.convolve(dist, per_group)
+    return dist
 
 
 def ocs_goodput(n_cubes: int, slice_cubes: int, p_cube: float) -> float:

@@ -22,6 +22,8 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
+
 from tpusim import defaults, limits
 from tpusim.errors import TpusimError
 from tpusim.inputs import check_integer, check_probability
@@ -155,6 +157,10 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
         raise limits.over_limit("plan: samples (static-torus failure patterns per slice size)",
                                 samples, limits.PLAN_SAMPLES,
                                 "10,000 give report-quality intervals in seconds", params=("samples",))
+    if check_limits and math.prod(grid) > limits.PLAN_STATIC_CUBES:
+        raise limits.over_limit(f"plan: static-torus packing of pod {pod.name}'s cubes",
+                                math.prod(grid), limits.PLAN_STATIC_CUBES,
+                                "the exact packer's compiled kernel holds that many cubes")
     p_host = check_probability(host_availability, "availability", "plan")
     n_slices = check_integer(n_slices, "slices", "plan", at_least=1, param=True)  # tpusim.plan's name
     if target is not None:
@@ -177,23 +183,28 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
         raise TpusimError(f"{n_slices} slices of {what} need more than the pod's {n} cubes "
                           f"({pod.chips} chips); ask for fewer `slices` or a smaller `slice`",
                           params=("slices", "slice"))
-    if domain_cubes == 1 and p_domain == 1.0:
-        pmf = av.healthy_pmf(n, p_cube)
-    else:
-        pmf = av.healthy_pmf_correlated(n, p_cube, domain_cubes, p_domain)
-    ocs_up = p_ocs ** pod.ocs_count
+    def healthy_pmf(cubes: int) -> tuple[float, ...]:
+        if domain_cubes == 1 and p_domain == 1.0:
+            return av.healthy_pmf(cubes, p_cube)
+        return av.healthy_pmf_correlated(cubes, p_cube, domain_cubes, p_domain)
+
+    pmf = healthy_pmf(n)
+    groups = pod.ocs_group_cubes  # an OCS slice is formed within one group
+    group_pmfs = [pmf] if len(groups) == 1 else [healthy_pmf(m) for m in groups]
+    ocs_up = p_ocs ** (pod.ocs_count // len(groups))  # the OCSes of the slice's group
     static = static_estimates(grid, cube_shapes, p_cube, n_slices=n_slices, samples=samples,
                               seed=seed, domain_cubes=domain_cubes, p_domain=p_domain,
                               on_shape=on_shape)
     rows = []
     for shape, cshape, est in zip(shapes, cube_shapes, static, strict=True):
         k = math.prod(cshape)
-        p_ocs_row = ocs_up * math.fsum(pmf[k * n_slices:])
-        good_ocs = ocs_up * av.expected_ocs_slices(pmf, k) * k / n
+        slices_pmf = av.ocs_slice_pmf(group_pmfs, k)
+        p_ocs_row = ocs_up * math.fsum(slices_pmf[n_slices:])
+        good_ocs = ocs_up * float(slices_pmf @ np.arange(len(slices_pmf))) * k / n
         spares = None
-        if target is not None and domain_cubes == 1 and p_domain == 1.0:
-            spares = av.spares_for_target(k * n_slices, p_cube, target / ocs_up, n) \
-                if target <= ocs_up else None
+        if target is not None and domain_cubes == 1 and p_domain == 1.0 and target <= ocs_up \
+                and k * n_slices <= max(groups):  # spares drawn from the slices' group
+            spares = av.spares_for_target(k * n_slices, p_cube, target / ocs_up, max(groups))
         if k == 1 or k * n_slices == n:
             # one-cube boxes or the whole pod: the static torus has exactly the OCS choices
             p_static = math.fsum(pmf[k * n_slices:])
@@ -219,7 +230,10 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
                        "largest_slice_chips_static": max(ok_static) if ok_static else None}
     model = {
         "p_cube": "p_host ^ hosts_per_cube" + (" x p_chip ^ chips_per_cube" if p_chip < 1 else ""),
-        "ocs": "P(at least n_slices x slice cubes healthy) x p_ocs ^ OCS count",
+        "ocs": "P(at least n_slices x slice cubes healthy) x p_ocs ^ OCS count"
+               + ("" if len(groups) == 1 else
+                  "; each OCS group forms slices from its own healthy cubes"),
+        "ocs_group_cubes": list(groups),
         "static": "exact max packing of contiguous boxes of cubes on the pod's cube torus",
         "ocs_count": pod.ocs_count, "p_ocs": p_ocs, "p_chip": p_chip,
         "domain_cubes": domain_cubes, "p_domain": p_domain,
