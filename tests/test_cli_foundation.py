@@ -11,8 +11,10 @@ from conftest import assert_clean_error
 def test_catalog_table_and_json(cli):
     table = cli("catalog")
     assert table.returncode == 0, table.stderr
-    for name in ("v4", "v5p", "tpu-v4-4096", "tpu-v7-9216"):
+    for name in ("v4", "v5p", "tpu-v4-4096", "tpu-v7-9216", "SparseCores"):
         assert name in table.stdout
+    v3_row = next(line for line in table.stdout.splitlines() if line.startswith("│ v3 "))
+    assert [cell.strip() for cell in v3_row.split("│")][-3] == "2"  # SparseCores per v3 chip
     data = json.loads(cli("catalog", "--json").stdout)
     chip = next(c for c in data["chips"] if c["name"] == "v4")
     assert chip["peak_bf16_flops_per_s"] == 275e12

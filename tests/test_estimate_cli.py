@@ -23,6 +23,14 @@ def test_summary(cli):
         assert needle in r.stdout
 
 
+def test_int8_mfu_above_100_percent_says_against_which_peak(cli):
+    """The int8 MLPerf GPT-3 run's MFU is above 100% of the bf16 peak (its matmuls run at the int8
+    peak, 2x bf16 on v5p): the summary says what it is measured against; bf16 runs do not."""
+    int8 = " ".join(cli("estimate", "mlperf-gpt3-175b-v5p").stdout.split())
+    assert "of the bf16 peak" in int8
+    assert "of the bf16 peak" not in cli("estimate", "palm-8b").stdout
+
+
 def test_json_keys(cli):
     r = cli("estimate", "palm-540b", "--json")
     assert r.returncode == 0, r.stderr

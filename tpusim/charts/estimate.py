@@ -43,7 +43,8 @@ def _caption(recs: list[dict]) -> str:
 
 
 def _label(r: dict) -> str:
-    return f"{r.get('chips', '?')} {r.get('chip', '')} ({r.get('slices', 1)} x {r.get('slice_shape', '?')})"
+    shape = str(r.get("slice_shape", "?")) + (" twisted" if r.get("twisted") else "")
+    return f"{r.get('chips', '?')} {r.get('chip', '')} ({r.get('slices', 1)} x {shape})"
 
 
 @styled

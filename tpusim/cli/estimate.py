@@ -140,7 +140,8 @@ def _print_estimate(est) -> None:
         ("step time", fmt_duration(est.step_time_s)),
         ("tokens / step", f"{est.tokens_per_step:,}"),
         ("tokens / s", f"{est.tokens_per_s:,.0f}"),
-        ("MFU", f"{est.mfu:.1%} (6N + 12LHQT; by convention: {conventions})"),
+        ("MFU", f"{est.mfu:.1%} (6N + 12LHQT; by convention: {conventions})"
+         + (" of the bf16 peak: int8 matmuls run faster" if est.matmul_dtype == "int8" else "")),
         ("HFU", f"{est.hfu:.1%}"),
         ("parameters", _count(est.params)),
         (
