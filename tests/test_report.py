@@ -165,3 +165,20 @@ def test_report_renders_in_a_headless_browser(made, tmp_path):
     found = re.search(r'data-figures="(\d+)/(\d+)"', dom.stdout)
     assert found, dom.stderr[-2000:]
     assert found.group(1) == found.group(2) == str(result.figures)
+
+
+def test_dlrm_estimate_and_sweep_sections_rank_by_throughput():
+    """A DLRM's MFU counts dense FLOPs only: its key numbers say so (no HFU), a sweep over it is
+    ranked by samples/s, and sub-millisecond step times keep their digits in the table."""
+    from tpusim.reports.sections import estimate_section, sweep_section
+
+    est = tpusim.estimate("dlrm-dcnv2")
+    section = estimate_section([est], "dlrm-dcnv2")
+    labels = dict(section.numbers)
+    assert "dlrm-dcnv2: MFU (dense FLOPs only)" in labels and "dlrm-dcnv2: MFU / HFU" not in labels
+    assert section.tables[0][1]["step time (s)"][0] == pytest.approx(est.step_time_s, rel=1e-3)
+    rows = tpusim.sweep({"kind": "estimate", "base": "dlrm-dcnv2",
+                         "grid": {"embedding.skew": [1.0, 2.0]}}, progress=False).to_frame()
+    numbers = dict(sweep_section(rows, "estimate", "skew", "dict").numbers)
+    best = rows.loc[rows["samples_per_s"].idxmax()]
+    assert numbers["sweep skew: best samples/s"].startswith(f"{best['samples_per_s']:.4g} at")

@@ -18,7 +18,9 @@ from tpusim.units import DAY_S, HOUR_S, fmt_duration
 # The first output column of each runner's rows: sweep rows are point_id, the point's grid keys,
 # then the outputs (tpusim.sweeps.run_point).
 FIRST_OUTPUTS = ("workload", "pod_name", "scenario", "error")
-SWEEP_METRIC = {"simulate": ("goodput", "goodput (all jobs)"), "estimate": ("mfu", "MFU")}
+SWEEP_METRIC = {"simulate": ("goodput", "goodput (all jobs)"), "estimate": ("mfu", "MFU"),
+                # a DLRM's MFU counts dense FLOPs only (docs/embeddings.md): rank by throughput
+                "estimate_dlrm": ("samples_per_s", "samples/s")}
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,13 @@ def estimate_section(estimates: list[Any], source: str) -> Section:
     from tpusim.charts.estimate import records
 
     recs = records(estimates)
-    best = max(recs, key=lambda r: r["mfu"])
+    dlrm = all("samples_per_s" in r for r in recs)  # an embedding model: MFU counts dense FLOPs only
+    best = max(recs, key=lambda r: r["samples_per_s"] if dlrm else r["mfu"])
     name = best.get("workload", "workload")
-    numbers = [(f"{name}: MFU / HFU", f"{_pct(best['mfu'])} / {_pct(best.get('hfu'))}"),
+    numbers = [(f"{name}: MFU (dense FLOPs only)", _pct(best["mfu"])) if dlrm else
+               (f"{name}: MFU / HFU", f"{_pct(best['mfu'])} / {_pct(best.get('hfu'))}"),
                (f"{name}: step time", fmt_duration(best["step_time_s"]))]
-    unit = "tokens" if "tokens_per_s" in best else "samples"
+    unit = "samples" if dlrm else "tokens"
     numbers.append((f"{name}: {unit}/s", f"{best[f'{unit}_per_s']:,.0f}"))
     figures = [("Where the step time goes, by cause.", _fig(charts.step_breakdown(recs)))]
     if len({r["chips"] for r in recs}) > 1:
@@ -99,7 +103,7 @@ def estimate_section(estimates: list[Any], source: str) -> Section:
     table = pd.DataFrame([{
         "chips": r["chips"], "chip": r.get("chip"),
         "slices x shape": f"{r.get('slices')} x {r.get('slice_shape')}",
-        "step time (s)": round(r["step_time_s"], 3), f"{unit}/s": round(r[f"{unit}_per_s"]),
+        "step time (s)": float(f"{r['step_time_s']:.4g}"), f"{unit}/s": round(r[f"{unit}_per_s"]),
         "MFU": round(r["mfu"], 4), "HFU": round(r.get("hfu", math.nan), 4),
         "memory per chip (GB)": round(r.get("memory_per_chip_bytes", math.nan) / 1e9, 2),
         "fits in HBM": r.get("fits_in_hbm"),
@@ -199,7 +203,8 @@ def sweep_section(frame: Any, kind: str, name: str, source: str) -> Section:
             figures.append((f"{y.replace('_', ' ')} against slice size for each {by or 'point'}.",
                             _fig(charts.sweep_lines(ok, "slice_chips", y, by=by, logx=True))))
     elif kind in SWEEP_METRIC and grid:
-        y, label = SWEEP_METRIC[kind]
+        dlrm = kind == "estimate" and "kind" in ok.columns and (ok["kind"] == "dlrm").all()
+        y, label = SWEEP_METRIC["estimate_dlrm" if dlrm else kind]
         rows = ok[ok["job"] == "*"] if "job" in ok.columns else ok
         rows = _fix_others(rows, grid[:2])
         if len(rows):
@@ -217,7 +222,8 @@ def sweep_section(frame: Any, kind: str, name: str, source: str) -> Section:
     if not figures:  # nothing to draw a line through: show the numbers
         numbers.append((f"sweep {name}", "no varying grid key to plot"))
     shown = [c for c in ("point_id", *grid, "job", "slice_chips", "goodput", "goodput_ci95",
-                         "runtime_goodput", "mfu", "step_time_s", "goodput_ocs", "goodput_static",
+                         "runtime_goodput", "mfu", "samples_per_s", "step_time_s", "goodput_ocs",
+                         "goodput_static",
                          "error") if c in frame.columns]
     seeds = tuple(sorted({f"sweep {name}: seed {s}" for s in frame["seed"].dropna().unique()})
                   ) if "seed" in frame.columns else ()
