@@ -181,4 +181,4 @@ def test_dlrm_estimate_and_sweep_sections_rank_by_throughput():
                          "grid": {"embedding.skew": [1.0, 2.0]}}, progress=False).to_frame()
     numbers = dict(sweep_section(rows, "estimate", "skew", "dict").numbers)
     best = rows.loc[rows["samples_per_s"].idxmax()]
-    assert numbers["sweep skew: best samples/s"].startswith(f"{best['samples_per_s']:.4g} at")
+    assert numbers["sweep skew: best samples/s"].startswith(f"{best['samples_per_s']:,.0f} at")

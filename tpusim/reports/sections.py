@@ -210,7 +210,8 @@ def sweep_section(frame: Any, kind: str, name: str, source: str) -> Section:
         if len(rows):
             best = rows.loc[rows[y].idxmax()]
             where = ", ".join(f"{g} = {best[g]}" for g in grid)
-            numbers.append((f"sweep {name}: best {label}", f"{best[y]:.4g} at {where}"))
+            value = f"{best[y]:,.0f}" if y.endswith("_per_s") else f"{best[y]:.4g}"
+            numbers.append((f"sweep {name}: best {label}", f"{value} at {where}"))
             by = grid[1] if len(grid) > 1 else None
             band = " (band: 95% interval over replications)" if f"{y}_ci95" in rows else ""
             per = f", one line per {by}" if by else ""
