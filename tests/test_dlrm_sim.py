@@ -35,9 +35,14 @@ def test_dlrm_job_plan_counts_samples():
 def test_mixed_pod_reports_samples_and_tokens():
     sc = _scenario({"name": "rec", "workload": "dlrm-dcnv2", "slice": "4x4x8"},
                    {"name": "lm", "workload": "palm-8b", "slice": "4x4x8"}, days=1)
-    jobs = simulate(sc, workers=1).summary["jobs"]
+    summary = simulate(sc, workers=1).summary
+    jobs = summary["jobs"]
     assert jobs["rec"]["samples_trained"] > 0 and jobs["rec"]["tokens_trained"] is None
     assert jobs["lm"]["tokens_trained"] > 0 and jobs["lm"]["samples_trained"] is None
+    plan = summary["jobs_plan"]  # what each job's progress is made of
+    assert (plan["rec"]["samples_per_step"], plan["rec"]["tokens_per_step"]) == (65536, None)
+    assert plan["lm"]["samples_per_step"] is None and plan["lm"]["tokens_per_step"] > 0
+    assert plan["rec"]["program_goodput"] == plan["rec"]["mfu"] < 1
 
 
 @pytest.mark.parametrize(("job", "needle"), [

@@ -138,7 +138,9 @@ def simulate(scenario: Scenario, *, workers: int | None = None, with_events: boo
     table = pd.DataFrame(rows).sort_values(["replication", "job"], kind="stable").reset_index(drop=True)
     summary = summarize(table, scenario=scenario.name, seed=scenario.seed)
     summary["jobs_plan"] = {
-        p.spec.name: {"mfu": p.mfu, "step_time_s": p.step_time_s, "work_s": p.work_s,
+        p.spec.name: {"mfu": p.mfu, "program_goodput": p.mfu, "step_time_s": p.step_time_s,
+                      "tokens_per_step": p.tokens_per_step, "samples_per_step": p.samples_per_step,
+                      "work_s": p.work_s,
                       "checkpoint_interval_s": p.interval_s,
                       "failure_rate_per_hour": p.failure_rate_per_s * 3600.0,
                       "rate_source": p.rate_source}
