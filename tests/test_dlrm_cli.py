@@ -80,6 +80,8 @@ def test_bad_options_give_one_line(cli, tmp_path):
     assert_clean_error(cli("estimate", "dlrm-dcnv2", "--chip", "v4", "--chips", "512", "--twisted"),
                        "twisted")
     assert_clean_error(cli("estimate", "palm-540b", "--compare-placements"), "dlrm")
+    # an illegal slice is named as such (not as a batch that does not divide among its 80 chips)
+    assert_clean_error(cli("estimate", "dlrm-mlperf-v1", "--slice", "4x4x5"), "slice 4x4x5", "multiples of 4")
     utf16 = tmp_path / "utf16.toml"
     utf16.write_bytes(GOOD.encode("utf-16"))
     assert_clean_error(cli("estimate", str(utf16)), "UTF")

@@ -192,6 +192,12 @@ def with_overrides(
         pipelining=pipelining if pipelining is not None else wl.embedding.pipelining,
     )
     training = wl.training if global_batch is None else replace(wl.training, global_batch=global_batch)
+    if slice_shape is not None:  # an illegal shape is the problem to name, before the batch's
+        from tpusim.hardware import load_chip
+        from tpusim.workloads.sharding import resolve_slice
+
+        shape_chips = math.prod(parse_shape(slice_shape))
+        resolve_slice(load_chip(system.chip), shape_chips, slice_shape, system.twisted)
     return check_workload(replace(wl, system=system, embedding=emb, training=training))
 
 
