@@ -86,3 +86,11 @@ def test_slice_alone_sets_the_slice_size_and_global_batch_option(cli):
     half = _json.loads(cli("estimate", "palm-540b", "--slices", "1", "--global-batch", "1024",
                            "--json").stdout)
     assert abs(two["tokens_per_s"] / half["tokens_per_s"] - 1.95) <= 0.03
+
+
+def test_slice_size_errors_speak_of_chips_per_slice(cli):
+    """palm-540b runs on 2 slices: --chips 100 asks for 50 chips per slice, and --slice 12x16x16
+    with --chips 1024 for 512; the messages say so rather than name an internal parameter."""
+    assert_clean_error(cli("estimate", "palm-540b", "--chips", "100"), "50 chips", "chips per slice")
+    assert_clean_error(cli("estimate", "palm-540b", "--slice", "12x16x16", "--chips", "1024"),
+                       "3072 chips", "512 per slice")

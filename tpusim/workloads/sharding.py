@@ -179,12 +179,16 @@ def resolve_slice(chip: Chip, chips_per_slice: int, slice_shape: str | None, twi
             f"use several slices (`slices`)", params=("slices",)
         )
     if slice_shape is None:
-        shape = compact_shape(chip, pod.shape, chips_per_slice)
+        try:
+            shape = compact_shape(chip, pod.shape, chips_per_slice)
+        except TpusimError as exc:  # the count is per slice: say so (the user gave all chips)
+            raise TpusimError(f"{exc} (chips per slice: all chips / slices)") from None
     else:
         spec = slice_spec(chip, pod.shape, slice_shape, twisted=twisted)
         if spec.chips != chips_per_slice:
             raise TpusimError(
-                f"slice shape {spec.name} has {spec.chips} chips but chips_per_slice = {chips_per_slice}"
+                f"slice shape {spec.name} has {spec.chips} chips but the chips and slices asked for "
+                f"give {chips_per_slice} per slice; drop one of them or make them agree"
             )
         return spec
     return slice_spec(chip, pod.shape, shape, twisted=twisted)
