@@ -121,7 +121,8 @@ def test_step_breakdown_labels_a_twisted_slice():
     wl = load_dlrm("dlrm-dcnv2")
     ests = [estimate_dlrm(wl, chip="v4", chips=128, twisted=t) for t in (False, True)]
     labels = [t.get_text() for t in charts.step_breakdown(ests).get_yticklabels()]
-    assert sorted(labels) == ["128 v4 (1 x 4x4x8 twisted)", "128 v4 (1 x 4x4x8)"]
+    assert sorted(labels) == ["128 v4 sparsecore/mod (1 x 4x4x8 twisted)",
+                              "128 v4 sparsecore/mod (1 x 4x4x8)"]
 
 
 def test_estimate_charts(estimates):

@@ -182,3 +182,21 @@ def test_dlrm_estimate_and_sweep_sections_rank_by_throughput():
     numbers = dict(sweep_section(rows, "estimate", "skew", "dict").numbers)
     best = rows.loc[rows["samples_per_s"].idxmax()]
     assert numbers["sweep skew: best samples/s"].startswith(f"{best['samples_per_s']:,.0f} at")
+
+
+def test_compare_placements_json_is_a_report_input(tmp_path):
+    """`estimate --compare-placements --json` output is reported like other --json outputs: one
+    row and one labelled bar per placement (it was refused as 'not a --json output')."""
+    path = tmp_path / "cmp.json"
+    path.write_text(json.dumps(tpusim.estimate("dlrm-dcnv2", chip="v4", chips=128,
+                                               compare_placements=True).to_dict()))
+    result = run_main("report", str(path), "--out", str(tmp_path / "r"), "--format", "md")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "r" / "report.md").read_text()
+    for placement in ("sparsecore / mod", "tensorcore / mod", "host / column"):
+        assert placement in text
+    from tpusim.charts import step_breakdown
+
+    ests = json.loads(path.read_text())["rows"]
+    labels = [t.get_text() for t in step_breakdown(ests).get_yticklabels()]
+    assert len(set(labels)) == 3 and all("/" in label for label in labels)

@@ -44,7 +44,8 @@ def _caption(recs: list[dict]) -> str:
 
 def _label(r: dict) -> str:
     shape = str(r.get("slice_shape", "?")) + (" twisted" if r.get("twisted") else "")
-    return f"{r.get('chips', '?')} {r.get('chip', '')} ({r.get('slices', 1)} x {shape})"
+    tables = f" {r['placement']}/{r.get('sharding', '?')}" if r.get("placement") else ""  # a DLRM's
+    return f"{r.get('chips', '?')} {r.get('chip', '')}{tables} ({r.get('slices', 1)} x {shape})"
 
 
 @styled

@@ -115,6 +115,10 @@ def _json_kind(path: Path) -> str:
             return "simulate-json"
         if "step_time_s" in doc and "mfu" in doc:
             return "estimate-json"
+        rows = doc.get("rows")
+        if isinstance(rows, list) and rows and all(isinstance(r, dict) and "step_time_s" in r and "mfu" in r
+                                                   for r in rows):
+            return "estimates-json"  # estimate --compare-placements --json: one estimate per placement
     raise TpusimError(f"{path}: not a --json output of tpusim plan, estimate or simulate")
 
 
@@ -146,6 +150,8 @@ def section_of(item: Input, *, replications: int | None, workers: int | None) ->
         return plan_section(doc if isinstance(doc, list) else [doc], source)
     if item.kind == "estimate-json":
         return estimate_section([doc], source)
+    if item.kind == "estimates-json":
+        return estimate_section(doc["rows"], source)
     return simulate_section(doc, source)
 
 

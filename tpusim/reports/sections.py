@@ -102,7 +102,9 @@ def estimate_section(estimates: list[Any], source: str) -> Section:
 
     table = pd.DataFrame([{
         "chips": r["chips"], "chip": r.get("chip"),
-        "slices x shape": f"{r.get('slices')} x {r.get('slice_shape')}",
+        **({"placement / sharding": f"{r.get('placement')} / {r.get('sharding')}"} if dlrm else {}),
+        "slices x shape": f"{r.get('slices')} x {r.get('slice_shape')}"
+                          + (" twisted" if r.get("twisted") else ""),
         "step time (s)": float(f"{r['step_time_s']:.4g}"), f"{unit}/s": round(r[f"{unit}_per_s"]),
         "MFU": round(r["mfu"], 4), "HFU": round(r.get("hfu", math.nan), 4),
         "memory per chip (GB)": round(r.get("memory_per_chip_bytes", math.nan) / 1e9, 2),
