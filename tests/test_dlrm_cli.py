@@ -193,3 +193,14 @@ def test_sweep_unknown_runner_key_suggests_a_dlrm_dotted_key(tmp_path):
     with pytest.raises(TpusimError, match="embedding.skew") as err:
         run_sweep(_dlrm_sweep(tmp_path, 'remat = ["full"]'), tmp_path / "o.jsonl")
     assert "global_batch_seqs" not in str(err.value)
+
+
+def test_cli_sweep_table_shows_dlrm_throughput(cli, tmp_path):
+    """The sweep's summary table of a DLRM estimate sweep shows samples/s and the bottleneck
+    (it showed only the dense-only MFU and the step time)."""
+    spec = tmp_path / "s.toml"
+    spec.write_text('[sweep]\nkind = "estimate"\nbase = "dlrm-dcnv2"\n'
+                    '[grid]\n"embedding.skew" = [1.0, 2.0]\n', encoding="utf-8")
+    result = cli("sweep", str(spec), "--out", str(tmp_path / "o.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "samples_per_s" in result.stdout and "bottleneck" in result.stdout

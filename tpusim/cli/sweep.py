@@ -75,7 +75,8 @@ def sweep(
     )
     frame = to_frame(result.out)
     shown = [c for c in frame.columns if c in spec.grid or c == "job"] + [
-        c for c in ("mfu", "step_time_s", "tokens_per_s", "fits_in_hbm", "slice_chips",
+        c for c in ("mfu", "step_time_s", "tokens_per_s", "samples_per_s", "bottleneck", "fits_in_hbm",
+                    "slice_chips",
                     "p_schedulable_ocs", "goodput_ocs", "goodput", "runtime_goodput", "error")
         if c in frame.columns]
     head = frame[shown].head(20)
