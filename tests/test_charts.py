@@ -153,6 +153,48 @@ def test_simulate_charts(sim_result):
     assert len(charts.simulate_overview(sim_result).subfigs) == 2
 
 
+def test_goodput_intervals_stay_inside_zero_one_and_inside_the_axes():
+    # three replications, Student-t with 2 degrees of freedom: half-widths far above 1 - goodput
+    summary = {"scenario": "s", "replications": 3, "badput": {}, "productive_s": 1.0}
+    for key, value in (("scheduling_goodput", 0.9), ("runtime_goodput", 0.95),
+                       ("program_goodput", 0.6), ("goodput", 0.51)):
+        summary[key], summary[f"{key}_ci95"] = value, 0.3
+    ax = charts.goodput_decomposition(summary)
+    tops = [seg[:, 1].max() for c in ax.collections for seg in c.get_segments()]
+    assert max(tops) == pytest.approx(1.0)  # clipped to 1, not 1.2
+    labels = [t for t in ax.texts if t.get_text().endswith("%")]
+    assert len(labels) == 4
+    assert all(t.xy[1] <= 1.0 + 1e-9 for t in labels)  # anchored at the clipped bar end
+    one = {**summary, "replications": 1, **{f"{k}_ci95": math.nan for k in (
+        "scheduling_goodput", "runtime_goodput", "program_goodput", "goodput")}}
+    assert not charts.goodput_decomposition(one).collections  # no interval, no error bars
+
+
+def test_time_to_train_with_no_finished_run_says_so_instead_of_an_empty_frame():
+    import pandas as pd
+
+    table = pd.DataFrame({"job": ["*"] * 3, "goodput": [0.4, 0.5, 0.6],
+                          "time_to_train_s": [math.nan] * 3})
+    ax = charts.time_to_train_distribution(table)
+    assert any("no replication finished" in t.get_text() for t in ax.texts)
+    assert list(ax.get_yticks()) == [] and list(ax.get_xticks()) == []
+    assert _labels(ax) == ["0 of 3 finished"]
+
+
+def test_timeline_of_a_pod_without_cubes_counts_hosts():
+    from tpusim.sim import scenario_from_dict, simulate
+
+    sc = scenario_from_dict({
+        "name": "v5e", "pod": {"name": "v5litepod-256"},
+        "failures": {"host": {"availability": 0.99, "mttr_hours": 12}},
+        "jobs": [{"name": "j", "slice": "v5litepod-128", "mfu": 0.5, "step_time_s": 1,
+                  "steps": 1000}],
+        "run": {"days": 1}}, "t")
+    fig = charts.timeline(simulate(sc, workers=1, with_events=True))
+    assert fig.axes[1].get_ylabel() == "healthy hosts"
+    assert "hosts the jobs need" in _labels(fig.axes[1])
+
+
 def test_sweep_charts_lines_with_bands_and_heatmap():
     import pandas as pd
 
@@ -165,6 +207,11 @@ def test_sweep_charts_lines_with_bands_and_heatmap():
     assert ax.images[0].get_array().shape == (2, 2)
     with pytest.raises(Exception, match="no column"):
         charts.sweep_lines(frame, "interval_s", "goodpt")
+    # a dotted key of the base file is labelled as written in the grid, not half-translated
+    dotted = frame.rename(columns={"interval_s": "recovery.checkpoint_interval_s"})
+    ax = charts.sweep_lines(dotted, "recovery.checkpoint_interval_s", "goodput", by="host")
+    assert ax.get_xlabel() == "recovery.checkpoint_interval_s"
+    assert "recovery.checkpoint_interval_s" in ax.get_title(loc="left")
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])

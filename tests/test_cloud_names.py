@@ -54,6 +54,9 @@ def test_cli_accepts_names_for_pods_and_slices():
     assert (est["chip"], est["chips"], est["slice_shape"]) == ("v5p", 64, "4x4x4")
     assert_clean_error(run_main("estimate", "palm-8b", "--slice", "v5p-128", "--chip", "v4"),
                        "v5p-128", "--chip")
+    # a sub-cube name for the planner (which counts whole cubes): the name, the cube, the fix
+    assert_clean_error(run_main("plan", "--pod", "v4-8"), "v4-8 is a 4-chip slice", "64-chip cube",
+                       "v4-128 or more", "tpu-v4-4096")
 
 
 def test_catalog_lists_cloud_names():

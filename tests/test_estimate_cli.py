@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import assert_clean_error
+from conftest import assert_clean_error, run_main
 
 
 def test_summary(cli):
@@ -94,3 +94,19 @@ def test_slice_size_errors_speak_of_chips_per_slice(cli):
     assert_clean_error(cli("estimate", "palm-540b", "--chips", "100"), "50 chips", "chips per slice")
     assert_clean_error(cli("estimate", "palm-540b", "--slice", "12x16x16", "--chips", "1024"),
                        "3072 chips", "512 per slice")
+
+
+def test_chip_file_outside_the_catalog_uses_the_pod_files_beside_it(tmp_path):
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    r = run_main("estimate", "palm-8b", "--chip", str(data / "chip-v4-hostcube.toml"), "--chips",
+                 "64", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["chip"] == "v4-hostcube"
+    alone = tmp_path / "chip-lone.toml"  # no pod file beside it: one line naming the fix
+    alone.write_text((data / "chip-v4-hostcube.toml").read_text().replace(
+        'name = "v4-hostcube"', 'name = "v4-lone"'))
+    r = run_main("estimate", "palm-8b", "--chip", str(alone), "--chips", "64")
+    assert_clean_error(r, "no pod of chip v4-lone")
+    assert "beside the chip file" in r.stderr

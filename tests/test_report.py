@@ -95,6 +95,28 @@ def test_results_written_earlier_are_reported(tmp_path):
     assert kinds == ["plan-json", "simulate-json", "estimate-json", "replications", "sweep-rows"]
     sections = {n["section"] for n in data["numbers"]}
     assert {"Plan: tpu-v4-4096", "Simulation: palm-540b-50d", "Estimate: palm-8b", "Sweep: rows"} <= sections
+    assert "Simulation: reps" in sections  # a replication table has no scenario name: its file's
+    largest = [n["value"] for n in data["numbers"] if "largest slice" in n["label"]]
+    assert all("lower end of the 95% interval over 10 Monte Carlo patterns" in v for v in largest)
+
+
+def test_sections_say_what_they_show(made):
+    from tpusim.reports.sections import estimate_section, plan_section
+
+    _, out, _ = made
+    text = out.read_text(encoding="utf-8")
+    footer = text[text.index("Inputs and reproducibility"):]
+    # one seed line per availability, not the same line twice
+    assert "plan tpu-v4-4096 at host 99%: seed 0" in footer
+    assert "plan tpu-v4-4096 at host 99.9%: seed 0" in footer
+    assert "Rows (8)" in text and "first 60 of 8" not in text  # 4 points x (job * + 1 job)
+    dlrm = estimate_section([tpusim.estimate("dlrm-dcnv2")], "t")
+    assert {"step time (s)", "samples/s", "MFU"} <= set(dlrm.tables[0][1].columns)
+    step = dlrm.tables[0][1]["step time (s)"].iloc[0]
+    assert step == pytest.approx(tpusim.estimate("dlrm-dcnv2").step_time_s, rel=1e-3)  # not 0.001
+    plans = [tpusim.plan(0.999, samples=10)]
+    assert "lower end" in dict(plan_section(plans, "t").numbers)[
+        "tpu-v4-4096, host 99.9%: largest slice schedulable 99% of the time"]
 
 
 @pytest.mark.parametrize(("args", "needles"), [

@@ -75,8 +75,34 @@ def test_random_failures_keep_every_slice_inside_one_ocs_group():
 
 def test_job_that_fits_only_across_ocs_groups_is_an_input_error():
     doc = one_job("pod-v4-small-ocs.toml", "8x12x12")  # 18 cubes > 16 per OCS group
-    with pytest.raises(TpusimError, match="one OCS group"):
+    # the message names the group size (not the 64-cube pod, where 18 cubes would fit)
+    with pytest.raises(TpusimError, match=r"joins only the 16 cubes of one OCS group.*at most 16 cubes"):
         simulate(scenario_from_dict(doc, "t"))
+
+
+def test_a_workload_job_on_a_pod_of_a_chip_outside_the_catalog_is_estimated_on_that_chip():
+    # the pod names tests/data/chip-v4-hostcube.toml; the job's estimate must load that file
+    # (not look the chip's name up in the catalog), and cut slices from the pods beside it
+    doc = one_job("pod-hostcube-256.toml", "4x4x4")
+    job = doc["jobs"][0]
+    for key in ("mfu", "step_time_s"):
+        job.pop(key)
+    job["workload"] = "palm-8b"
+    (plan,) = plan_jobs(scenario_from_dict(doc, "t"))
+    assert plan.rate_source == "estimate"
+    assert 0.3 < plan.mfu < 0.8 and plan.work_s == pytest.approx(3600 * plan.step_time_s)
+
+
+def test_a_bad_slice_is_not_blamed_on_the_slices_key():
+    doc = one_job("pod-v4-small-ocs.toml", "v4-2000", slices=2)
+    with pytest.raises(TpusimError) as info:
+        scenario_from_dict(doc, "t")
+    assert "nearest legal sizes" in str(info.value) and "typo" not in str(info.value)
+    # a missing mttr_hours is not blamed on the (legal) mtbf_hours beside it
+    doc = one_job("pod-v4-small-ocs.toml", "8x8x8", failures={"chip": {"mtbf_hours": 100}})
+    with pytest.raises(TpusimError) as info:
+        scenario_from_dict(doc, "t")
+    assert "needs mttr_hours" in str(info.value) and "typo" not in str(info.value)
 
 
 def test_cubes_of_unequal_sides():

@@ -15,6 +15,7 @@ for the same question. Errors are `TpusimError` naming the parameter.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,16 @@ def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None 
     the_pod = select_pod(pod=pod, chips=chips, generation=generation)
     named = cloud_slice(pod) if isinstance(pod, str) else None
     if named is not None and slice is None:  # pod="v5p-128": that slice of the v5p pod
+        from tpusim.topology.shape import is_whole_cubes
+
+        chip = named.pod.chip
+        if chip.cube_shape is not None and not is_whole_cubes(chip, named.shape):
+            cube_chips = math.prod(chip.cube_shape)
+            raise TpusimError(
+                f"{pod} is a {named.chips}-chip slice ({named.slice_shape}), less than one "
+                f"{cube_chips}-chip cube; plan counts whole cubes: name a slice of whole cubes "
+                f"({pod.rpartition('-')[0]}-{cube_chips * chip.tensorcores_per_chip} or more) or "
+                f"the pod ({named.pod.name})")
         slice = named.slice_shape
     faulty = None if faulty_cubes is None else [int(c) for c in faulty_cubes]
     if faulty_hosts:

@@ -13,7 +13,7 @@ cites where it comes from, and whose `[assumptions]` table says which values are
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,9 @@ class Chip:
     host_dram_bytes_per_s: float | None = None  # one host's peak DRAM bandwidth
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     assumptions: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # the chip TOML it was read from (None if built from a dict): a reference load_chip accepts
+    # even for a chip outside the catalog, so a pod's chip can be handed on by reference
+    path: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def ici_link_bidi_bytes_per_s(self) -> float:
@@ -257,7 +260,7 @@ def pod_path(ref: str | Path, *, relative_to: Path | None = None) -> Path:
 
 @cache
 def _load_chip_file(path: Path, version: tuple[int, int]) -> Chip:
-    return chip_from_dict(load_toml(path), str(path))
+    return replace(chip_from_dict(load_toml(path), str(path)), path=str(path))
 
 
 def load_chip(name_or_path: str | Path) -> Chip:
@@ -407,6 +410,30 @@ def all_chips() -> list[Chip]:
 
 def all_pods() -> list[Pod]:
     return [load_pod(n) for n in pod_names()]
+
+
+def pods_of_chip(chip: Chip) -> list[Pod]:
+    """The pods built of `chip`: the catalog's, and for a chip read from a file outside the
+    catalog the pod files (`pod-*.toml`) beside it that name it. Empty if there is none."""
+    pods = [p for p in all_pods() if p.chip.name == chip.name]
+    if pods or chip.path is None:
+        return pods
+    for path in sorted(Path(chip.path).parent.glob(f"{POD_PREFIX}*.toml")):
+        try:
+            pod = _load_pod_file(path, file_version(path))
+        except TpusimError:
+            continue  # another kind of file, or a pod of a chip that is not there
+        if pod.chip.path == chip.path:
+            pods.append(pod)
+    return pods
+
+
+def no_pod_error(chip: Chip) -> TpusimError:
+    """The error for a chip no pod is built of (slices are cut from its largest pod)."""
+    where = "the catalog" if chip.path is None else f"the catalog or beside {chip.path}"
+    return TpusimError(f"no pod of chip {chip.name} in {where}; slices are cut from the chip's "
+                       f"largest pod: put a pod TOML (pod-NAME.toml, [pod] chip = its file) beside "
+                       f"the chip file")
 
 
 def select_pod(*, pod: str | Path | None = None, chips: int | None = None,

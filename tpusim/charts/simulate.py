@@ -70,7 +70,12 @@ def goodput_decomposition(results: Any, *, ax=None):
     for j, key in enumerate(COMPONENTS):
         xs = [i + (j - 1.5) * width for i in range(len(sums))]
         ys = [s[key] for s in sums]
-        errs = [_finite(s.get(f"{key}_ci95")) for s in sums]
+        half = [s.get(f"{key}_ci95") for s in sums]
+        # a fraction lies in [0, 1]: the interval is drawn clipped to it (so its label stays
+        # inside the axes); none at all with one replication (no interval)
+        errs = None if not any(_finite(h) for h in half) else [
+            [min(_finite(h), y) for h, y in zip(half, ys, strict=True)],
+            [min(_finite(h), 1.0 - y) for h, y in zip(half, ys, strict=True)]]
         bars = ax.bar(xs, ys, width * 0.92, yerr=errs, capsize=3, color=GOODPUT_COLOURS[key],
                       label=key.replace("_", " "), edgecolor="white")
         ax.bar_label(bars, labels=[f"{y:.1%}" for y in ys], fontsize=7.5, padding=2)
@@ -144,6 +149,7 @@ def time_to_train_distribution(results: Any, *, ax=None, bins: int = 20):
     the horizon are counted in the legend. Returns the Axes."""
     tables = [replications_of(r) for r in _many(results)]
     ax = axes_or_new(ax, 6.0, 3.8, provenance(replications=sum(len(t) for t in tables)))
+    finished_none = 0
     for i, t in enumerate(tables):
         days = t["time_to_train_s"].to_numpy(dtype=float) / DAY_S
         done = days[~(days != days)]
@@ -154,10 +160,17 @@ def time_to_train_distribution(results: Any, *, ax=None, bins: int = 20):
             ax.hist(done, bins=bins, alpha=0.6 if len(tables) > 1 else 0.9, color=PALETTE[i],
                     label=label)
         else:
-            ax.plot([], [], color=PALETTE[i], label=label + " (none finished)")
+            ax.plot([], [], color=PALETTE[i], label=label)
+            finished_none += 1
+    if finished_none == len(tables):  # nothing to draw: say so instead of an empty frame
+        ax.text(0.5, 0.5, "no replication finished\nwithin the simulated days", ha="center",
+                va="center", transform=ax.transAxes, color="0.35")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:
+        ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("time to train (days)")
     ax.set_ylabel("replications")
-    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title("time to train over replications", loc="left")
     ax.legend(loc="upper left")
     return ax
@@ -251,8 +264,9 @@ def timeline(result: Any, *, fig=None):
         ax2.step([t / DAY_S for t in times], counts, where="post", label=f"pod {pod}",
                  linewidth=0.9, color=PALETTE[pod % len(PALETTE)])
     need = sum(j.cubes for j in scenario.jobs) / scenario.pod_count
-    ax2.axhline(need, color="gray", linestyle=":", linewidth=0.8, label="cubes the jobs need")
-    ax2.set_ylabel("healthy cubes")
+    unit = getattr(scenario, "unit", "cube")
+    ax2.axhline(need, color="gray", linestyle=":", linewidth=0.8, label=f"{unit}s the jobs need")
+    ax2.set_ylabel(f"healthy {unit}s")
     ax2.set_xlabel("time (days)")
     ax2.set_xlim(0, horizon / DAY_S)
     ax2.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)

@@ -28,7 +28,9 @@ def _need(frame, *names: str | None) -> None:
 
 
 def _pretty(name: str) -> str:
-    return name.replace("_", " ")
+    """A column as an axis label: a dotted key of the base file ('recovery.checkpoint_interval_s')
+    is written as the user wrote it in the grid; a plain output or option with spaces."""
+    return name if "." in name else name.replace("_", " ")
 
 
 def _caption(frame) -> str:

@@ -93,7 +93,7 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
     pods = f"{sc.pod_count} x {sc.pod.name}" if sc.pod_count > 1 else sc.pod.name
     con.print(f"[bold]{escape(sc.name)}[/bold]: {s['replications']} replication(s), seed {sc.seed}, "
               f"{sc.days:g} days, {pods} ({'OCS' if sc.ocs else 'static torus'}, "
-              f"{sc.usable_cubes} cubes per pod in use)")
+              f"{sc.usable_cubes} {sc.unit}s per pod in use)")
     rows = [(k.replace("_", " "), _pct(s[k]), _ci(s[f"{k}_ci95"]))
             for k in ("goodput", "scheduling_goodput", "runtime_goodput", "program_goodput")]
     con.print(table("Goodput", ["goodput", "mean", "95% CI (points)"], rows))

@@ -144,7 +144,7 @@ def section_of(item: Input, *, replications: int | None, workers: int | None) ->
         frame = read_table(item.path)
         return sweep_section(frame, _sweep_kind(frame), item.path.stem, source)
     if item.kind == "replications":
-        return simulate_section(read_table(item.path), source)
+        return simulate_section(read_table(item.path), source, name=item.path.stem)
     doc = json.loads(item.path.read_text(encoding="utf-8"))
     if item.kind == "plan-json":
         return plan_section(doc if isinstance(doc, list) else [doc], source)

@@ -63,11 +63,14 @@ def plan_section(plans: list[Any], source: str) -> Section:
         level = f"host {100 * d['host_availability']:.4g}%"
         rows = d["rows"]
         ok_ocs = [r["slice_chips"] for r in rows if r["p_schedulable_ocs"] >= 0.99]
+        # static: the lower end of the 95% interval must reach 99% (exact rows: the value)
         ok_static = [r["slice_chips"] for r in rows if r["p_schedulable_static_lo"] >= 0.99]
         numbers.append((f"{pod}, {level}: cube availability", f"{d['cube_availability']:.4f}"))
         numbers.append((f"{pod}, {level}: largest slice schedulable 99% of the time",
                         f"OCS {max(ok_ocs) if ok_ocs else 'none'}, static "
-                        f"{max(ok_static) if ok_static else 'none'} chips"))
+                        f"{max(ok_static) if ok_static else 'none'} chips" + (
+                            f" (static: lower end of the 95% interval over {d['static_patterns']} "
+                            f"Monte Carlo patterns)" if d.get("static_method") == "monte-carlo" else "")))
         tables.append((f"{pod} at {level}", pd.DataFrame([{
             "slice chips": r["slice_chips"], "shape": r["shape"],
             "P(sched) OCS": round(r["p_schedulable_ocs"], 4),
@@ -75,8 +78,8 @@ def plan_section(plans: list[Any], source: str) -> Section:
             "goodput OCS": round(r["goodput_ocs"], 4), "goodput static": round(r["goodput_static"], 4),
             "static 95% interval": f"[{r['goodput_static_lo']:.3f}, {r['goodput_static_hi']:.3f}]",
         } for r in rows])))
-    seeds = tuple(f"plan {pod}: seed {d['seed']}, {d['static_patterns']} static patterns" for d in dicts
-                  if d.get("seed") is not None)
+    seeds = tuple(f"plan {pod} at host {100 * d['host_availability']:.4g}%: seed {d['seed']}, "
+                  f"{d['static_patterns']} static patterns" for d in dicts if d.get("seed") is not None)
     return Section(f"Plan: {pod}", source, tuple(numbers), tuple(figures), tuple(tables), seeds)
 
 
@@ -115,12 +118,13 @@ def estimate_section(estimates: list[Any], source: str) -> Section:
 
 # --- simulate -----------------------------------------------------------------------------------
 
-def simulate_section(result: Any, source: str) -> Section:
-    """A SimulationResult, a simulate --json summary, or a replication table (DataFrame)."""
+def simulate_section(result: Any, source: str, name: str | None = None) -> Section:
+    """A SimulationResult, a simulate --json summary, or a replication table (DataFrame; it
+    carries no scenario name, so `name` names it)."""
     from tpusim.sweeps import summary_rows
 
     summary, table = _summary_and_table(result)
-    name = summary.get("scenario") or "simulation"
+    name = summary.get("scenario") or name or "simulation"
     numbers = [(f"{name}: goodput", _ci(summary, "goodput")),
                (f"{name}: scheduling x runtime x program",
                 " x ".join(_pct(summary[k]) for k in ("scheduling_goodput", "runtime_goodput",
@@ -231,7 +235,8 @@ def sweep_section(frame: Any, kind: str, name: str, source: str) -> Section:
     seeds = tuple(sorted({f"sweep {name}: seed {s}" for s in frame["seed"].dropna().unique()})
                   ) if "seed" in frame.columns else ()
     return Section(f"Sweep: {name}", source, tuple(numbers), tuple(figures),
-                   ((f"Rows (first 60 of {len(frame)})", frame[shown].head(60)),), seeds)
+                   ((f"Rows (first 60 of {len(frame)})" if len(frame) > 60 else f"Rows ({len(frame)})",
+                     frame[shown].head(60)),), seeds)
 
 
 def _fix_others(rows, keep: list[str]):

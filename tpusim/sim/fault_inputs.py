@@ -152,6 +152,7 @@ def _component(spec: Section, comp: str, ocs: bool, policy: RepairPolicy | None
     """One [failures.<component>] table (None: the component never fails)."""
     label = spec.label
     spec.string("source", "")  # a free-text citation
+    spec.allow("mtbf_hours", "availability")  # read below: never suggested as typos of mttr_hours
     repaired = comp in REPAIRED
     if not repaired and comp != "sdc" and (spec.has("ttr") or spec.has("ttr_shape")):
         raise TpusimError(f"{label}: ttr applies to repaired components ({', '.join(REPAIRED)}) "

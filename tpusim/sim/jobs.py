@@ -127,6 +127,13 @@ def check_placeable(scenario: Scenario, spec: JobSpec) -> None:
     """Place the job's slices on an all-healthy, empty set of pods (as the engine does); a job
     that does not fit even then would wait forever, so it is an input error."""
     per_group = group_size(scenario.pod, scenario.usable_cubes, ocs=scenario.ocs)
+    if scenario.ocs and spec.cubes_per_slice > per_group < scenario.usable_cubes:
+        raise TpusimError(
+            f"job {spec.name!r} can never be placed: a slice of "
+            f"{'x'.join(map(str, spec.slice_shape))} needs {spec.cubes_per_slice} cubes, but an OCS "
+            f"of pod {scenario.pod.name} joins only the {per_group} cubes of one OCS group (its "
+            f"ocs_ports); use slices of at most {per_group} cubes, or a pod whose OCSes have more ports"
+        )
     if not always_fits(scenario.pod, scenario.usable_cubes, scenario.pod_count, spec.slices,
                        spec.slice_cubes, ocs=scenario.ocs, per_group=per_group):
         how = ("any cubes of one OCS group" if scenario.ocs
@@ -145,7 +152,8 @@ def performance(scenario: Scenario, spec: JobSpec) -> Performance:
     mfu, step, units = spec.mfu, spec.step_time_s, spec.tokens_per_step
     if mfu is not None and step is not None and (units is not None or spec.workload is None):
         return Performance(mfu, step, units, "override")
-    est = _estimate_cached(spec.workload, scenario.pod.chip.name, fmt_shape(spec.slice_shape),
+    chip = scenario.pod.chip.path or scenario.pod.chip.name  # a chip file outside the catalog too
+    est = _estimate_cached(spec.workload, chip, fmt_shape(spec.slice_shape),
                            spec.slices, spec.global_batch_seqs, spec.name)
     return Performance(est.program_goodput if mfu is None else mfu,
                        est.step_time_s if step is None else step,

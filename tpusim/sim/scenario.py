@@ -149,6 +149,12 @@ class Scenario:
     def horizon_s(self) -> float:
         return self.days * DAY_S
 
+    @property
+    def unit(self) -> str:
+        """What a placement and failure unit is called: 'host' on a pod without cubes (or of
+        one-host cubes), else 'cube'."""
+        return "host" if self.pod.chip.cube_shape == self.pod.chip.host_shape else "cube"
+
     def failure(self, component: str) -> ComponentFailures | None:
         for f in self.failures:
             if f.component == component:
@@ -346,6 +352,8 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
         if name in names:
             raise TpusimError(f"{job.label}: duplicate job name {name!r}")
         names.add(name)
+        # read before the slice, so that a bad slice is not blamed on `slices` as a typo of it
+        slices = job.integer("slices", 1, at_least=1, at_most=4096)
         text = job.string("slice", hint='e.g. "8x8x8", or a Cloud TPU name such as "v4-128"')
         try:
             named = cloud_slice(text)  # a Cloud TPU name ('v4-128') -> its chips and shape
@@ -361,7 +369,6 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
                 f"{job.label}: slice {fmt_shape(shape)} is not made of whole {unit}s "
                 f"({fmt_shape(pod.chip.cube_shape)}); the simulator places whole-{unit} slices"
             )
-        slices = job.integer("slices", 1, at_least=1, at_most=4096)
         if sum(job.has(k) for k in ("train_tokens", "train_samples", "steps")) > 1:
             raise TpusimError(f"{job.label}: give one of train_tokens, train_samples or steps")
         tokens = job.number("train_tokens", None, above=0, at_most=1e18)

@@ -169,9 +169,11 @@ def check_parallelism(wl: Workload, par: Parallelism, chips_per_slice: int, slic
 def resolve_slice(chip: Chip, chips_per_slice: int, slice_shape: str | None, twisted: bool) -> SliceSpec:
     """The slice's shape and wraparound: the given shape, or the most compact legal one, cut
     from the chip's largest catalog pod."""
-    pods = _pods_of(chip)
+    from tpusim.hardware import no_pod_error, pods_of_chip
+
+    pods = pods_of_chip(chip)
     if not pods:
-        raise TpusimError(f"no catalog pod of chip {chip.name}; add a pod TOML to topologies/")
+        raise no_pod_error(chip)
     pod = max(pods, key=lambda p: p.chips)
     if chips_per_slice > pod.chips:
         raise TpusimError(
@@ -192,12 +194,6 @@ def resolve_slice(chip: Chip, chips_per_slice: int, slice_shape: str | None, twi
             )
         return spec
     return slice_spec(chip, pod.shape, shape, twisted=twisted)
-
-
-def _pods_of(chip: Chip):
-    from tpusim.hardware import all_pods
-
-    return [p for p in all_pods() if p.chip.name == chip.name]
 
 
 def comm_params(mappings, chip: Chip, link_fraction: float) -> dict[str, np.ndarray]:

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 
 from tpusim.errors import TpusimError
-from tpusim.hardware import Chip, all_pods, load_chip
+from tpusim.hardware import Chip, load_chip, no_pod_error, pods_of_chip
 from tpusim.inputs import parse_shape
 from tpusim.topology.shape import SliceSpec, legal_shapes, slice_spec, twistable
 from tpusim.workloads.dlrm.config import PLACEMENTS, SHARDINGS, DlrmWorkload, with_overrides
@@ -55,9 +55,9 @@ class DlrmSearchResult:
 def slice_specs(chip: Chip, chips_per_slice: int) -> list[SliceSpec]:
     """Every legal slice with `chips_per_slice` chips in the chip's largest catalog pod, plain and
     (where possible) twisted."""
-    pods = [p for p in all_pods() if p.chip.name == chip.name]
+    pods = pods_of_chip(chip)
     if not pods:
-        raise TpusimError(f"no catalog pod of chip {chip.name}; add a pod TOML to topologies/")
+        raise no_pod_error(chip)
     pod = max(pods, key=lambda p: p.chips)
     shapes = [s for s in legal_shapes(chip, pod.shape) if math.prod(s) == chips_per_slice]
     if not shapes:
