@@ -63,7 +63,9 @@ def test_catalog_lists_cloud_names():
     data = json.loads(run_main("catalog", "--json").stdout)
     by_chip = {r["chip"]: r for r in data["cloud_names"]}
     assert {"v4-8", "v4-8192"} <= set(by_chip["v4"]["names"])
-    assert "v5litepod" not in by_chip  # listed under its canonical v5e prefix
+    assert "v5litepod" not in by_chip  # listed under its canonical v5e prefix, as an alias
+    assert by_chip["v5e"]["aliases"] == ["v5litepod"] and by_chip["v4"]["aliases"] == []
+    assert "v5e-N, v5litepod-N" in run_main("catalog").stdout
     assert "v5e-256" in by_chip["v5e"]["names"] and "tpu7x-18432" in by_chip["v7"]["names"]
 
 

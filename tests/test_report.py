@@ -222,3 +222,21 @@ def test_compare_placements_json_is_a_report_input(tmp_path):
     ests = json.loads(path.read_text())["rows"]
     labels = [t.get_text() for t in step_breakdown(ests).get_yticklabels()]
     assert len(set(labels)) == 3 and all("/" in label for label in labels)
+
+
+def test_sweep_best_is_over_the_whole_grid_and_captions_name_the_keys_held():
+    """With three grid keys a line chart holds the third at its first value; the key number
+    'best' must still be the best row of the whole sweep (it was the best of that cut)."""
+    import itertools
+
+    import pandas as pd
+
+    from tpusim.reports.sections import sweep_section
+
+    rows = [{"point_id": f"p{i}", "chip": chip, "chips": n, "batch": b, "workload": "w",
+             "mfu": 0.4 + 0.01 * i} for i, (chip, n, b) in
+            enumerate(itertools.product(["v4", "v5p"], [1024, 2048], [2048, 1024]))]
+    section = sweep_section(pd.DataFrame(rows), "estimate", "s", "t")
+    numbers = dict(section.numbers)
+    assert numbers["sweep s: best MFU"] == "0.47 at chip = v5p, chips = 2048, batch = 1024"
+    assert all("at batch = 2048" in caption for caption, _ in section.figures)

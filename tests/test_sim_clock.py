@@ -87,8 +87,7 @@ EVERYTHING = {
     "name": "clock-check",
     "pod": {"name": "tpu-v4-4096", "count": 2, "spare_cubes": 4},
     "failures": {
-        "host": {"availability": 0.99, "mttr_hours": 6, "ttf": "weibull", "ttf_shape": 0.8,
-                 "ttr": "lognormal", "ttr_shape": 0.7, "repair": "pipeline"},
+        "host": {"availability": 0.99, "ttf": "weibull", "ttf_shape": 0.8, "repair": "pipeline"},
         "cube": {"mtbf_hours": 2000, "mttr_hours": 12},
         "ocs": {"mtbf_hours": 5e3},
         "link": {"mtbf_hours": 5e5},

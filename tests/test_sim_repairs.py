@@ -177,6 +177,13 @@ BASE = ('[pod]\nname = "tpu-v4-4096"\n[[jobs]]\nname = "j"\nslice = "8x8x8"\nmfu
     ('[failures.sdc]\nmtbf_hours = 1e6\n', ("detection_hours",)),
     ('[pools]\nwarm_standbys = -1\n', ("warm_standbys",)),
     ('[[inject]]\nat_hours = 1\ncause = "meteor"\n', ("cause",)),
+    # a profile without its repair and detection times says what they are
+    ('[failures.profile]\nname = "llama3"\n', ("mttr_hours", "mean hours to repair")),
+    ('[failures.profile]\nname = "llama3"\nmttr_hours = 4\n',
+     ("detection_hours", "silent data corruption", "until it is found")),
+    # a pipeline repair takes its time from the stages: a crew's repair time is not ignored silently
+    ('[failures.host]\nmtbf_hours = 5\nmttr_hours = 24\nrepair = "pipeline"\n'
+     '[[repair.stages]]\nmean_hours = 2\n', ("mttr_hours would be ignored", "mean 2 h", "remove it")),
 ])
 def test_bad_failure_model_input_is_one_line_and_exit_2(tmp_path, extra, needles):
     path = tmp_path / "bad.toml"

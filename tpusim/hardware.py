@@ -391,6 +391,11 @@ def chip_and_slice(chip: str | None, slice_shape: str | None) -> tuple[str | Non
     return own, named.slice_shape
 
 
+def cloud_prefixes(chip: Chip) -> list[str]:
+    """The Cloud TPU name prefixes of `chip`, canonical first ('v5e', 'v5litepod')."""
+    return [p for p in CLOUD_PREFIXES if _chip_key(p) == chip.name]
+
+
 def cloud_names(chip: Chip) -> list[str]:
     """The Cloud TPU names of every legal slice size of `chip`'s catalog pod, smallest first."""
     from tpusim.topology.shape import legal_shapes

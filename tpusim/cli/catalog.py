@@ -76,7 +76,8 @@ def catalog(json_out: bool = typer.Option(False, "--json", help="Machine-readabl
     out.print(table(
         "Cloud TPU names (accepted wherever a pod or slice is named: --pod, --slice)",
         ["chip", "pod", "names", "chips per name unit", "examples"],
-        [(r["chip"], r["pod"], f"{r['prefix']}-N ({r['count']} sizes)",
+        [(r["chip"], r["pod"], ", ".join(f"{p}-N" for p in (r["prefix"], *r["aliases"]))
+          + f" ({r['count']} sizes)",
           f"N / {r['tensorcores_per_chip']} chips (N counts TensorCores)",
           ", ".join(f"{n} = {c}" for n, c in r["examples"])) for r in cloud],
     ))
@@ -87,7 +88,7 @@ def catalog(json_out: bool = typer.Option(False, "--json", help="Machine-readabl
 def cloud_records(chips: list[Chip]) -> list[dict]:
     """Per chip with a catalog pod: its Cloud TPU name prefix, every legal name and a few
     examples as (name, chips)."""
-    from tpusim.hardware import cloud_names, cloud_slice
+    from tpusim.hardware import cloud_names, cloud_prefixes, cloud_slice
 
     out = []
     for chip in chips:
@@ -97,6 +98,7 @@ def cloud_records(chips: list[Chip]) -> list[dict]:
         picks = list(dict.fromkeys([names[0], *names[len(names) // 2:len(names) // 2 + 1], names[-1]]))
         examples = [(n, cloud_slice(n).chips) for n in picks]
         out.append({"chip": chip.name, "pod": cloud_slice(names[-1]).pod.name,
-                    "prefix": names[0].rpartition("-")[0], "tensorcores_per_chip": chip.tensorcores_per_chip,
+                    "prefix": names[0].rpartition("-")[0], "aliases": cloud_prefixes(chip)[1:],
+                    "tensorcores_per_chip": chip.tensorcores_per_chip,
                     "count": len(names), "names": names, "examples": examples})
     return out

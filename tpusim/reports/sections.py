@@ -211,20 +211,23 @@ def sweep_section(frame: Any, kind: str, name: str, source: str) -> Section:
     elif kind in SWEEP_METRIC and grid:
         dlrm = kind == "estimate" and "kind" in ok.columns and (ok["kind"] == "dlrm").all()
         y, label = SWEEP_METRIC["estimate_dlrm" if dlrm else kind]
-        rows = ok[ok["job"] == "*"] if "job" in ok.columns else ok
-        rows = _fix_others(rows, grid[:2])
-        if len(rows):
-            best = rows.loc[rows[y].idxmax()]
+        every = ok[ok["job"] == "*"] if "job" in ok.columns else ok
+        if len(every) and every[y].notna().any():  # the best of the whole grid, not of one cut
+            best = every.loc[every[y].idxmax()]
             where = ", ".join(f"{g} = {best[g]}" for g in grid)
             value = f"{best[y]:,.0f}" if y.endswith("_per_s") else f"{best[y]:.4g}"
             numbers.append((f"sweep {name}: best {label}", f"{value} at {where}"))
+        rows = _fix_others(every, grid[:2])
+        if len(rows):
             by = grid[1] if len(grid) > 1 else None
             band = " (band: 95% interval over replications)" if f"{y}_ci95" in rows else ""
             per = f", one line per {by}" if by else ""
-            figures.append((f"{label} against {grid[0]}{per}{band}.",
+            held = ", ".join(f"{g} = {rows[g].iloc[0]}" for g in grid[2:])
+            held = f" at {held}" if held else ""  # the grid keys a line chart cannot show
+            figures.append((f"{label} against {grid[0]}{per}{held}{band}.",
                             _fig(charts.sweep_lines(rows, grid[0], y, by=by))))
             if by is not None and not rows.duplicated([grid[0], by]).any():
-                figures.append((f"{label} over the {grid[0]} x {by} grid.",
+                figures.append((f"{label} over the {grid[0]} x {by} grid{held}.",
                                 _fig(charts.sweep_heatmap(rows, grid[0], by, y))))
     if not figures:  # nothing to draw a line through: show the numbers
         numbers.append((f"sweep {name}", "no varying grid key to plot"))

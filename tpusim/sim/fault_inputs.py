@@ -126,9 +126,16 @@ def read_failures(top: Section, pod, ocs: bool, policy: RepairPolicy | None
     if spec is not None:
         profile, rate = read_profile(spec)
         profile_name = profile.name
+        if not spec.has("mttr_hours"):
+            raise TpusimError(f"{spec.label}: missing key 'mttr_hours': the mean hours to repair the "
+                              f"hardware the profile fails (e.g. 48)")
         ttr = lifetime(spec, "ttr", spec.number("mttr_hours", above=0, at_most=MAX_HOURS, scale=HOUR_S))
         detect = None
         if "sdc" in profile.counts:
+            if not spec.has("detection_hours"):
+                raise TpusimError(f"{spec.label}: missing key 'detection_hours': the {profile.name} "
+                                  f"profile has silent data corruption; give the mean hours until it "
+                                  f"is found (e.g. 24)")
             detect = Lifetime("exponential", spec.number(
                 "detection_hours", above=0, at_most=MAX_HOURS, scale=HOUR_S,
                 hint="mean delay before silent data corruption is found"))
@@ -160,6 +167,13 @@ def _component(spec: Section, comp: str, ocs: bool, policy: RepairPolicy | None
     repair = spec.choice("repair", REPAIRS, "crew") if repaired else "crew"
     if repair == "pipeline" and (policy is None or not policy.stages):
         raise TpusimError(f"{label}: repair = \"pipeline\" needs [[repair.stages]]")
+    if repair == "pipeline":  # the stages set the repair time: a crew's repair time would be ignored
+        ignored = [k for k in ("mttr_hours", "ttr", "ttr_shape") if spec.has(k)]
+        if ignored:
+            raise TpusimError(
+                f"{label}: {', '.join(ignored)} would be ignored with repair = \"pipeline\": the "
+                f"[[repair.stages]] set the repair time (mean {policy.mean_s / HOUR_S:.3g} h); "
+                f"remove {'it' if len(ignored) == 1 else 'them'}, or use repair = \"crew\"")
     mttr_s = spec.number("mttr_hours", None, above=0, at_most=MAX_HOURS, scale=HOUR_S)
     if repaired and repair == "crew" and mttr_s is None:
         raise TpusimError(f"{label}: a {comp} needs mttr_hours (mean time to repair), or "
