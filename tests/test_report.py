@@ -129,6 +129,12 @@ def test_bad_input_is_one_line(tmp_path, args, needles):
     assert not (tmp_path / "r.html").exists()
 
 
+def test_an_output_name_of_another_kind_is_named_with_the_fix(tmp_path):
+    r = run_main("report", "palm-540b-50d", "--out", str(tmp_path / "r.pdf"))
+    assert_clean_error(r, "r.pdf", "a .html file", "--format md")
+    assert "None" not in r.stderr
+
+
 def test_table_cells_are_text_not_markup():
     """rich would swallow '[recovery]' in an error message shown in a table."""
     from rich.console import Console

@@ -94,6 +94,18 @@ def test_unknown_grid_key_is_refused_before_any_point_runs(tmp_path):
     assert not (tmp_path / "o.jsonl").exists()
 
 
+def test_a_job_of_a_scenario_is_swept_by_index_or_name():
+    doc = {"jobs": [{"name": "a", "slice": "4x4x4"}, {"name": "b", "slice": "4x4x8"}]}
+    out = apply_overrides(doc, {"jobs.1.slice": "8x8x8", "jobs.a.priority": 2})
+    assert out["jobs"] == [{"name": "a", "slice": "4x4x4", "priority": 2},
+                           {"name": "b", "slice": "8x8x8"}]
+    assert doc["jobs"][1]["slice"] == "4x4x8"  # the base document is left alone
+    for key, needle in (("jobs.2.slice", "use an index 0 to 1 or a name: a, b"),
+                        ("jobs.slice", "name one by index or name")):
+        with pytest.raises(TpusimError, match=needle):
+            apply_overrides(doc, {key: "8x8x8"})
+
+
 def test_process_pool_gives_same_rows(tmp_path):
     spec = load_sweep(_estimate_sweep(tmp_path, "global_batch_seqs = [256, 512]"))
     run_sweep(spec, tmp_path / "one.jsonl")

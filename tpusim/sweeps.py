@@ -201,21 +201,39 @@ def points(spec: SweepSpec) -> list[dict[str, Any]]:
 
 
 def apply_overrides(doc: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of `doc` with each dotted key ('training.global_batch_seqs') set to its value.
-    Keys without a dot are left to the runner."""
+    """A deep copy of `doc` with each dotted key ('training.global_batch_seqs') set to its value;
+    an array of tables is entered by index or by its entries' `name` ('jobs.0.slice',
+    'jobs.palm-540b.slice'). Keys without a dot are left to the runner."""
     out = copy.deepcopy(doc)
     for key, value in params.items():
         if "." not in key:
             continue
         *tables, leaf = key.split(".")
-        node = out
+        node: Any = out
+        parent = ""
         for name in tables:
-            child = node.setdefault(name, {})
-            if not isinstance(child, dict):
+            child = _entry(node, name, key, parent) if isinstance(node, list) else node.setdefault(name, {})
+            if isinstance(child, list) and not all(isinstance(c, dict) for c in child) or not isinstance(
+                    child, dict | list):
                 raise TpusimError(f"sweep key {key!r}: {name!r} is a value, not a table")
-            node = child
+            node, parent = child, name
+        if isinstance(node, list):
+            raise UnknownKeyError(f"sweep key {key!r}: [[{parent}]] is a list of tables; name one "
+                                  f"by index or name before the key ('{parent}.0.{leaf}')")
         node[leaf] = value
     return out
+
+
+def _entry(tables: list[dict[str, Any]], name: str, key: str, parent: str) -> dict[str, Any]:
+    """One table of an array of tables, by index ('0') or by its `name`."""
+    if name.isdigit() and int(name) < len(tables):
+        return tables[int(name)]
+    named = [t for t in tables if t.get("name") == name]
+    if len(named) == 1:
+        return named[0]
+    names = [str(t.get("name")) for t in tables if "name" in t]
+    raise UnknownKeyError(f"sweep key {key!r}: [[{parent}]] has no entry {name!r}; use an index "
+                          f"0 to {len(tables) - 1}" + (f" or a name: {', '.join(names)}" if names else ""))
 
 
 # --- runners: (spec, params) -> rows ---------------------------------------------------------

@@ -42,6 +42,9 @@ def report_format(out: Path, fmt: str | None) -> str:
     """The format asked for, or the one the output name implies (.html; a folder for md)."""
     if fmt is None:
         fmt = "html" if out.suffix.lower() in (".html", ".htm") else "md" if out.suffix == "" else None
+        if fmt is None:  # neither a .html file nor a folder, and no format given
+            raise TpusimError(f"out {str(out)!r}: a report is a .html file, or a folder with format "
+                              f"md (report.md and figures/); rename it", params=("out", "format"))
     if fmt not in FORMATS:
         raise TpusimError(f"format must be html (out: a .html file) or md (out: a folder), got "
                           f"{fmt!r} for out {str(out)!r}", params=("format", "out"))
