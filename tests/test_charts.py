@@ -195,6 +195,23 @@ def test_timeline_of_a_pod_without_cubes_counts_hosts():
     assert "hosts the jobs need" in _labels(fig.axes[1])
 
 
+def test_timeline_needs_follow_a_schedule_and_every_cause_has_a_legend_entry():
+    from tpusim.sim import scenario_from_dict, simulate
+
+    sc = scenario_from_dict({
+        "name": "phases", "pod": {"name": "tpu-v4-4096"},
+        "failures": {"loss_spike": {"per_step": 0.01, "rollback_steps": 5, "skip_batches": 1}},
+        "jobs": [{"name": "a", "slice": "4x4x4", "mfu": 0.5, "step_time_s": 10, "steps": 2000},
+                 {"name": "b", "slice": "4x4x8", "mfu": 0.5, "step_time_s": 10, "steps": 2000,
+                  "after": "a"}],
+        "run": {"days": 2}}, "t")
+    fig = charts.timeline(simulate(sc, workers=1, with_events=True))
+    (need,) = [line for line in fig.axes[1].get_lines() if line.get_label() == "cubes the jobs need"]
+    # the phases run one after the other: 1 cube, then 2, then none (never 1 + 2 = 3)
+    assert sorted(set(need.get_ydata())) == [0, 1, 2]
+    assert "loss spike" in _labels(fig.axes[0])
+
+
 def test_sweep_charts_lines_with_bands_and_heatmap():
     import pandas as pd
 

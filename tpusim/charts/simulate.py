@@ -28,8 +28,11 @@ from tpusim.errors import TpusimError
 from tpusim.units import DAY_S, HOUR_S
 
 COMPONENTS = ("scheduling_goodput", "runtime_goodput", "program_goodput", "goodput")
-CAUSE_MARKERS = {"host": "x", "chip": "+", "cube": "s", "ocs": "^", "link": "v", "job": "o",
-                 "maintenance": "d"}
+CAUSE_MARKERS = {"host": "x", "chip": "+", "hbm": "P", "ici_link": "*", "cube": "s", "ocs": "^",
+                 "link": "v", "dcn": ">", "job": "o", "sdc": "D", "loss_spike": "2", "maintenance": "d"}
+CAUSE_LABELS = {"sdc": "silent data corruption found", "loss_spike": "loss spike",
+                "maintenance": "maintenance", "ici_link": "ICI link failure", "hbm": "HBM failure",
+                "dcn": "DCN failure"}  # the rest: "<cause> failure"
 
 
 def summary_of(result: Any) -> dict:
@@ -194,6 +197,25 @@ def state_intervals(events, horizon_s: float) -> dict[str, list[tuple[float, flo
     return out
 
 
+def cubes_needed(spans: dict[str, list[tuple[float, float, str]]], cubes: dict[str, int],
+                 horizon_s: float) -> tuple[list[float], list[int]]:
+    """(times, cubes) steps: the cubes of the jobs submitted and not yet done (waiting counts),
+    from each job's state intervals; the phases of a schedule (`after`) do not add up."""
+    changes: dict[float, int] = {}
+    for job, parts in spans.items():
+        if parts:
+            changes[parts[0][0]] = changes.get(parts[0][0], 0) + cubes.get(job, 0)
+            changes[parts[-1][1]] = changes.get(parts[-1][1], 0) - cubes.get(job, 0)
+    times, counts, level = [0.0], [0], 0
+    for t in sorted(changes):
+        level += changes[t]
+        times.append(t)
+        counts.append(level)
+    times.append(horizon_s)
+    counts.append(level)
+    return times, counts
+
+
 def healthy_steps(events, pod: int, n_cubes: int, horizon_s: float) -> tuple[list[float], list[int]]:
     """(times, healthy cube count) steps for one pod from cube_down/cube_up events."""
     times, counts = [0.0], [n_cubes]
@@ -256,16 +278,19 @@ def timeline(result: Any, *, fig=None):
     ax.set_title(f"{scenario.name}: job states and interruptions", loc="left")
     handles = [Patch(color=c, label=s) for s, c in STATE_COLOURS.items()]
     causes = set(interrupts["detail"].astype(str))
-    handles += [Line2D([], [], color="black", marker=m, linestyle="", label=f"{c} failure")
+    handles += [Line2D([], [], color="black", marker=m, linestyle="",
+                       label=CAUSE_LABELS.get(c, f"{c} failure"))
                 for c, m in CAUSE_MARKERS.items() if c in causes]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     for pod in range(scenario.pod_count):
         times, counts = healthy_steps(events, pod, scenario.usable_cubes, horizon)
         ax2.step([t / DAY_S for t in times], counts, where="post", label=f"pod {pod}",
                  linewidth=0.9, color=PALETTE[pod % len(PALETTE)])
-    need = sum(j.cubes for j in scenario.jobs) / scenario.pod_count
     unit = getattr(scenario, "unit", "cube")
-    ax2.axhline(need, color="gray", linestyle=":", linewidth=0.8, label=f"{unit}s the jobs need")
+    times, need = cubes_needed(spans, {j.name: j.cubes for j in scenario.jobs}, horizon)
+    ax2.step([t / DAY_S for t in times], [n / scenario.pod_count for n in need], where="post",
+             color="gray", linestyle=":", linewidth=0.8,
+             label=f"{unit}s the jobs need" + (" (per pod, mean)" if scenario.pod_count > 1 else ""))
     ax2.set_ylabel(f"healthy {unit}s")
     ax2.set_xlabel("time (days)")
     ax2.set_xlim(0, horizon / DAY_S)

@@ -221,9 +221,16 @@ def _print_readable(result, chart: Path | None) -> None:
         def largest(chips: int | None) -> str:
             return f"{chips} chips" if chips else "no slice size reaches it"
 
+        # the lower end a Monte Carlo row reaches when every pattern succeeded: the best it can do
+        ceiling = max((r.p_schedulable_static_lo for r in result.rows
+                       if r.p_schedulable_static >= 1.0 > r.p_schedulable_static_lo), default=None)
+        judged = "" if result.static_method == "exact" else (
+            f" (Monte Carlo sizes count when the lower end of their 95% interval reaches "
+            f"{t['target']}" + (f"; with {result.static_patterns} patterns it is at most "
+                                f"{ceiling:.3f}" if ceiling is not None else "") + "; --samples for more)")
         out.print(f"target {t['target']}: largest slice with OCS: "
                   f"{largest(t['largest_slice_chips_ocs'])}; static torus: "
-                  f"{largest(t['largest_slice_chips_static'])}")
+                  f"{largest(t['largest_slice_chips_static'])}" + escape(judged))
     if result.assignment:
         _print_assignment(out, result.assignment)
     if chart is not None:
