@@ -42,3 +42,29 @@ def test_repository_cites_nothing_outside_itself():
     offenders = [str(p.relative_to(REPO)) for p in text_files
                  if p.is_file() and pattern.search(p.read_text(encoding="utf-8", errors="replace"))]
     assert offenders == []
+
+
+def _documented_estimates() -> list[str]:
+    """Every `tpusim estimate ...` line in a code block of the README and docs/*.md, without its
+    comment and optional `[...]` parts; lines that write a file (--chart) are left out."""
+    lines = []
+    for doc in DOCS:
+        blocks = re.findall(r"```[a-z]*\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+        for block in blocks:
+            for line in block.splitlines():
+                line = re.sub(r"\[[^\]]*\]", "", line.split("#")[0]).strip()
+                if line.startswith("tpusim estimate ") and "--chart" not in line:
+                    lines.append(line)
+    return sorted(set(lines))
+
+
+@pytest.mark.parametrize("command", _documented_estimates())
+def test_documented_estimate_commands_run(command):
+    """A user copies these from the docs: each must run (it once named a placement the file's
+    chip cannot run)."""
+    import shlex
+
+    from conftest import run_main
+
+    result = run_main(*shlex.split(command)[1:], "--json")
+    assert result.returncode == 0, result.stderr
