@@ -204,3 +204,20 @@ def test_cli_sweep_table_shows_dlrm_throughput(cli, tmp_path):
     result = cli("sweep", str(spec), "--out", str(tmp_path / "o.csv"))
     assert result.returncode == 0, result.stderr
     assert "samples_per_s" in result.stdout and "bottleneck" in result.stdout
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"twisted": "yes"}, "twisted must be true or false"),
+    ({"slice": 448}, "slice must be a shape"),
+])
+def test_python_api_refuses_mistyped_options(kwargs, needle):
+    """tpusim.estimate(twisted="yes") used to run and report twisted = 'yes'; slice=448 raised an
+    AttributeError: both are TpusimErrors naming the option."""
+    import tpusim
+    from tpusim.errors import TpusimError
+
+    with pytest.raises(TpusimError, match=needle):
+        tpusim.estimate("dlrm-dcnv2", **kwargs)
+    if "slice" in kwargs:
+        with pytest.raises(TpusimError, match=needle):
+            tpusim.estimate("palm-8b", **kwargs)

@@ -381,6 +381,9 @@ def cloud_slice(name: str) -> CloudSlice | None:
 def chip_and_slice(chip: str | None, slice_shape: str | None) -> tuple[str | None, str | None]:
     """A slice given as a Cloud TPU name ('v5p-128') -> (its chip, its shape in chips); any
     other slice passes through. A chip that contradicts the name is an error."""
+    if slice_shape is not None and not isinstance(slice_shape, str):
+        raise TpusimError(f"slice must be a shape like '4x4x8' or a Cloud TPU name like 'v5p-128', "
+                          f"got {slice_shape!r}", params=("slice",))
     named = cloud_slice(slice_shape) if slice_shape else None
     if named is None:
         return chip, slice_shape

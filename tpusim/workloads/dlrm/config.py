@@ -167,6 +167,9 @@ def with_overrides(
     for name, value in (("chips", chips), ("slices", slices), ("global_batch", global_batch)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise TpusimError(f"{name} must be a positive integer, got {value!r}", params=(name,))
+    for name, value in (("twisted", twisted), ("pipelining", pipelining)):
+        if value is not None and not isinstance(value, bool):
+            raise TpusimError(f"{name} must be true or false, got {value!r}", params=(name,))
     if placement is not None:
         check_choice(placement, "placement", "", PLACEMENTS, param=True)
     if sharding is not None:
