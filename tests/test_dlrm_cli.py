@@ -209,15 +209,18 @@ def test_cli_sweep_table_shows_dlrm_throughput(cli, tmp_path):
 @pytest.mark.parametrize(("kwargs", "needle"), [
     ({"twisted": "yes"}, "twisted must be true or false"),
     ({"slice": 448}, "slice must be a shape"),
+    ({"chips": "128"}, "chips must be a positive integer"),
+    ({"chips": True}, "chips must be a positive integer"),
 ])
 def test_python_api_refuses_mistyped_options(kwargs, needle):
     """tpusim.estimate(twisted="yes") used to run and report twisted = 'yes'; slice=448 raised an
-    AttributeError: both are TpusimErrors naming the option."""
+    AttributeError, chips="128" a TypeError and chips=True ran one chip (dense LLM): each is a
+    TpusimError naming the option."""
     import tpusim
     from tpusim.errors import TpusimError
 
     with pytest.raises(TpusimError, match=needle):
         tpusim.estimate("dlrm-dcnv2", **kwargs)
-    if "slice" in kwargs:
+    if "twisted" not in kwargs:  # the dense-LLM path checks them too
         with pytest.raises(TpusimError, match=needle):
             tpusim.estimate("palm-8b", **kwargs)

@@ -113,6 +113,7 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
         slices = check_integer(slices, "slices", "", at_least=1, param=True)
     per_slice = None
     if chips is not None:
+        chips = check_integer(chips, "chips", "", at_least=1, param=True)
         n = slices if slices is not None else wl.system.slices
         if chips < 1 or chips % n:
             raise TpusimError(f"chips {chips} must be a positive multiple of the {n} slices",
