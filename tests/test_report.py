@@ -48,6 +48,9 @@ def test_html_is_one_self_contained_file(made):
     assert "<script" not in text
     images = re.findall(r'<img [^>]*src="data:image/svg\+xml;base64,', text)
     assert len(images) == result.figures >= 8
+    # wide data tables scroll inside the page instead of running off its right edge
+    assert ".wide { overflow-x: auto" in text
+    assert text.count('<div class="wide"><table') == text.count('<table class="dataframe"') >= 3
 
 
 def test_key_numbers_at_the_top_inputs_hashes_seeds_and_version_at_the_bottom(made):

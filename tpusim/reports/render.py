@@ -30,6 +30,7 @@ figure { margin: 1.2em 0; } figure img { max-width: 100%; height: auto; border: 
 figcaption { color: #555; font-size: 0.9em; }
 footer { margin-top: 3em; border-top: 1px solid #ddd; color: #555; font-size: 0.85em; }
 code { font-size: 0.95em; }
+.wide { overflow-x: auto; max-width: 100%; }
 """
 
 
@@ -52,7 +53,8 @@ def _png(fig) -> bytes:
 
 
 def _table_html(frame) -> str:
-    return frame.to_html(index=False, border=0, na_rep="", escape=True)
+    """A table in a box that scrolls sideways: a wide sweep table stays inside the page."""
+    return '<div class="wide">' + frame.to_html(index=False, border=0, na_rep="", escape=True) + "</div>"
 
 
 def _slug(text: str) -> str:
