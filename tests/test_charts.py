@@ -129,6 +129,11 @@ def test_estimate_charts(estimates):
     ax = charts.step_breakdown(estimates)
     assert len(ax.get_yticklabels()) == 3
     assert "compute" in _labels(ax)
+    # the step-time marks are black with a white halo: visible where a bar ends in black (a
+    # DLRM's 'fixed' segment), at the step time of each estimate
+    marks = [line for line in ax.get_lines() if line.get_marker() == "|"]
+    assert [m.get_xdata()[0] for m in marks] == pytest.approx([e.step_time_s for e in estimates])
+    assert all(m.get_path_effects() for m in marks)
     ax = charts.mfu_vs_slice(estimates)
     mfu = ax.get_lines()[0]
     assert list(mfu.get_xdata()) == [1024, 2048, 3072]

@@ -64,9 +64,13 @@ def step_breakdown(estimates: Any, *, ax=None):
         ax.barh(labels, widths, left=left, color=colour(CAUSE_COLOURS, cause, i, used),
                 label=cause.replace("_", " "), height=0.6)
         left = [a + b for a, b in zip(left, widths, strict=True)]
+    from matplotlib.patheffects import withStroke
+
+    halo = [withStroke(linewidth=4, foreground="white")]  # visible on a black segment too
     for y, r in enumerate(recs):
         if "step_time_s" in r:
-            ax.plot([r["step_time_s"]], [y], marker="|", color="black", ms=14)
+            ax.plot([r["step_time_s"]], [y], marker="|", color="black", ms=14, mew=1.5,
+                    path_effects=halo)
     ax.invert_yaxis()
     ax.set_xlabel("time per step (s); | = step time (overlap hides the rest)")
     ax.set_title("where the step time goes", loc="left")
