@@ -42,6 +42,7 @@ LAYERS = {
     "tpusim.errors": 1,
     "tpusim.data": 1,
     "tpusim.inputs": 1,
+    "tpusim.filecache": 1,
     "tpusim.limits": 1,
     "tpusim.rows": 1,
     "tpusim.pool": 1,

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from tpusim import defaults
 from tpusim.data import catalog, find_input
 from tpusim.errors import TpusimError
-from tpusim.inputs import REQUIRED, Section, file_version, fmt_shape, load_toml
+from tpusim.filecache import file_cached
+from tpusim.inputs import REQUIRED, Section, fmt_shape, load_toml
 from tpusim.topology.ocs import cubes_per_ocs, ocs_count
 
 CHIP_PREFIX = "chip-"
@@ -258,15 +258,15 @@ def pod_path(ref: str | Path, *, relative_to: Path | None = None) -> Path:
     return find_input(ref, kind="pod", folder="topologies", prefix=POD_PREFIX, relative_to=relative_to)
 
 
-@cache
-def _load_chip_file(path: Path, version: tuple[int, int]) -> Chip:
+@file_cached()
+def _load_chip_file(path: Path) -> Chip:
     return replace(chip_from_dict(load_toml(path), str(path)), path=str(path))
 
 
 def load_chip(name_or_path: str | Path) -> Chip:
     """A chip by catalog name ('v4', also 'tpu-v4' or 'V4') or from a chip TOML file."""
     path = chip_path(name_or_path)
-    return _load_chip_file(path, file_version(path))
+    return _load_chip_file(path)
 
 
 def pod_from_dict(doc: dict[str, Any], where: str, *, base: Path | None = None) -> Pod:
@@ -280,7 +280,7 @@ def _pod(top: Section, base: Path | None) -> Pod:
     table = top.section("pod")
     name = table.string("name")
     chip_file = chip_path(table.string("chip"), relative_to=base)
-    chip = _load_chip_file(chip_file, file_version(chip_file))
+    chip = _load_chip_file(chip_file)
     shape = table.shape("shape")
     ocs = table.boolean("ocs")
     if len(shape) != chip.torus_dims:
@@ -315,8 +315,8 @@ def _pod(top: Section, base: Path | None) -> Pod:
                ocs_spare_ports=spare, sources=sources, assumptions=assumptions)
 
 
-@cache
-def _load_pod_file(path: Path, version: tuple[int, int]) -> Pod:
+@file_cached()
+def _load_pod_file(path: Path) -> Pod:  # cached while the pod file and its chip file are unchanged
     return pod_from_dict(load_toml(path), str(path), base=path.parent)
 
 
@@ -327,7 +327,7 @@ def load_pod(name_or_path: str | Path, *, relative_to: Path | None = None) -> Po
     if named is not None:
         return named.pod
     path = pod_path(name_or_path, relative_to=relative_to)
-    return _load_pod_file(path, file_version(path))
+    return _load_pod_file(path)
 
 
 # Cloud TPU accelerator names: '<generation>-<N>'. N counts TensorCores, so a chip counts
@@ -428,7 +428,7 @@ def pods_of_chip(chip: Chip) -> list[Pod]:
         return pods
     for path in sorted(Path(chip.path).parent.glob(f"{POD_PREFIX}*.toml")):
         try:
-            pod = _load_pod_file(path, file_version(path))
+            pod = _load_pod_file(path)
         except TpusimError:
             continue  # another kind of file, or a pod of a chip that is not there
         if pod.chip.path == chip.path:

@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from tpusim.errors import TpusimError
+from tpusim.filecache import digest, note_read
 
 REQUIRED: Any = object()  # default= sentinel: the key must be present
 MAX_INPUT_BYTES = 8 * 1024**2  # a TOML input file above 8 MiB is not a hand-written input
@@ -79,6 +80,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
             raise TpusimError(f"{path}: {size} bytes is too large for an input file (at most "
                               f"{MAX_INPUT_BYTES // 1024**2} MiB); is it the right file?")
         data = path.read_bytes()
+        note_read(path, digest(data))  # caches of what is built from this file notice edits
     except FileNotFoundError:
         raise TpusimError(f"file not found: {str(path)!r}") from None
     except IsADirectoryError:
@@ -110,15 +112,6 @@ def decode_text(data: bytes, where: str) -> str:
         line = data[:exc.start].count(b"\n") + 1
         raise TpusimError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
                           f"save the file as UTF-8") from None
-
-
-def file_version(path: Path) -> tuple[int, int]:
-    """(modification time in ns, size): part of a cache key, so an edited file is read again."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return (0, 0)
-    return (stat.st_mtime_ns, stat.st_size)
 
 
 def read_toml(path: str | Path) -> Section:

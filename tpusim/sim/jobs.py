@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from tpusim.errors import TpusimError
+from tpusim.filecache import file_cached
 from tpusim.inputs import fmt_shape, parse_shape
 from tpusim.sim.analytic import daly_interval
 from tpusim.sim.faults import LossSpike, ici_links_per_cube
@@ -186,13 +186,14 @@ def _plan(scenario: Scenario, spec: JobSpec) -> JobPlan:
                    loss_spike=scenario.faults.loss_spike)
 
 
-@lru_cache(maxsize=256)
+@file_cached(maxsize=256)
 def _estimate_cached(workload: str, chip: str, slice_shape: str, slices: int,
                      global_batch_seqs: int | None, job: str):
     """One estimate per (workload, chip, slice shape, slices, batch); jobs that share them share
-    it. The estimate runs on the job's own slice shape (its torus axes set the collectives and,
-    for a DLRM, the all-to-all's busiest link), not the most compact one of its size. The
-    workload's kind picks the model (tpusim.workloads.kinds.step_performance)."""
+    it while the files it read (workload, chip) are unchanged. The estimate runs on the job's own
+    slice shape (its torus axes set the collectives and, for a DLRM, the all-to-all's busiest
+    link), not the most compact one of its size. The workload's kind picks the model
+    (tpusim.workloads.kinds.step_performance)."""
     try:
         from tpusim.workloads.kinds import step_performance
     except ImportError:

@@ -16,13 +16,13 @@ strict reader (`tpusim.inputs`): unknown keys and tables are refused with did-yo
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from tpusim.data import find_input
 from tpusim.errors import TpusimError
-from tpusim.inputs import Section, check_choice, check_integer, file_version, load_toml, parse_shape
+from tpusim.filecache import file_cached
+from tpusim.inputs import Section, check_choice, check_integer, load_toml, parse_shape
 
 MLPS = ("gelu", "relu", "swiglu")
 BLOCKS = ("serial", "parallel")
@@ -242,8 +242,8 @@ def workload_from_dict(doc: dict[str, Any], where: str, name: str) -> Workload:
     return Workload(name=name, model=model, training=training, system=system, parallelism=parallelism)
 
 
-@cache
-def _load_file(path: Path, version: tuple[int, int]) -> Workload:
+@file_cached()
+def _load_file(path: Path) -> Workload:
     return workload_from_dict(load_toml(path), str(path), path.stem)
 
 
@@ -255,7 +255,7 @@ def workload_path(ref: str | Path, *, relative_to: Path | None = None) -> Path:
 def load_workload(path_or_name: str | Path, *, relative_to: Path | None = None) -> Workload:
     """A workload from a TOML path, or a shipped workload by bare name ('palm-540b')."""
     path = workload_path(path_or_name, relative_to=relative_to)
-    return _load_file(path, file_version(path))
+    return _load_file(path)
 
 
 def with_overrides(

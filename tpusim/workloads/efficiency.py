@@ -6,9 +6,9 @@ One set for every workload and chip; each value has a [sources] entry (checked h
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from functools import cache
 
 from tpusim.data import data_dir
+from tpusim.filecache import file_cached
 from tpusim.inputs import Section, read_toml
 
 FILE = "efficiency.toml"
@@ -25,9 +25,9 @@ class Efficiency:
     attention_block_tokens: int
 
 
-@cache
+@file_cached()
 def load_efficiency() -> Efficiency:
-    """The shipped efficiency constants (cached)."""
+    """The shipped efficiency constants (cached while the file is unchanged)."""
     with read_toml(data_dir("topologies") / FILE) as doc:
         return _efficiency(doc)
 

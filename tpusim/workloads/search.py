@@ -11,11 +11,11 @@ policies, the optimizer state on the host) is tried only when nothing fits witho
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from tpusim.errors import TpusimError
+from tpusim.filecache import file_cached
 from tpusim.hardware import load_chip
 from tpusim.workloads.config import REMATS, Parallelism, Workload, with_overrides
 from tpusim.workloads.efficiency import load_efficiency
@@ -158,7 +158,7 @@ def _evaluate(wl: Workload, chip, spec, cands, variants: list[Variant]):
     return cfg, n_rows, cfg_id, {k: np.broadcast_to(v, shape) for k, v in res.items()}
 
 
-@lru_cache(maxsize=64)
+@file_cached(maxsize=64)  # the chip file is read inside: an edit is noticed
 def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchResult:
     chip = load_chip(wl.system.chip)
     spec = resolve_slice(chip, wl.system.chips_per_slice, wl.system.slice_shape, wl.system.twisted)

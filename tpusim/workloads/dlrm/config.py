@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from functools import cache
 from pathlib import Path
 
 from tpusim.errors import TpusimError
+from tpusim.filecache import file_cached
 from tpusim.inputs import Section, check_choice, parse_shape, read_toml
 
 INTERACTIONS = ("dot", "dcn")
@@ -304,7 +304,7 @@ def dlrm_from_section(doc: Section, name: str) -> DlrmWorkload:
                                        system=system))
 
 
-@cache
+@file_cached()
 def _load_file(path: Path) -> DlrmWorkload:
     with read_toml(path) as doc:
         return dlrm_from_section(doc, path.stem)

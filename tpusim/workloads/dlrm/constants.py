@@ -7,9 +7,9 @@ assumed values are listed again in `[embedding.assumptions]`.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from functools import cache
 
 from tpusim.data import data_dir
+from tpusim.filecache import file_cached
 from tpusim.inputs import read_toml
 
 FILE = "efficiency.toml"
@@ -30,9 +30,9 @@ class EmbeddingConstants:
         return self.sc_hbm_fraction / self.sc_over_tc_gather_speedup
 
 
-@cache
+@file_cached()
 def load_embedding_constants() -> EmbeddingConstants:
-    """The shipped constants (cached)."""
+    """The shipped constants (cached while the file is unchanged)."""
     table = read_toml(data_dir("topologies") / FILE).section("embedding")
     values = {
         "sc_hbm_fraction": table.number("sc_hbm_fraction", above=0, at_most=1),
