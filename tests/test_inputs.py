@@ -149,6 +149,17 @@ def test_missing_keys_and_tables_point_at_a_typo():
         doc.section("modle").integer("layers")
 
 
+def test_a_key_the_file_has_is_never_blamed_as_a_typo():
+    """A range error on one key must not call a valid key read later ('sparsecores_per_chip')
+    a typo of a key the file also has ('tensorcores_per_chip')."""
+    data = {"chip": {"tensorcores_per_chip": 2, "rate": 0, "sparsecores_per_chip": 4}}
+    with pytest.raises(TpusimError) as info, Section(data, "f.toml") as top:
+        table = top.section("chip")
+        table.integer("tensorcores_per_chip")
+        table.number("rate", above=0)
+    assert "typo" not in str(info.value)
+
+
 def test_choice_suggests_the_closest_option():
     doc = Section({"remat": "ful"}, "f.toml")
     with pytest.raises(TpusimError, match="remat must be one of none, full, got 'ful'; did you mean 'full'"):

@@ -467,7 +467,7 @@ class Section:
     def typo_hint(self) -> str:
         """' (is 'availabilty' in [failures.host] a typo of 'availability'?)' for the key, of this
         table or a sub-table read so far, that no getter asked for but is closest (similarity at
-        least 0.8) to one that was; '' when there is none."""
+        least 0.8) to one that was asked for and is absent; '' when there is none."""
         best = max(self._near_misses(), key=lambda miss: miss[0], default=None)
         if best is None:
             return ""
@@ -480,7 +480,7 @@ class Section:
     def _near_misses(self) -> Iterator[tuple[float, str, str, Section]]:
         for key in self.data:
             if key not in self._known:
-                for known in self._known:
+                for known in self._known - self.data.keys():  # a key the file has is no typo
                     ratio = difflib.SequenceMatcher(None, key, known).ratio()
                     if ratio >= 0.8:
                         yield ratio, key, known, self
