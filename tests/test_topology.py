@@ -185,6 +185,9 @@ def test_v5e_wraps_only_axes_of_16():
     ("16x16x32", "more than the pod"),
     ("4xAx8", "cannot read shape"),
     ("0x4x4", "positive"),
+    ("3x3x3", "whole hosts, 2x2x1 chips each, axis by axis; e.g. 4x4x3"),  # was 27 chips on "12 hosts"
+    ("1x2x2", "whole hosts.*e.g. 2x2x1"),
+    ("1x1x1", "whole hosts"),
 ])
 def test_illegal_v4_shapes_name_the_rule(shape, message):
     with pytest.raises(TpusimError, match=message):

@@ -70,6 +70,13 @@ def check_slice_shape(chip, pod_shape: tuple[int, ...], shape: str | tuple[int, 
             f"multiples of {side.removesuffix(',')} (whole cubes); e.g. "
             f"{fmt_shape(tuple(max(c, -(-d // c) * c) for d, c in zip(dims, cube, strict=True)))}"
         )
+    host = tuple(chip.host_shape)
+    if small and not whole and any(d % h for d, h in zip(dims, host, strict=True)):
+        turned = tuple(sorted(dims, reverse=True))  # 1x2x2 -> 2x2x1
+        fix = fmt_shape(turned if not any(d % h for d, h in zip(turned, host, strict=True))
+                        else tuple(-(-d // h) * h for d, h in zip(dims, host, strict=True)))
+        raise TpusimError(f"slice {name}: a {chip.name} slice is made of whole hosts, "
+                          f"{fmt_shape(host)} chips each, axis by axis; e.g. {fix}")
     if cubic:
         fits = all(d <= p for d, p in zip(sorted(dims), sorted(pod_shape), strict=True))
     else:  # the cube's orientation is fixed: side by side
