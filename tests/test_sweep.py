@@ -106,6 +106,18 @@ def test_a_job_of_a_scenario_is_swept_by_index_or_name():
             apply_overrides(doc, {key: "8x8x8"})
 
 
+@pytest.mark.parametrize(("body", "example"), [
+    ('kind = "estimate"\nbase = "workloads/dlrm-dcnv2.toml"\n[grid]\nchips_per_slice = [64]',
+     "such as 'embedding.skew'"),  # a DLRM file has no training.global_batch_seqs
+    ('kind = "plan"\n[grid]\nchipz = [4096]', "use chips, generation, pod, availability, slice, "
+     "slices, target, samples, seed$"),  # a plan sweep has no base file to dot into
+])
+def test_unknown_grid_key_suggests_keys_the_sweep_can_take(tmp_path, body, example):
+    (tmp_path / "s.toml").write_text(f"[sweep]\n{body}\n")
+    with pytest.raises(TpusimError, match=example):
+        run_sweep(load_sweep(tmp_path / "s.toml"), tmp_path / "o.jsonl")
+
+
 def test_process_pool_gives_same_rows(tmp_path):
     spec = load_sweep(_estimate_sweep(tmp_path, "global_batch_seqs = [256, 512]"))
     run_sweep(spec, tmp_path / "one.jsonl")

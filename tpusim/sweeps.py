@@ -105,9 +105,10 @@ def check_grid(spec: SweepSpec) -> None:
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             guess = f"did you mean {close[0]!r}? " if close else ""
+            example = _example_key(spec, allowed)
+            dotted_hint = "" if example is None else f" or a dotted key of the base file such as {example!r}"
             raise UnknownKeyError(
-                f"sweep {spec.kind}: unknown grid key {key!r}; {guess}use {', '.join(allowed)} "
-                f"or a dotted key of the base file such as {_example_key(spec, allowed)!r}")
+                f"sweep {spec.kind}: unknown grid key {key!r}; {guess}use {', '.join(allowed)}{dotted_hint}")
     dotted = [k for k in spec.grid if "." in k]
     if not dotted:
         return
@@ -248,12 +249,13 @@ RUNNER_KEYS: dict[str, tuple[str, ...]] = {
 # An estimate sweep over a DLRM workload ([model] kind = "dlrm") takes estimate_dlrm's overrides.
 DLRM_ESTIMATE_KEYS = ("chip", "chips", "slices", "slice_shape", "twisted", "placement", "sharding",
                       "pipelining", "global_batch")
-_EXAMPLE_KEYS = {"estimate": "training.global_batch_seqs", "plan": "(none)",
+_EXAMPLE_KEYS = {"estimate": "training.global_batch_seqs", "plan": None,
                  "simulate": "recovery.checkpoint_save_s"}
 
 
-def _example_key(spec: SweepSpec, allowed: tuple[str, ...]) -> str:
-    """A dotted key the base file's kind has (a DLRM workload has no training.global_batch_seqs)."""
+def _example_key(spec: SweepSpec, allowed: tuple[str, ...]) -> str | None:
+    """A dotted key the base file's kind has (a DLRM workload has no training.global_batch_seqs;
+    a plan sweep has no base file: None)."""
     return "embedding.skew" if allowed == DLRM_ESTIMATE_KEYS else _EXAMPLE_KEYS[spec.kind]
 
 
