@@ -97,6 +97,8 @@ def _v4_doc():
         (lambda d: d["chip"].update(hbm_bytes=-1), "hbm_bytes must be a positive"),
         (lambda d: d["chip"].update(peak_bf16_flops_per_s="fast"), "must be a number"),
         (lambda d: d["sources"].pop("hbm_bytes"), "no source for hbm_bytes"),
+        # a typo is named as one, not as a value without a source
+        (lambda d: d["chip"].update(hbm_byte_per_s=5), "unknown key 'hbm_byte_per_s'; did you mean"),
         (lambda d: d["chip"].update(host_shape=[2, 2, 2]), "host_shape"),
         (lambda d: d["slices"].update(rule="any"), "rule must be one of"),
         (lambda d: d.pop("slices"), "missing [slices]"),
@@ -124,6 +126,9 @@ def test_pod_validation_errors():
     too_big = {**base, "pod": {**base["pod"], "shape": "16x16x32"}}
     with pytest.raises(TpusimError, match="exceeds the largest"):
         pod_from_dict(too_big, "t")
+    typo = {**base, "pod": {**base["pod"], "ocs_port": 3}}  # was "no source for ocs_port"
+    with pytest.raises(TpusimError, match="unknown key 'ocs_port'; did you mean 'ocs_ports'"):
+        pod_from_dict(typo, "t")
 
 
 def test_malformed_toml_names_file_and_line(tmp_path):

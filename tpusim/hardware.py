@@ -182,7 +182,9 @@ class Pod:
 
 
 def _sources(doc: Section, table: Section) -> tuple[dict[str, str], dict[str, str]]:
-    """[sources] must cite every value of `table` (but its name and chip)."""
+    """[sources] must cite every value of `table` (but its name and chip); a key `table` does not
+    know is refused first (a typo, not a value that lacks a source)."""
+    table.done()
     return doc.citations(k for k in table.names() if k not in ("name", "chip"))
 
 
