@@ -200,6 +200,27 @@ def test_sigint_during_simulate_exits_130_and_keeps_rows(tmp_path):
     assert len(table) >= 4 and (table.groupby("replication").size() == 2).all()
 
 
+def test_workers_end_quietly_when_their_parent_is_killed(tmp_path):
+    """`kill -9` of the tpusim process alone (the OOM killer, a scheduler) used to leave its
+    workers running, each printing a BrokenPipeError traceback when it finished its task."""
+    out = tmp_path / "reps.csv"
+    proc = _start("simulate", "palm-540b-50d", "-n", "400", "--workers", "2", "--out", str(out))
+    _wait_for(lambda: out.exists() and len(out.read_text().splitlines()) > 3)
+    proc.kill()  # the parent only, not its process group
+    proc.wait(timeout=30)  # reaped: what is left in its process group are its workers
+
+    def workers_gone() -> bool:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    _wait_for(workers_gone, timeout=20)
+    _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err
+
+
 def test_sigkill_during_a_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
     sweep = tmp_path / "sim.toml"
     sweep.write_text('[sweep]\nkind = "simulate"\nbase = "scenarios/palm-540b-50d.toml"\n[grid]\n'

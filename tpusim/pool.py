@@ -7,22 +7,37 @@ With `workers <= 1` (or one item) everything runs in this process, in order. Oth
 `multiprocessing` pool whose workers ignore SIGINT: Ctrl-C reaches this process only, which
 terminates the workers at once (no hang, no traceback from them) and re-raises
 KeyboardInterrupt; results already yielded are the caller's to keep. An error, or the caller
-abandoning the iterator, terminates the workers the same way.
+abandoning the iterator, terminates the workers the same way. On Linux a worker also dies when
+this process is killed outright (SIGKILL: it cannot clean up), so no orphan runs on.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which terminates them."""
+PR_SET_PDEATHSIG = 1  # Linux prctl(2): a signal sent to this process when its parent dies
+
+
+def _init_worker(parent_pid: int) -> None:
+    """Workers leave Ctrl-C to the parent, which terminates them; and die with the parent when
+    it is killed outright (SIGKILL, the OOM killer), instead of living on as orphans."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+            return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def imap_unordered(func: Callable[[Any], T], items: Iterable[Any], workers: int) -> Iterator[T]:
@@ -33,7 +48,8 @@ def imap_unordered(func: Callable[[Any], T], items: Iterable[Any], workers: int)
         for item in items:
             yield func(item)
         return
-    pool = multiprocessing.get_context().Pool(min(workers, len(items)), initializer=_ignore_sigint)
+    pool = multiprocessing.get_context().Pool(min(workers, len(items)), initializer=_init_worker,
+                                                 initargs=(os.getpid(),))
     try:
         yield from pool.imap_unordered(func, items)
         pool.close()
