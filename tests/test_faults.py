@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -149,6 +150,27 @@ def test_resume_into_another_sweeps_file_is_refused(tmp_path):
         with pytest.raises(TpusimError, match="holds rows of a different sweep"):
             run_sweep(other, out, resume=True)
     assert len(read_rows(out)) == 2  # nothing written by the refused runs
+
+
+@pytest.mark.parametrize(("name", "content", "needle"), [
+    ("o.csv", b'name,"value\n', "not a file this command wrote (no point_id column)"),  # was appended to
+    ("o.jsonl", b'{"a": 1}\n', "not a file this command wrote (no point_id column)"),
+    ("o.parquet", b"PAR1 not really", "not a readable parquet file"),  # was a pyarrow traceback
+])
+def test_resume_into_a_file_tpusim_did_not_write_is_refused(tmp_path, name, content, needle):
+    out = tmp_path / name
+    out.write_bytes(content)
+    sweep = _sweep(tmp_path, "global_batch_seqs = [256]")
+    with pytest.raises(TpusimError, match=re.escape(needle)):
+        run_sweep(sweep, out, resume=True)
+    assert out.read_bytes() == content  # left as it was
+
+
+def test_resume_into_a_simulate_table_is_refused(tmp_path):
+    out = tmp_path / "reps.jsonl"
+    out.write_text('{"replication": 0, "job": "*", "goodput": 0.5, "point_id": "x"}\n')
+    with pytest.raises(TpusimError, match="not a sweep's results file"):  # was "sweep_id None here"
+        run_sweep(_sweep(tmp_path, "global_batch_seqs = [256]"), out, resume=True)
 
 
 def test_a_sweep_whose_points_all_fail_exits_non_zero(tmp_path):

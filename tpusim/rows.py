@@ -243,6 +243,9 @@ def _recover(path: Path, group_key: str | None, group_size: str | None) -> tuple
     data = path.read_bytes()
     keep = _complete(data)
     rows, starts, columns = _parse_lines(path, keep)
+    if group_key and (columns or rows) and not all(group_key in r for r in rows or [dict.fromkeys(columns)]):
+        raise TpusimError(f"{path}: not a file this command wrote (no {group_key} column); the file "
+                          f"is kept as it is: choose another `out`", params=("out",))
     if group_key and group_size and rows:
         last = rows[-1].get(group_key)
         n = 0
@@ -341,12 +344,17 @@ def _read_parquet(path: Path):
     """The parquet file and its parts (after a crash) as one DataFrame, or None if neither exists."""
     import pandas as pd
 
-    frames = []
-    if path.is_file():
-        frames.append(pd.read_parquet(path))
+    files = [path] if path.is_file() else []
     parts = parts_dir(path)
     if parts.is_dir():
-        frames.extend(pd.read_parquet(p) for p in sorted(parts.glob("part-*.parquet")))
+        files.extend(sorted(parts.glob("part-*.parquet")))
+    frames = []
+    for file in files:
+        try:
+            frames.append(pd.read_parquet(file))
+        except Exception as exc:  # pyarrow's ArrowInvalid and OSError: not a parquet file
+            raise TpusimError(f"{file}: not a readable parquet file ({type(exc).__name__}); give a "
+                              f"parquet file tpusim wrote (this one is left as it is)") from None
     frames = [f for f in frames if len(f)]
     if not frames:
         return None

@@ -517,6 +517,9 @@ def run_sweep(
     errors = finished = 0
     try:
         found = {str(r.get("sweep_id")) for r in sink.existing}
+        if "None" in found:
+            raise TpusimError(f"{out}: not a sweep's results file (rows without sweep_id); the file "
+                              f"is kept as it is: choose another out", params=("out",))
         if found and found != {sid}:
             raise TpusimError(
                 f"{out} holds rows of a different sweep (another kind, base file content or grid "
