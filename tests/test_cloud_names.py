@@ -57,6 +57,12 @@ def test_cli_accepts_names_for_pods_and_slices():
     # a sub-cube name for the planner (which counts whole cubes): the name, the cube, the fix
     assert_clean_error(run_main("plan", "--pod", "v4-8"), "v4-8 is a 4-chip slice", "64-chip cube",
                        "v4-128 or more", "tpu-v4-4096")
+    # a name's slice and a --slice that differs used to be resolved silently in favour of --slice
+    assert_clean_error(run_main("topology", "--pod", "v4-8", "--slice", "4x4x4"),
+                       "--pod v4-8 names 2x2x1 chips", "--pod tpu-v4-4096 with --slice 4x4x4")
+    assert_clean_error(run_main("plan", "--pod", "v4-128", "--slice", "4x4x8", "--samples", "5"),
+                       "--pod v4-128 names 4x4x4 chips")
+    assert run_main("topology", "--pod", "v4-8", "--slice", "2x2x1").returncode == 0  # they agree
 
 
 def test_catalog_lists_cloud_names():

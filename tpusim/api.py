@@ -38,7 +38,7 @@ def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None 
     """`tpusim plan`: P(schedulable) and goodput per slice size with OCS and on a static torus
     (a PlanResult; `.to_dict()` is the --json output). `pod` is a name or TOML file; `chips`
     (default tpusim.defaults.POD_CHIPS) and `generation` pick a catalog pod instead."""
-    from tpusim.hardware import cloud_slice, select_pod
+    from tpusim.hardware import cloud_slice, pod_and_slice, select_pod
     from tpusim.planner.assign import cubes_of_hosts
     from tpusim.planner.table import plan as make_plan
 
@@ -57,7 +57,7 @@ def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None 
                 f"{cube_chips}-chip cube; plan counts whole cubes: name a slice of whole cubes "
                 f"({pod.rpartition('-')[0]}-{cube_chips * chip.tensorcores_per_chip} or more) or "
                 f"the pod ({named.pod.name})")
-        slice = named.slice_shape
+    slice = pod_and_slice(pod, slice)  # pod="v5p-128": that slice of the v5p pod
     faulty = None if faulty_cubes is None else [int(c) for c in faulty_cubes]
     if faulty_hosts:
         faulty = sorted(set(faulty or []) | set(cubes_of_hosts(the_pod, list(faulty_hosts))))
@@ -69,7 +69,7 @@ def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None 
 
 def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None,
              slice: str | None = None, slices: int | None = None, global_batch: int | None = None,
-             search: bool = False, top: int = 15, placement: str | None = None,
+             search: bool = False, top: int = defaults.SEARCH_TOP, placement: str | None = None,
              sharding: str | None = None, twisted: bool | None = None,
              compare_placements: bool = False):
     """`tpusim estimate`: an Estimate (or, with `search=True`, the ranked SearchResult) of a

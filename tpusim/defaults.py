@@ -13,4 +13,5 @@ HOST_AVAILABILITY = 0.995  # tpusim plan
 # P(schedulable) and +-0.03 on goodput in ~0.5 s; pass samples=10000 for report-quality bands.
 PLAN_SAMPLES = 200
 SEED = 0  # planner patterns; simulate uses the scenario's own seed unless one is given
+SEARCH_TOP = 15  # tpusim estimate --search: rows of the ranking kept
 SWEEP_BACKEND = "local"  # process pool; "ray" for a Ray cluster

@@ -21,7 +21,7 @@ from tpusim import defaults
 from tpusim.data import catalog, find_input
 from tpusim.errors import TpusimError
 from tpusim.filecache import file_cached
-from tpusim.inputs import REQUIRED, Section, fmt_shape, load_toml
+from tpusim.inputs import REQUIRED, Section, fmt_shape, load_toml, parse_shape
 from tpusim.topology.ocs import cubes_per_ocs, ocs_count
 
 CHIP_PREFIX = "chip-"
@@ -399,6 +399,19 @@ def chip_and_slice(chip: str | None, slice_shape: str | None) -> tuple[str | Non
 def cloud_prefixes(chip: Chip) -> list[str]:
     """The Cloud TPU name prefixes of `chip`, canonical first ('v5e', 'v5litepod')."""
     return [p for p in CLOUD_PREFIXES if _chip_key(p) == chip.name]
+
+
+def pod_and_slice(pod: str | Path, slice_shape: str | None) -> str | None:
+    """The slice a pod reference implies: a Cloud TPU name ('v4-8') names its slice, which a
+    different `slice_shape` contradicts (an error); any other pod passes `slice_shape` through."""
+    named = cloud_slice(pod) if isinstance(pod, str) else None
+    if named is None:
+        return slice_shape
+    if slice_shape is not None and parse_shape(slice_shape) != parse_shape(named.slice_shape):
+        raise TpusimError(f"pod {pod} names {named.slice_shape} chips of {named.pod.name}, not "
+                          f"slice {slice_shape}; give pod {named.pod.name} with slice {slice_shape}, "
+                          f"or the Cloud TPU name alone", params=("pod", "slice"))
+    return named.slice_shape
 
 
 def cloud_names(chip: Chip) -> list[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from tpusim import defaults
 from tpusim.cli.app import app
 from tpusim.cli.render import console, print_json, table
 from tpusim.errors import TpusimError
@@ -53,7 +54,8 @@ def estimate(
         False, "--compare-placements", help="DLRM: the three placements side by side."),
     search_: bool = typer.Option(
         False, "--search", help="Rank every legal sharding that fits (DLRM: placements, shardings, slices)."),
-    top: int = typer.Option(15, "--top", help="Rows shown with --search."),
+    top: int | None = typer.Option(
+        None, "--top", help=f"Rows shown with --search (default {defaults.SEARCH_TOP})."),
     chart: Path | None = typer.Option(
         None, "--chart", help="Where the step time goes, as a figure: .png, .svg or .pdf."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -66,6 +68,9 @@ def estimate(
 
     if slices is not None and slices < 1:
         raise TpusimError(f"--slices must be >= 1, got {slices}")
+    if top is not None and not search_:
+        raise TpusimError("--top sets the rows of a --search ranking; add --search or drop --top")
+    top = defaults.SEARCH_TOP if top is None else top
     if top < 1:
         raise TpusimError(f"--top must be >= 1, got {top}")
     if chart is not None and chart.suffix.lower() not in (".png", ".svg", ".pdf"):

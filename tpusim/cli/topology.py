@@ -8,7 +8,7 @@ import typer
 
 from tpusim.cli.app import app
 from tpusim.cli.render import console, print_json, table
-from tpusim.hardware import cloud_slice, load_pod
+from tpusim.hardware import load_pod, pod_and_slice
 from tpusim.topology.summary import topology_summary
 from tpusim.units import fmt_rate
 
@@ -23,9 +23,7 @@ def topology(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Chips, hosts, cubes, OCS ports, links, bisection, all-reduce and all-to-all bandwidth, diameter."""
-    named = cloud_slice(pod)  # --pod v4-8: a Cloud TPU name is a slice of its generation's pod
-    if named is not None and slice_shape is None:
-        slice_shape = named.slice_shape
+    slice_shape = pod_and_slice(pod, slice_shape)  # --pod v4-8: a Cloud TPU name is a slice
     summary = topology_summary(load_pod(pod), slice_shape, twisted=twisted)
     if json_out:
         print_json(summary.to_dict())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tpusim import defaults
 from tpusim.errors import TpusimError
 from tpusim.filecache import file_cached
 from tpusim.hardware import load_chip
@@ -242,7 +243,7 @@ def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchRes
 def search(
     wl: Workload,
     *,
-    top: int = 20,
+    top: int = defaults.SEARCH_TOP,
     chip: str | None = None,
     chips_per_slice: int | None = None,
     slices: int | None = None,
