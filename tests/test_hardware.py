@@ -126,6 +126,9 @@ def test_pod_validation_errors():
     too_big = {**base, "pod": {**base["pod"], "shape": "16x16x32"}}
     with pytest.raises(TpusimError, match="exceeds the largest"):
         pod_from_dict(too_big, "t")
+    static = {**base, "pod": {**base["pod"], "ocs": False}}  # its OCS ports were ignored
+    with pytest.raises(TpusimError, match="belong to an OCS pod; remove them or set ocs = true"):
+        pod_from_dict(static, "t")
     typo = {**base, "pod": {**base["pod"], "ocs_port": 3}}  # was "no source for ocs_port"
     with pytest.raises(TpusimError, match="unknown key 'ocs_port'; did you mean 'ocs_ports'"):
         pod_from_dict(typo, "t")

@@ -299,6 +299,9 @@ def _pod(top: Section, base: Path | None) -> Pod:
         raise TpusimError(f"{table.label}: pod shape must be a whole number of hosts {chip.host_shape}")
     ports = spare = None
     table.allow("ocs_ports", "ocs_spare_ports")
+    if not ocs and (table.has("ocs_ports") or table.has("ocs_spare_ports")):
+        raise TpusimError(f"{table.label}: ocs_ports and ocs_spare_ports belong to an OCS pod; "
+                          f"remove them or set ocs = true")
     if ocs:
         if chip.cube_shape is None:
             raise TpusimError(f"{table.label}: ocs = true needs a chip with cube_shape; {chip.name} has none")
