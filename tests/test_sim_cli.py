@@ -133,3 +133,22 @@ def test_interrupt_keeps_finished_replications(tmp_path):
         simulate(scenario_from_dict(doc, "t"), workers=1, out=out, on_rows=stop_after_two)
     table = pd.read_parquet(out)
     assert sorted(table["replication"].unique()) == [0, 1]
+
+
+def test_a_job_is_estimated_on_the_chip_file_its_pod_names(tmp_path):
+    """A pod whose chip file is a modified v4 (same name, a third of the peak) used to be
+    estimated on the catalog v4: the job's step time ignored the user's chip."""
+    from tpusim.data import data_dir
+    from tpusim.sim.jobs import performance
+
+    text = (data_dir("topologies") / "chip-v4.toml").read_text()
+    (tmp_path / "slow-v4.toml").write_text(text.replace("peak_bf16_flops_per_s = 275e12",
+                                                        "peak_bf16_flops_per_s = 91.7e12"))
+    pod = (data_dir("topologies") / "pod-tpu-v4-4096.toml").read_text()
+    (tmp_path / "pod.toml").write_text(pod.replace('chip = "v4"', 'chip = "slow-v4.toml"'))
+    job = {"name": "j", "workload": "palm-8b", "slice": "4x4x4"}
+    times = []
+    for name in ("tpu-v4-4096", str(tmp_path / "pod.toml")):
+        sc = scenario_from_dict({"name": "c", "pod": {"name": name, "ocs": True}, "jobs": [job]}, "t")
+        times.append(performance(sc, sc.jobs[0]).step_time_s)
+    assert times[1] > 1.5 * times[0]  # a third of the compute: much slower steps
