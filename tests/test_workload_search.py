@@ -134,3 +134,15 @@ def test_results_turn_into_dataframes():
     row = estimate(load_workload("palm-540b")).to_row()
     assert row["tensor"] == 12 and row["breakdown_dcn_s"] > 0
     assert pd.DataFrame([row]).shape[0] == 1
+
+
+def test_divisors_are_found_in_square_root_time():
+    """The microbatch counts of a replica's batch were found by trying every number up to the
+    batch: `--global-batch 1000000000` ran for minutes. Same divisors, ascending."""
+    from tpusim.workloads.search import _divisors
+
+    for n in (1, 2, 12, 97, 360, 1024, 2 * 3 * 5 * 7 * 11):
+        assert _divisors(n) == [d for d in range(1, n + 1) if n % d == 0]
+    assert _divisors(10**9, 64) == [1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 40, 50, 64]
+    est = estimate(load_workload("palm-8b"), global_batch_seqs=10**9)
+    assert est.step_time_s > 0 and est.parallelism["microbatches"] <= MAX_MICROBATCHES

@@ -10,6 +10,7 @@ policies, the optimizer state on the host) is tried only when nothing fits witho
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,8 +81,11 @@ class SearchResult:
         return pd.DataFrame(self.rows)
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+def _divisors(n: int, at_most: int | None = None) -> list[int]:
+    """The divisors of n up to `at_most`, ascending (O(sqrt n): a batch may be 1e9 sequences)."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    found = sorted(set(small) | {n // d for d in small})
+    return found if at_most is None else [d for d in found if d <= at_most]
 
 
 def shardings(wl: Workload) -> list[tuple[int, int, int, int, int]]:
@@ -101,8 +105,8 @@ def shardings(wl: Workload) -> list[tuple[int, int, int, int, int]]:
                 if replicas_problem(seqs, replicas):
                     continue
                 per_replica = seqs // replicas
-                for mb in _divisors(per_replica):
-                    if mb > MAX_MICROBATCHES or microbatch_problem(per_replica, mb, p):
+                for mb in _divisors(per_replica, MAX_MICROBATCHES):
+                    if microbatch_problem(per_replica, mb, p):
                         continue
                     out.append((t, f, dpi, p, mb))
     return out
