@@ -76,3 +76,14 @@ def test_estimate_error_names_the_job():
     with pytest.raises(TpusimError, match=r"job 'odd' \(dlrm-dcnv2 on 1 x 4x4x12\): .*multiple of the 192"):
         plan_jobs(_scenario({"name": "odd", "workload": "dlrm-dcnv2", "slice": "4x4x12",
                              "train_samples": 1e9}))
+
+
+def test_cli_jobs_table_shows_samples_and_tokens_trained(tmp_path):
+    """The readable summary says what each job trained, in its own unit (JSON had it, the table
+    did not)."""
+    from conftest import run_main
+
+    result = run_main("simulate", "dlrm-and-llm-v4", "-n", "1", "--days", "1")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("│ ")}
+    assert " samples " in rows["dcnv2"] and " tokens " in rows["palm-62b"]

@@ -78,6 +78,15 @@ def simulate(
     _render(result, out, chart, timeline)
 
 
+def _trained(job: dict) -> str:
+    """Mean work done per replication: tokens (a language model) or samples (a DLRM)."""
+    for unit in ("tokens", "samples"):
+        value = job.get(f"{unit}_trained")
+        if value is not None and value == value:
+            return f"{value:.3g} {unit}"
+    return "-"
+
+
 def _pct(x: float) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
 
@@ -127,7 +136,7 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
         job_rows.append((plan.spec.name, plan.chips, _pct(plan.mfu),
                          fmt_duration(plan.interval_s) if math.isfinite(plan.interval_s) else "-",
                          _pct(j["goodput"]), _pct(j["scheduling_goodput"]), _pct(j["runtime_goodput"]),
-                         f"{j['interruptions']:.1f}", t50, _pct(ttt["finished_fraction"])))
+                         f"{j['interruptions']:.1f}", _trained(j), t50, _pct(ttt["finished_fraction"])))
         if j["never_started_fraction"] > 0:
             kind = "an OCS set of" if sc.ocs else "a contiguous healthy box of"
             notes.append(
@@ -135,7 +144,7 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
                 f"of replications: it needs {plan.spec.slices} x {kind} {plan.spec.cubes_per_slice} "
                 f"free healthy cubes at once")
     con.print(table("Jobs", ["job", "chips", "program goodput", "ckpt interval", "goodput", "sched",
-                             "runtime", "interrupts", "time to train p50", "finished"], job_rows,
+                             "runtime", "interrupts", "trained", "time to train p50", "finished"], job_rows,
                     caption="\n".join(notes) if notes else None))
     for path, what in ((out, "table" if s["replications"] > 1 else "event log"), (chart, "goodput figure"),
                        (timeline, "timeline")):
