@@ -224,3 +224,16 @@ def test_python_api_refuses_mistyped_options(kwargs, needle):
     if "twisted" not in kwargs:  # the dense-LLM path checks them too
         with pytest.raises(TpusimError, match=needle):
             tpusim.estimate("palm-8b", **kwargs)
+
+
+def test_compare_placements_flags_tables_too_big_for_host_dram(cli, tmp_path):
+    """A 2e9-row table (2 TiB with Adagrad) on one v4 host (512 GB of DRAM): the host placement
+    does not fit, and the comparison says so (its 'fits' column showed only HBM: 'yes')."""
+    big = (REPO / "workloads" / "dlrm-dcnv2.toml").read_text(encoding="utf-8").replace(
+        "rows = 40_000_000\nlookups = 100", "rows = 2_000_000_000\nlookups = 100")
+    path = tmp_path / "big.toml"
+    path.write_text(big, encoding="utf-8")
+    result = cli("estimate", str(path), "--chip", "v4", "--chips", "4", "--compare-placements")
+    assert result.returncode == 0, result.stderr
+    host = next(line for line in result.stdout.splitlines() if line.startswith("│ host "))
+    assert "NO (host DRAM)" in host

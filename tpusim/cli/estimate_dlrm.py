@@ -115,13 +115,20 @@ def _skipped(skipped: dict[str, str]) -> str:
     return "; ".join(f"{p} not available ({why})" for p, why in skipped.items())
 
 
+def _fits(e) -> str:
+    """'yes', or what does not fit: HBM, or the host DRAM that holds a host placement's tables."""
+    if not e.fits_in_hbm:
+        return "NO (HBM)"
+    return "NO (host DRAM)" if e.fits_in_host_dram is False else "yes"
+
+
 def _print_compare(comparison) -> None:
     ests, ratio = comparison.rows, comparison.sparsecore_over_host
     rows = []
     host = next((e for e in ests if e.placement == "host"), None)
     for e in ests:
         rows.append((e.placement, e.sharding, fmt_duration(e.step_time_s), f"{e.samples_per_s:,.0f}",
-                     e.bottleneck, fmt_bytes(e.memory_per_chip_bytes), "yes" if e.fits_in_hbm else "NO",
+                     e.bottleneck, fmt_bytes(e.memory_per_chip_bytes), _fits(e),
                      f"{host.step_time_s / e.step_time_s:.2f}x" if host else "-"))
     notes = ([f"SparseCore over host: {ratio:.2f}x"] if ratio is not None else []) \
         + ([_skipped(comparison.skipped_placements)] if comparison.skipped_placements else [])
