@@ -87,3 +87,18 @@ def test_cli_jobs_table_shows_samples_and_tokens_trained(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("│ ")}
     assert " samples " in rows["dcnv2"] and " tokens " in rows["palm-62b"]
+
+
+def test_job_whose_tables_do_not_fit_in_host_dram_is_refused(tmp_path):
+    """A host-placement DLRM whose tables (2e10 rows x 1 KiB with Adagrad: 20 TB over 16 hosts)
+    exceed a v4 host's 512 GB cannot run: the job is refused like one that does not fit in HBM
+    (it used to run, since only HBM was checked)."""
+    from conftest import REPO
+
+    text = (REPO / "workloads" / "dlrm-dcnv2.toml").read_text(encoding="utf-8")
+    text = text.replace('placement = "sparsecore"', 'placement = "host"').replace(
+        "rows = 40_000_000\nlookups = 100", "rows = 20_000_000_000\nlookups = 100")
+    path = tmp_path / "huge.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TpusimError, match="does not fit in the hosts' DRAM"):
+        plan_jobs(_scenario({"name": "huge", "workload": str(path), "slice": "4x4x4", "train_samples": 1e9}))

@@ -208,9 +208,10 @@ def _estimate_cached(workload: str, chip: str, slice_shape: str, slices: int,
     except TpusimError as exc:  # name the job whose workload and slice do not go together
         raise TpusimError(f"job {job!r} ({Path(workload).stem} on {slices} x {slice_shape}): {exc}",
                           params=exc.params) from None
-    if not est.fits_in_hbm:
+    if not (est.fits_in_hbm and est.fits_in_host_dram):
+        where = "HBM" if not est.fits_in_hbm else "the hosts' DRAM (its tables)"
         raise TpusimError(
-            f"job {job!r}: workload {workload!r} does not fit in HBM on {slice_shape} "
+            f"job {job!r}: workload {workload!r} does not fit in {where} on {slice_shape} "
             f"slices; run `tpusim estimate` for the breakdown"
         )
     return est

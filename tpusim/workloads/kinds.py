@@ -55,6 +55,7 @@ class StepPerformance:
     units_per_step: float  # tokens (dense LLM) or samples (DLRM) a step trains
     unit: str  # "tokens" or "samples"
     fits_in_hbm: bool
+    fits_in_host_dram: bool = True  # a DLRM's host placement: its tables in the hosts' DRAM
 
 
 def step_performance(ref: str | Path, *, chip: str, chips_per_slice: int, slices: int,
@@ -72,7 +73,7 @@ def step_performance(ref: str | Path, *, chip: str, chips_per_slice: int, slices
                             **({} if slice_shape is None else {"slice_shape": slice_shape}),
                             **({} if global_batch is None else {"global_batch": global_batch}))
         return StepPerformance(est.step_time_s, est.program_goodput, float(est.global_batch),
-                               "samples", est.fits_in_hbm)
+                               "samples", est.fits_in_hbm, est.fits_in_host_dram is not False)
     from tpusim.workloads.estimator import estimate
 
     est = estimate(wl, chip=chip, chips_per_slice=chips_per_slice, slices=slices,
