@@ -81,3 +81,17 @@ def test_a_simulated_job_notices_an_edit_of_its_workload_file(tmp_path):
     _edit(wl, "layers = 32", "layers = 16")
     after = performance(scenario, scenario.jobs[0])
     assert after.step_time_s < 0.75 * before.step_time_s  # half the layers: about half the time
+
+
+def test_a_settled_status_spares_the_read_and_an_unsettled_one_does_not(tmp_path):
+    """`unchanged` trusts an equal status only when the change time had settled at the read."""
+    from tpusim.filecache import Version, path_status, unchanged
+
+    f = tmp_path / "a.toml"
+    f.write_text("x = 1\n")
+    status = path_status(f)
+    wrong = b"not the digest of the file"
+    assert unchanged(f, Version(wrong, status, settled=True))  # status alone decides
+    assert not unchanged(f, Version(wrong, status, settled=False))  # the bytes decide
+    _edit(f, "x = 1", "x = 2")
+    assert not unchanged(f, Version(wrong, status, settled=True))  # a write changes the status

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from tpusim.errors import TpusimError
-from tpusim.filecache import digest, note_read
+from tpusim.filecache import note_read, path_status
 
 REQUIRED: Any = object()  # default= sentinel: the key must be present
 MAX_INPUT_BYTES = 8 * 1024**2  # a TOML input file above 8 MiB is not a hand-written input
@@ -75,12 +75,13 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     and files above MAX_INPUT_BYTES; a syntax error names the file and the line."""
     path = Path(path)
     try:
+        status = path_status(path)  # before the read: a write during it is seen as a change
         size = path.stat().st_size
         if size > MAX_INPUT_BYTES:
             raise TpusimError(f"{path}: {size} bytes is too large for an input file (at most "
                               f"{MAX_INPUT_BYTES // 1024**2} MiB); is it the right file?")
         data = path.read_bytes()
-        note_read(path, digest(data))  # caches of what is built from this file notice edits
+        note_read(path, data, status)  # caches of what is built from this file notice edits
     except FileNotFoundError:
         raise TpusimError(f"file not found: {str(path)!r}") from None
     except IsADirectoryError:
