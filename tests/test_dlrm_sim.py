@@ -102,3 +102,15 @@ def test_job_whose_tables_do_not_fit_in_host_dram_is_refused(tmp_path):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(TpusimError, match="does not fit in the hosts' DRAM"):
         plan_jobs(_scenario({"name": "huge", "workload": str(path), "slice": "4x4x4", "train_samples": 1e9}))
+
+
+def test_simulate_sweep_rows_report_samples_trained():
+    """A simulate sweep's per-job rows carry samples_trained for a DLRM job (they had
+    tokens_trained only), and the measured program goodput (not the plan's)."""
+    import tpusim
+
+    spec = {"kind": "simulate", "base": "dlrm-and-llm-v4", "grid": {"days": [1], "replications": [1]}}
+    rows = tpusim.sweep(spec, progress=False).to_frame().set_index("job")
+    assert rows.loc["dcnv2", "samples_trained"] > 0 and rows.loc["palm-62b", "tokens_trained"] > 0
+    summary = tpusim.simulate("dlrm-and-llm-v4", days=1, replications=1, progress=False).summary
+    assert rows.loc["dcnv2", "program_goodput"] == summary["jobs"]["dcnv2"]["program_goodput"]

@@ -350,8 +350,10 @@ def summary_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     for name, entry in summary["jobs"].items():
         row = {**head, "job": name, **common(entry), "interruptions": entry["interruptions"],
                "never_started_fraction": entry["never_started_fraction"],
-               "tokens_trained": entry.get("tokens_trained")}
-        row.update({k: v for k, v in plans.get(name, {}).items() if k != "rate_source"})
+               "tokens_trained": entry.get("tokens_trained"), "samples_trained": entry.get("samples_trained")}
+        # the plan's figures, but not its program_goodput: the row has the measured one
+        row.update({k: v for k, v in plans.get(name, {}).items()
+                    if k not in ("rate_source", "program_goodput")})
         rows.append(row)
     return rows
 
