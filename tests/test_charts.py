@@ -195,9 +195,14 @@ def test_timeline_of_a_pod_without_cubes_counts_hosts():
         "jobs": [{"name": "j", "slice": "v5litepod-128", "mfu": 0.5, "step_time_s": 1,
                   "steps": 1000}],
         "run": {"days": 1}}, "t")
-    fig = charts.timeline(simulate(sc, workers=1, with_events=True))
+    result = simulate(sc, workers=1, with_events=True)
+    fig = charts.timeline(result)
     assert fig.axes[1].get_ylabel() == "healthy hosts"
     assert "hosts the jobs need" in _labels(fig.axes[1])
+    from tpusim.reports.sections import simulate_section
+
+    captions = [c for c, _ in simulate_section(result, "t").figures]
+    assert "Replication 0: job states, interruptions and healthy hosts." in captions
 
 
 def test_timeline_needs_follow_a_schedule_and_every_cause_has_a_legend_entry():

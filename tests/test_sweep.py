@@ -118,6 +118,23 @@ def test_unknown_grid_key_suggests_keys_the_sweep_can_take(tmp_path, body, examp
         run_sweep(load_sweep(tmp_path / "s.toml"), tmp_path / "o.jsonl")
 
 
+def test_a_plan_sweep_asks_the_question_tpusim_plan_asks():
+    """The defaults and Cloud TPU names of `tpusim plan` (tpusim/defaults.py): no availability
+    key means 0.995 (it was an error row per point), pod = "v5p-128" means that slice."""
+    from tpusim import defaults
+    from tpusim.api import plan
+    from tpusim.sweeps import spec_from_dict
+
+    spec = spec_from_dict({"kind": "plan", "grid": {"pod": ["v5p-128", "v4-8"], "samples": [5]}})
+    rows = run_sweep(spec, None).rows
+    one = plan(pod="v5p-128", samples=5)
+    assert "error" not in rows[0] and rows[0]["slice_chips"] == 64
+    assert rows[0]["goodput_static"] == one.rows[0].goodput_static
+    assert rows[0]["cube_availability"] == one.cube_availability
+    assert one.host_availability == defaults.HOST_AVAILABILITY
+    assert "less than one 64-chip cube" in rows[1]["error"]
+
+
 def test_process_pool_gives_same_rows(tmp_path):
     spec = load_sweep(_estimate_sweep(tmp_path, "global_batch_seqs = [256, 512]"))
     run_sweep(spec, tmp_path / "one.jsonl")

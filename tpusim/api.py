@@ -15,7 +15,6 @@ for the same question. Errors are `TpusimError` naming the parameter.
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,26 +37,14 @@ def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None 
     """`tpusim plan`: P(schedulable) and goodput per slice size with OCS and on a static torus
     (a PlanResult; `.to_dict()` is the --json output). `pod` is a name or TOML file; `chips`
     (default tpusim.defaults.POD_CHIPS) and `generation` pick a catalog pod instead."""
-    from tpusim.hardware import cloud_slice, pod_and_slice, select_pod
+    from tpusim.hardware import planned_slice_of, select_pod
     from tpusim.planner.assign import cubes_of_hosts
     from tpusim.planner.table import plan as make_plan
 
     samples = check_integer(samples, "samples", "", at_least=1, param=True)
     slices = check_integer(slices, "slices", "", at_least=1, param=True)
     the_pod = select_pod(pod=pod, chips=chips, generation=generation)
-    named = cloud_slice(pod) if isinstance(pod, str) else None
-    if named is not None and slice is None:  # pod="v5p-128": that slice of the v5p pod
-        from tpusim.topology.shape import is_whole_cubes
-
-        chip = named.pod.chip
-        if chip.cube_shape is not None and not is_whole_cubes(chip, named.shape):
-            cube_chips = math.prod(chip.cube_shape)
-            raise TpusimError(
-                f"{pod} is a {named.chips}-chip slice ({named.slice_shape}), less than one "
-                f"{cube_chips}-chip cube; plan counts whole cubes: name a slice of whole cubes "
-                f"({pod.rpartition('-')[0]}-{cube_chips * chip.tensorcores_per_chip} or more) or "
-                f"the pod ({named.pod.name})")
-    slice = pod_and_slice(pod, slice)  # pod="v5p-128": that slice of the v5p pod
+    slice = planned_slice_of(pod, slice)  # pod="v5p-128": that slice of the v5p pod
     faulty = None if faulty_cubes is None else [int(c) for c in faulty_cubes]
     if faulty_hosts:
         faulty = sorted(set(faulty or []) | set(cubes_of_hosts(the_pod, list(faulty_hosts))))

@@ -383,6 +383,25 @@ def cloud_slice(name: str) -> CloudSlice | None:
     return CloudSlice(name=name, pod=pod, chips=chips, shape=shape)
 
 
+def planned_slice_of(pod: Any, slice_shape: str | None = None) -> str | None:
+    """The slice a planner question names (`pod_and_slice`: a Cloud TPU name such as 'v5p-128'
+    names that slice); a name smaller than one cube is an error: the planner counts whole cubes."""
+    from tpusim.topology.shape import is_whole_cubes
+
+    named = cloud_slice(pod) if isinstance(pod, str) else None
+    if named is None:
+        return slice_shape
+    chip = named.pod.chip
+    if chip.cube_shape is not None and not is_whole_cubes(chip, named.shape):
+        cube_chips = math.prod(chip.cube_shape)
+        raise TpusimError(
+            f"{pod} is a {named.chips}-chip slice ({named.slice_shape}), less than one "
+            f"{cube_chips}-chip cube; plan counts whole cubes: name a slice of whole cubes "
+            f"({pod.rpartition('-')[0]}-{cube_chips * chip.tensorcores_per_chip} or more) or "
+            f"the pod ({named.pod.name})")
+    return pod_and_slice(pod, slice_shape)
+
+
 def chip_and_slice(chip: str | None, slice_shape: str | None) -> tuple[str | None, str | None]:
     """A slice given as a Cloud TPU name ('v5p-128') -> (its chip, its shape in chips); any
     other slice passes through. A chip that contradicts the name is an error."""

@@ -146,7 +146,8 @@ def simulate_section(result: Any, source: str, name: str | None = None) -> Secti
         figures.append(("Goodput over replications.", _fig(charts.goodput_distribution(table))))
         figures.append(("Time to train over replications.", _fig(charts.time_to_train_distribution(table))))
     if getattr(result, "events", None) is not None:
-        figures.append(("Replication 0: job states, interruptions and healthy cubes.",
+        unit = getattr(getattr(result, "scenario", None), "unit", "cube")
+        figures.append((f"Replication 0: job states, interruptions and healthy {unit}s.",
                         charts.timeline(result)))
     import pandas as pd
 
