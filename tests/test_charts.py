@@ -203,6 +203,7 @@ def test_timeline_of_a_pod_without_cubes_counts_hosts():
 
     captions = [c for c, _ in simulate_section(result, "t").figures]
     assert "Replication 0: job states, interruptions and healthy hosts." in captions
+    assert "Goodput = scheduling x runtime x program, one replication: no interval." in captions
 
 
 def test_timeline_needs_follow_a_schedule_and_every_cause_has_a_legend_entry():

@@ -138,8 +138,11 @@ def simulate_section(result: Any, source: str, name: str | None = None) -> Secti
     if ttt.get("p50") is not None:
         numbers.append((f"{name}: time to train (median)",
                         f"{ttt['p50'] / DAY_S:.1f} days ({_pct(ttt['finished_fraction'])} finished)"))
-    figures = [("Goodput = scheduling x runtime x program, with 95% intervals (Student-t) over "
-                "replications.", _fig(charts.goodput_decomposition(summary))),
+    n = summary.get("replications") or 0
+    spread = (f"with 95% intervals (Student-t) over {n} replications" if n > 1
+              else "one replication: no interval")
+    figures = [(f"Goodput = scheduling x runtime x program, {spread}.",
+                _fig(charts.goodput_decomposition(summary))),
                ("Where the jobs' time went: productive time and badput by category.",
                 _fig(charts.badput_bar(summary)))]
     if table is not None and summary.get("replications", 0) > 1:
