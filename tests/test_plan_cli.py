@@ -8,7 +8,7 @@ import io
 import json
 
 import pytest
-from conftest import assert_clean_error, run_cli
+from conftest import assert_clean_error, run_cli, run_main
 
 ROW_KEYS = {"slice_chips", "slice_cubes", "shape", "p_schedulable_ocs", "p_schedulable_static",
             "goodput_ocs", "goodput_static"}
@@ -97,9 +97,24 @@ def test_ironwood_and_v5p_pods():
     (("--faulty-cubes", "3,x"), ("faulty-cubes",)),
     (("--faulty-cubes", "99"), ("99",)),
     (("--chart", "out.txt"), (".png",)),
-    (("--chip-availability", "0"), ("p_chip", "(0, 1]")),
-    (("--domain-cubes", "2", "--domain-availability", "0"), ("p_domain", "(0, 1]")),
-    (("--ocs-availability", "0"), ("ocs availability", "(0, 1]")),
+    (("--chip-availability", "0"), ("--chip-availability", "(0, 1]")),
+    (("--domain-cubes", "2", "--domain-availability", "0"), ("--domain-availability", "(0, 1]")),
+    (("--ocs-availability", "0"), ("--ocs-availability", "(0, 1]")),
 ])
 def test_errors_are_one_line(args, needles):
     assert_clean_error(run_cli("plan", "--samples", "5", *args), *needles)
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (("--availability", "1.5"), "--availability"), (("--target", "2"), "--target"),
+    (("--chip-availability", "2"), "--chip-availability"),
+    (("--ocs-availability", "0"), "--ocs-availability"),
+    (("--domain-availability", "2", "--domain-cubes", "4"), "--domain-availability"),
+    (("--domain-cubes", "3"), "--domain-cubes"),
+])
+def test_out_of_range_options_are_named_as_flags(args, flag):
+    """The planner's checks name tpusim.plan's parameters; the CLI shows the flag the user typed
+    (it said 'availability: p_chip must be ...' for --chip-availability 2)."""
+    r = run_main("plan", *args)
+    assert_clean_error(r, flag)
+    assert "p_chip" not in r.stderr and "p_domain" not in r.stderr

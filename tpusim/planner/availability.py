@@ -96,8 +96,8 @@ def healthy_pmf_correlated(n_cubes: int, p_cube: float, domain_cubes: int,
     if g == 0 or n % g:
         divisors = ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
         raise TpusimError(
-            f"domain_cubes must divide the pod's {n} cubes, got {domain_cubes}; divisors: {divisors}"
-        )
+            f"domain_cubes must divide the pod's {n} cubes, got {domain_cubes}; divisors: {divisors}",
+            params=("domain_cubes",))
     pd = _prob("p_domain", p_domain, allow_zero=False)
     one = [(1.0 - pd) * (h == 0) + pd * x for h, x in enumerate(healthy_pmf(g, p_cube))]
     dist = [1.0]

@@ -161,11 +161,15 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
         raise limits.over_limit(f"plan: static-torus packing of pod {pod.name}'s cubes",
                                 math.prod(grid), limits.PLAN_STATIC_CUBES,
                                 "the exact packer's compiled kernel holds that many cubes")
-    p_host = check_probability(host_availability, "availability", "plan")
+    # named as tpusim.plan names them (the CLI shows its flags: --availability, --target, ...)
+    p_host = check_probability(host_availability, "availability", "plan", param=True)
     n_slices = check_integer(n_slices, "slices", "plan", at_least=1, param=True)  # tpusim.plan's name
     if target is not None:
-        target = check_probability(target, "target", "plan")
-    p_ocs = check_probability(p_ocs, "OCS availability", "plan")
+        target = check_probability(target, "target", "plan", param=True)
+    p_ocs = check_probability(p_ocs, "ocs_availability", "plan", param=True)
+    p_chip = check_probability(p_chip, "chip_availability", "plan", param=True)
+    p_domain = check_probability(p_domain, "domain_availability", "plan", param=True)
+    domain_cubes = check_integer(domain_cubes, "domain_cubes", "plan", at_least=1, param=True)
     n = math.prod(grid)
     chip = pod.chip
     p_cube = av.cube_availability(p_host, chip.hosts_per_cube, p_chip=p_chip,
