@@ -78,3 +78,21 @@ def test_search_offloads_only_when_nothing_fits_otherwise():
     assert all(r["offload_optimizer"] or r["remat"] in OFFLOADED for r in tight.rows)
     roomy = search(wl, chips_per_slice=1024, top=5)
     assert roomy.rows and not any(r["offload_optimizer"] or r["remat"] in OFFLOADED for r in roomy.rows)
+
+
+def test_host_dram_bounds_what_a_host_can_hold():
+    """A v4 host has 512 GB of DRAM for its 4 chips (chip-v4.toml). LLaMA-3-70B on 4 v4 chips
+    offloads ~825 GB per host: fits_in_host_dram is False (it was not checked at all), and the
+    search never ranks a row whose host bytes exceed the host's DRAM. A chip file without a host
+    DRAM size reports None."""
+    from tpusim.hardware import load_chip
+
+    wl = load_workload("llama3-70b")
+    tight = estimate(wl, chip="v4", chips_per_slice=4)
+    assert tight.host_memory_per_chip_bytes * 4 > 512e9 and tight.fits_in_host_dram is False
+    found = search(wl, chip="v4", chips_per_slice=16, top=50)
+    per_host = load_chip("v4").chips_per_host
+    assert found.rows and all(r["memory_per_chip_bytes"] <= 32 * 2**30 for r in found.rows)
+    assert found.best.fits_in_host_dram is True
+    assert found.best.host_memory_per_chip_bytes * per_host <= 512e9
+    assert estimate(wl).fits_in_host_dram is None  # v5p: no host DRAM size in its chip file

@@ -155,7 +155,9 @@ def _print_estimate(est) -> None:
         ),
     ]
     if est.host_memory_per_chip_bytes > 0:
-        rows.append(("host memory per chip", fmt_bytes(est.host_memory_per_chip_bytes)))
+        host_fit = {True: ": fits", False: ": DOES NOT FIT", None: ""}[est.fits_in_host_dram]
+        rows.append(("host memory per chip", fmt_bytes(est.host_memory_per_chip_bytes)
+                     + (" (host DRAM" + host_fit + ")" if est.fits_in_host_dram is not None else "")))
     out = console()
     out.print(table(f"{est.workload} on {est.chip}", ["figure", "value"], rows, justify_right_from=2))
     step = est.step_time_s

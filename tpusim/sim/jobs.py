@@ -209,7 +209,7 @@ def _estimate_cached(workload: str, chip: str, slice_shape: str, slices: int,
         raise TpusimError(f"job {job!r} ({Path(workload).stem} on {slices} x {slice_shape}): {exc}",
                           params=exc.params) from None
     if not (est.fits_in_hbm and est.fits_in_host_dram):
-        where = "HBM" if not est.fits_in_hbm else "the hosts' DRAM (its tables)"
+        where = "HBM" if not est.fits_in_hbm else "the hosts' DRAM (what it keeps there)"
         raise TpusimError(
             f"job {job!r}: workload {workload!r} does not fit in {where} on {slice_shape} "
             f"slices; run `tpusim estimate` for the breakdown"

@@ -78,4 +78,5 @@ def step_performance(ref: str | Path, *, chip: str, chips_per_slice: int, slices
 
     est = estimate(wl, chip=chip, chips_per_slice=chips_per_slice, slices=slices,
                    slice_shape=slice_shape, global_batch_seqs=global_batch)
-    return StepPerformance(est.step_time_s, est.mfu, float(est.tokens_per_step), "tokens", est.fits_in_hbm)
+    return StepPerformance(est.step_time_s, est.mfu, float(est.tokens_per_step), "tokens", est.fits_in_hbm,
+                           est.fits_in_host_dram is not False)

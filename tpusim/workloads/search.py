@@ -27,6 +27,7 @@ from tpusim.workloads.sharding import (
     Estimate,
     comm_params,
     estimate_one,
+    host_dram_fits,
     in_slice_sizes,
     microbatch_problem,
     pipeline_problem,
@@ -177,7 +178,7 @@ def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchRes
         cfg, n_rows, cfg_id, res = _evaluate(wl, chip, spec, cands, variants)
         step, mem = res["step_time_s"], res["memory_per_chip_bytes"]
         evaluated += int(step.size)
-        fits = mem <= chip.hbm_bytes
+        fits = (mem <= chip.hbm_bytes) & host_dram_fits(res["host_memory_per_chip_bytes"], chip)
         # best placement per (sharding, variant): sort by (cfg_id, step), take the first of each
         order = np.lexsort((step, cfg_id))
         first = np.ones(order.size, bool)

@@ -70,6 +70,7 @@ class Estimate:
     offload_optimizer: bool = False
     host_memory_per_chip_bytes: float = 0.0
     forward_time_s: float = 0.0  # the forward pass alone: an evaluation step of the same batch
+    fits_in_host_dram: bool | None = None  # offloaded bytes of a host's chips in its DRAM (None: unknown)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -336,4 +337,14 @@ def _to_estimate(
         offload_optimizer=wl.training.offload_optimizer,
         host_memory_per_chip_bytes=res["host_memory_per_chip_bytes"],
         forward_time_s=res["forward_time_s"],
+        fits_in_host_dram=(None if chip.host_dram_bytes is None
+                           else bool(host_dram_fits(res["host_memory_per_chip_bytes"], chip))),
     )
+
+
+def host_dram_fits(host_bytes_per_chip, chip: Chip):
+    """Whether what a host's chips offload (host_bytes_per_chip x chips_per_host) fits in its DRAM;
+    True where the chip file gives no host DRAM size (nothing to check against)."""
+    if chip.host_dram_bytes is None:
+        return np.ones_like(np.asarray(host_bytes_per_chip, dtype=float), dtype=bool)
+    return np.asarray(host_bytes_per_chip) * chip.chips_per_host <= chip.host_dram_bytes
