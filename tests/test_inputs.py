@@ -305,3 +305,16 @@ def test_an_edited_file_is_read_again(tmp_path):
     text = (tmp_path / "w.toml").read_text().replace("layers = 32", "layers = 16  # edited")
     (tmp_path / "w.toml").write_text(text)
     assert load_workload(path).model.layers == 16
+
+
+def test_values_and_bounds_are_shown_as_written():
+    """A TOML date was shown as datetime.date(1979, 5, 27) and the bound 2**24 as 1.67772e+07."""
+    import datetime
+
+    doc = Section({"layers": datetime.date(1979, 5, 27), "chips": 2**24 + 1}, "f.toml")
+    with pytest.raises(TpusimError, match=r"got 1979-05-27$"):
+        doc.integer("layers", at_least=1)
+    with pytest.raises(TpusimError, match=r"up to 16777216, got 16777217$"):
+        doc.integer("chips", at_least=1, at_most=2**24)
+    with pytest.raises(TpusimError, match=r"up to 1e\+09, got"):
+        Section({"n": 2 * 10**9}, "f.toml").integer("n", at_least=1, at_most=10**9)

@@ -47,6 +47,7 @@ asked for; parse_shape(fmt_shape(s)) == s.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
 import numbers
@@ -130,12 +131,16 @@ def show(value: Any) -> str:
         return "a table"
     if isinstance(value, float) and math.isnan(value):
         return "nan"
+    if isinstance(value, datetime.date | datetime.time):  # TOML dates and times, as written
+        return value.isoformat()
     return repr(value)
 
 
 def _fmt(x: float) -> str:
-    """A bound as people write it: 64, 0.5, 1e+24 (integers stay whole up to 1e7)."""
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e7 else f"{x:g}"
+    """A bound as people write it: 64, 0.5, 1e+24, 16777216 (integers stay whole up to 1e7, and
+    beyond where the short form would round them)."""
+    whole = float(x).is_integer()
+    return str(int(x)) if whole and (abs(x) < 1e7 or float(f"{x:g}") != x) else f"{x:g}"
 
 
 def _bounds(kind: str, at_least, above, at_most, below) -> str:
