@@ -254,3 +254,23 @@ def test_sweep_best_is_over_the_whole_grid_and_captions_name_the_keys_held():
     numbers = dict(section.numbers)
     assert numbers["sweep s: best MFU"] == "0.47 at chip = v5p, chips = 2048, batch = 1024"
     assert all("at batch = 2048" in caption for caption, _ in section.figures)
+
+
+def test_parquet_parts_left_by_a_crash_are_reported(tmp_path):
+    """After a SIGKILL a .parquet output exists only as FILE.parquet.parts/ (docs/contract.md);
+    `report FILE.parquet` said 'unknown report input' and listed shipped names."""
+    from tpusim.rows import open_sink, read_frame
+
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[pod]\nname = "tpu-v4-4096"\n[[jobs]]\nname = "j"\nslice = "4x4x4"\n'
+                        'mfu = 0.5\nstep_time_s = 1\n[run]\ndays = 1\n')
+    table = tmp_path / "reps.csv"
+    assert run_main("simulate", str(scenario), "-n", "2", "--out", str(table)).returncode == 0
+    out = tmp_path / "reps.parquet"
+    sink = open_sink(out, formats=(".parquet",))
+    sink.write(read_frame(table).to_dict("records"))
+    assert not out.exists()  # not closed: as after a SIGKILL
+    result = run_main("report", str(out), "--out", str(tmp_path / "r.html"))
+    assert result.returncode == 0, result.stderr
+    assert_clean_error(run_main("report", str(tmp_path / "gone.csv"), "--out", str(tmp_path / "g.html")),
+                       "gone.csv", "file not found")

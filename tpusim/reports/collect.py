@@ -21,6 +21,7 @@ from pathlib import Path
 from tpusim.errors import TpusimError
 from tpusim.inputs import load_toml
 from tpusim.reports.sections import Section, estimate_section, plan_section, simulate_section, sweep_section
+from tpusim.rows import has_rows, parts_dir
 
 TABLE_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
@@ -37,13 +38,24 @@ class Input:
 
 
 def sha256_of(path: Path) -> str:
+    """The SHA-256 of the file (of its parquet part files, in order, when only they exist)."""
+    if not path.is_file() and path.suffix.lower() == ".parquet":
+        digest = hashlib.sha256()
+        for part in sorted(parts_dir(path).glob("part-*.parquet")):
+            digest.update(part.read_bytes())
+        return digest.hexdigest()
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def identify(given: str | Path) -> Input:
     """Resolve and classify one input (see the module docstring); a TpusimError names the fix."""
     path = Path(given)
-    if not path.is_file():
+    suffix = path.suffix.lower()
+    if suffix == ".parquet" and not path.is_file() and has_rows(path):
+        pass  # parquet part files left by a crash (FILE.parquet.parts/) read like the file
+    elif not path.is_file() and suffix in (*TABLE_SUFFIXES, ".json"):
+        raise TpusimError(f"report input {str(given)!r}: file not found")
+    elif not path.is_file():
         path = _shipped(str(given))
     suffix = path.suffix.lower()
     if suffix == ".toml":
