@@ -32,6 +32,8 @@ TEXT = 'a = 1\n[t]\nname = "x"\n'
     (bytes(range(256)) * 3, "binary data"),
     ('name = "Zürich"\n'.encode("latin-1"), "not UTF-8 text (byte 0xfc on line 1)"),
     (b"a = 1\nb = 16x16\n", "line 2"),
+    # the parser names no line at the end of the file: the message must not point at "that line"
+    (b"x = [", "fix the syntax at the end of the file: a value, a closing bracket or a quote"),
 ])
 def test_files_that_are_not_utf8_toml_name_the_problem(tmp_path, data, needle):
     path = tmp_path / "f.toml"

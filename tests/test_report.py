@@ -137,6 +137,12 @@ def test_bad_input_is_one_line(tmp_path, args, needles):
     assert not (tmp_path / "r.html").exists()
 
 
+def test_a_folder_is_not_an_unknown_shipped_name(tmp_path):
+    r = run_main("report", str(tmp_path), "--out", str(tmp_path / "r.html"))
+    assert_clean_error(r, "is a folder", "give a file in it")
+    assert "known:" not in r.stderr  # not the list of every shipped name
+
+
 def test_an_output_name_of_another_kind_is_named_with_the_fix(tmp_path):
     r = run_main("report", "palm-540b-50d", "--out", str(tmp_path / "r.pdf"))
     assert_clean_error(r, "r.pdf", "a .html file", "--format md")

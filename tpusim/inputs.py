@@ -92,7 +92,9 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     try:
         return tomllib.loads(decode_text(data, str(path)))
     except tomllib.TOMLDecodeError as exc:
-        raise TpusimError(f"malformed TOML in {path}: {exc} (fix the syntax at that line)") from None
+        where = ("at that line" if "line" in str(exc) else
+                 "at the end of the file: a value, a closing bracket or a quote is missing")
+        raise TpusimError(f"malformed TOML in {path}: {exc} (fix the syntax {where})") from None
 
 
 def decode_text(data: bytes, where: str) -> str:

@@ -55,6 +55,9 @@ def identify(given: str | Path) -> Input:
         pass  # parquet part files left by a crash (FILE.parquet.parts/) read like the file
     elif not path.is_file() and suffix in (*TABLE_SUFFIXES, ".json"):
         raise TpusimError(f"report input {str(given)!r}: file not found")
+    elif path.is_dir():
+        raise TpusimError(f"report input {str(given)!r} is a folder; give a file in it (a sweep's "
+                          f"rows, a --json output, a TOML file) or a shipped name")
     elif not path.is_file():
         path = _shipped(str(given))
     suffix = path.suffix.lower()
