@@ -12,8 +12,9 @@ tpusim.topology.shape.compact_shape). For TPU v4 that is 64, 128, ..., 2048, 307
 goodput = E[max number of disjoint formable slices] x slice chips / pod chips.
 
 Invariants (tested): rows are sorted by size; static <= OCS for p_schedulable and goodput (up
-to the Monte Carlo interval); the whole-pod row is p_cube^cubes in both models; a one-cube
-slice has goodput = p_cube with OCS.
+to the Monte Carlo interval); the whole-pod row is p_cube^cubes in both models; slices that
+fill the pod have static P = P(all cubes healthy) if the box tiles the cube torus, else 0; a
+one-cube slice has goodput = p_cube with OCS.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tpusim.errors import TpusimError
 from tpusim.inputs import check_integer, check_probability
 from tpusim.planner import availability as av
 from tpusim.planner.assign import assignment
+from tpusim.planner.packing import count_max_boxes
 from tpusim.planner.static import static_estimates
 from tpusim.topology.shape import check_slice_shape, compact_shape, fmt_shape, legal_shapes
 
@@ -209,13 +211,21 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
         if target is not None and domain_cubes == 1 and p_domain == 1.0 and target <= ocs_up \
                 and k * n_slices <= max(groups):  # spares drawn from the slices' group
             spares = av.spares_for_target(k * n_slices, p_cube, target / ocs_up, max(groups))
-        if k == 1 or k * n_slices == n:
+        if k == 1 or k == n:
             # one-cube boxes or the whole pod: the static torus has exactly the OCS choices
-            p_static = math.fsum(pmf[k * n_slices:])
+            p_static = min(1.0, math.fsum(pmf[k * n_slices:]))
             g_static = av.expected_ocs_slices(pmf, k) * k / n
             est = replace(est, p_schedulable=p_static, p_schedulable_lo=p_static,
                           p_schedulable_hi=p_static, goodput=g_static, goodput_lo=g_static,
                           goodput_hi=g_static, method="exact")
+        elif k * n_slices == n:
+            # the slices fill the pod: every cube healthy and the box tiling the torus (the
+            # goodput counts boxes on every pattern, so it stays the Monte Carlo estimate)
+            tiles = count_max_boxes(grid, cshape, np.ones((1, n), dtype=bool),
+                                    cap=n_slices)[0] >= n_slices
+            p_static = pmf[n] if tiles else 0.0
+            est = replace(est, p_schedulable=p_static, p_schedulable_lo=p_static,
+                          p_schedulable_hi=p_static)
         rows.append(PlanRow(
             slice_chips=math.prod(shape), slice_cubes=k, shape=fmt_shape(shape), cube_shape=cshape,
             n_slices=n_slices, p_schedulable_ocs=min(1.0, p_ocs_row),
