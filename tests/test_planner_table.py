@@ -53,3 +53,14 @@ def test_probabilities_never_exceed_one_with_failure_domains():
                 samples=20, seed=0).rows
     assert all(0.0 <= r.p_schedulable_static <= 1.0 and 0.0 <= r.p_schedulable_ocs <= 1.0
                for r in rows)
+
+
+def test_assignment_without_slice_fits_every_slice_and_the_spare():
+    """Without --slice the assignment takes the largest size of which --slices fit in the
+    healthy cubes, leaving a spare when --then-fail asks for a re-form."""
+    two = plan(find_pod(4096), 0.99, n_slices=2, faulty_cubes=[5], samples=5, seed=0).assignment
+    assert two["slice_cube_shape"] == [2, 2, 4] and len(two["ocs"]) == 2  # 2 x 32 > 63 healthy
+    again = plan(find_pod(4096), 0.99, then_fail=3, samples=5, seed=0).assignment
+    assert again["slice_cube_shape"] == [3, 4, 4] and again["reform"]["spare_cube"] == 48
+    with pytest.raises(TpusimError, match="with a spare cube for `then_fail`"):
+        plan(find_pod(4096), 0.99, n_slices=64, then_fail=3, samples=5, seed=0)

@@ -149,8 +149,9 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
     patterns). `slice_shape` (chips) restricts the rows to one slice and `n_slices` asks for
     that many disjoint slices at once; `target` adds the largest slice schedulable with at
     least that probability and the spare cubes each row needs to reach it with OCS;
-    `faulty_cubes` adds a concrete assignment (the requested slice, else the largest row that
-    the healthy cubes can hold with OCS) and `then_fail` re-forms it after that cube fails.
+    `faulty_cubes` adds a concrete assignment (the requested slice, else the largest row of
+    which `n_slices` fit in the healthy cubes, with one spare left when `then_fail` is given)
+    and `then_fail` re-forms the first slice after that cube fails.
     `on_shape(done, total)` reports the static model's progress over slice sizes. More than
     `tpusim.limits.PLAN_SAMPLES` samples are refused unless `check_limits` is False."""
     grid = require_cube_pod(pod)
@@ -257,9 +258,14 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
         faulty = list(faulty_cubes or [])
         healthy_count = n - len(set(faulty))
         if slice_shape is None:
-            fits = [c for c in cube_shapes if math.prod(c) <= healthy_count]
+            spare = 0 if then_fail is None else 1  # re-forming takes a healthy cube outside
+            fits = [c for c in cube_shapes if math.prod(c) * n_slices + spare <= healthy_count]
             if not fits:
-                raise TpusimError("no slice fits in the healthy cubes; every cube is faulty")
+                raise TpusimError(
+                    f"no slice size fits {n_slices} time(s) in the {healthy_count} healthy cubes"
+                    + (" with a spare cube for `then_fail`" if spare else "")
+                    + "; ask for fewer `slices` or fewer `faulty_cubes`",
+                    params=("slices", "faulty_cubes", "then_fail"))
             chosen = fits[-1]
         else:
             chosen = cube_shapes[0]
