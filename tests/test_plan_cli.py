@@ -118,3 +118,26 @@ def test_out_of_range_options_are_named_as_flags(args, flag):
     r = run_main("plan", *args)
     assert_clean_error(r, flag)
     assert "p_chip" not in r.stderr and "p_domain" not in r.stderr
+
+
+def test_json_and_csv_together_is_an_error():
+    """Both print to stdout; --csv was silently dropped for the JSON."""
+    r = run_main("plan", "--samples", "5", "--json", "--csv")
+    assert_clean_error(r, "--json", "--csv")
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize(("args", "shown", "hidden"), [
+    # whole pod at 99% hosts: p_cube^64 = 3.39e-5, not 0.000 (the paper's 3.4e-5)
+    (("--availability", "0.99", "--slice", "16x16x16"), "3.4e-05", "0.000"),
+    # 3072 chips with OCS at 99.5%: P(>= 48 of 64) = 1 - 4.8e-6, not a bare 1.0000
+    (("--availability", "0.995", "--slice", "12x16x16"), ">0.9999", "1.0000"),
+    # 512 chips at 99%: 1 up to floating-point rounding (0.9999999999999999) is 1.000
+    (("--availability", "0.99", "--slice", "8x8x8"), "1.000", "1.0000"),
+])
+def test_table_probabilities_say_what_they_are(args, shown, hidden):
+    r = run_main("plan", "--samples", "5", *args)
+    assert r.returncode == 0, r.stderr
+    shape = args[-1]
+    row = next(line for line in r.stdout.splitlines() if f"│ {shape} " in line)
+    assert shown in row and hidden not in row, row

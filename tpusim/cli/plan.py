@@ -48,10 +48,20 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
+def _num(x: float) -> str:
+    """Three decimals; a value too small for them but not zero (a whole pod at 99% hosts:
+    3.4e-05) in scientific notation, so 0.000 means zero."""
+    return f"{x:.1e}" if 0 < x < 0.0005 else f"{x:.3f}"
+
+
 def _prob(x: float) -> str:
-    if x >= 0.9995 and x < 1:
-        return f"{x:.4f}"
-    return f"{x:.3f}"
+    """A probability: 1.000 only for 1 (up to floating-point rounding, 1e-9), four decimals
+    where three would round up to 1.000, and >0.9999 above that."""
+    if x >= 1 - 1e-9:
+        return "1.000"
+    if x >= 0.99995:
+        return ">0.9999"
+    return f"{x:.4f}" if x >= 0.9995 else _num(x)
 
 
 @app.command(epilog=EXAMPLES)
@@ -125,6 +135,8 @@ def plan(
         False, "--no-limits", help=f"Allow more than {limits.PLAN_SAMPLES:,} --samples."),
 ) -> None:
     """Slice sizes a pod can count on: P(schedulable) and goodput, with OCS and on a static torus."""
+    if json_out and csv_out:
+        raise TpusimError("--json and --csv both print to stdout; give one of them")
     if chart is not None and chart.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise TpusimError(f"--chart {chart}: use a .png, .svg or .pdf file name")
     levels = availability_levels(availability)
@@ -194,13 +206,13 @@ def _print_readable(result, chart: Path | None) -> None:
     rows = []
     for r in result.rows:
         static_p = _prob(r.p_schedulable_static)
-        static_g = f"{r.goodput_static:.3f}"
+        static_g = _num(r.goodput_static)
         if r.p_schedulable_static_hi > r.p_schedulable_static_lo:
             static_p += f" [{r.p_schedulable_static_lo:.3f}, {r.p_schedulable_static_hi:.3f}]"
         if r.goodput_static_hi > r.goodput_static_lo:
             static_g += f" ±{(r.goodput_static_hi - r.goodput_static_lo) / 2:.3f}"
         row = [r.slice_chips if r.n_slices == 1 else f"{r.n_slices} x {r.slice_chips}", r.shape,
-               r.slice_cubes, _prob(r.p_schedulable_ocs), static_p, f"{r.goodput_ocs:.3f}", static_g]
+               r.slice_cubes, _prob(r.p_schedulable_ocs), static_p, _num(r.goodput_ocs), static_g]
         if with_target:
             row.append("-" if r.spare_cubes_for_target is None else r.spare_cubes_for_target)
         rows.append(row)
