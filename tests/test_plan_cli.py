@@ -141,3 +141,15 @@ def test_table_probabilities_say_what_they_are(args, shown, hidden):
     shape = args[-1]
     row = next(line for line in r.stdout.splitlines() if f"│ {shape} " in line)
     assert shown in row and hidden not in row, row
+
+
+def test_target_with_failure_domains_says_why_there_are_no_spares():
+    """With correlated domains every spare is None; the table's '-' read as 'no number of spares
+    reaches the target' (a 1-cube slice at 99% hosts needs 2 without domains)."""
+    r = run_main("plan", "--samples", "5", "--slice", "4x4x4", "--availability", "0.99",
+                 "--target", "0.99", "--domain-cubes", "4", "--domain-availability", "0.9999")
+    assert r.returncode == 0, r.stderr
+    assert "spares are not computed with correlated failure domains" in " ".join(r.stdout.split())
+    plain = run_main("plan", "--samples", "5", "--slice", "4x4x4", "--availability", "0.99",
+                     "--target", "0.99")
+    assert "correlated" not in plain.stdout

@@ -243,6 +243,9 @@ def _print_readable(result, chart: Path | None) -> None:
         out.print(f"target {t['target']}: largest slice with OCS: "
                   f"{largest(t['largest_slice_chips_ocs'])}; static torus: "
                   f"{largest(t['largest_slice_chips_static'])}" + escape(judged))
+        if result.model["domain_cubes"] > 1 or result.model["p_domain"] < 1:
+            out.print("OCS spares are not computed with correlated failure domains (--domain-cubes, "
+                      "--domain-availability): they depend on which domains the spare cubes sit in")
     if result.assignment:
         _print_assignment(out, result.assignment)
     if chart is not None:
