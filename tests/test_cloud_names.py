@@ -85,3 +85,32 @@ def test_scenario_jobs_name_slices_by_cloud_name():
     doc["jobs"][0]["slice"] = "v5p-128"  # another generation than the pod's
     with pytest.raises(TpusimError, match="the pod is made of v4 chips"):
         scenario_from_dict(doc, "test")
+
+
+def test_plan_and_topology_take_names_as_slice():
+    """The catalog says the names are accepted for --slice too; plan and topology read --slice
+    only as AxBxC ('cannot read shape v4-128'). A name alone stands for its pod and slice; with a
+    pod (or --chips/--generation) it must be a slice of that pod."""
+    top = json.loads(run_main("topology", "--slice", "tpu7x-256", "--json").stdout)
+    assert (top["pod"], top["shape"], top["chips"]) == ("tpu-v7-9216", "4x4x8", 128)
+    same = json.loads(run_main("topology", "--pod", "tpu-v5e-256", "--slice", "v5e-8", "--json").stdout)
+    assert (same["shape"], same["chips"]) == ("2x4", 8)
+    plan = json.loads(run_main("plan", "--slice", "v5p-256", "--samples", "5", "--json").stdout)
+    assert plan["pod"]["name"] == "tpu-v5p-8960" and [r["shape"] for r in plan["rows"]] == ["4x4x8"]
+    assert run_main("plan", "--slice", "v5p-256", "--generation", "v5p", "--samples",
+                    "5").returncode == 0
+    assert_clean_error(run_main("plan", "--slice", "v5p-256", "--pod", "tpu-v4-4096"),
+                       "--slice v5p-256 is 128 chips of tpu-v5p-8960", "not of --pod tpu-v4-4096")
+    assert_clean_error(run_main("plan", "--slice", "v5p-256", "--chips", "4096"),
+                       "not of the pod of --chips/--generation tpu-v4-4096")
+    assert_clean_error(run_main("topology", "--pod", "tpu-v4-4096", "--slice", "v5e-8"),
+                       "--slice v5e-8 is 8 chips of tpu-v5e-256", "not of --pod tpu-v4-4096")
+    assert_clean_error(run_main("plan", "--slice", "v4-8"), "v4-8 is a 4-chip slice")
+
+
+def test_generation_alone_names_its_pod():
+    """--generation v5p alone was 'no catalog pod of generation v5p has 4096 chips' (the default
+    size of another generation); it now names the generation's catalog pod."""
+    plan = json.loads(run_main("plan", "--generation", "v7", "--slice", "4x4x8", "--samples", "5",
+                               "--json").stdout)
+    assert plan["pod"]["name"] == "tpu-v7-9216"

@@ -133,6 +133,10 @@ def test_a_plan_sweep_asks_the_question_tpusim_plan_asks():
     assert rows[0]["cube_availability"] == one.cube_availability
     assert one.host_availability == defaults.HOST_AVAILABILITY
     assert "less than one 64-chip cube" in rows[1]["error"]
+    # slice = "v5p-128" names the same pod and slice, as tpusim plan --slice v5p-128 does
+    by_slice = run_sweep(spec_from_dict({"kind": "plan", "grid": {"slice": ["v5p-128"],
+                                                                   "samples": [5]}}), None).rows
+    assert by_slice[0]["pod_name"] == "tpu-v5p-8960" and by_slice[0]["slice_chips"] == 64
 
 
 def test_process_pool_gives_same_rows(tmp_path):

@@ -37,14 +37,13 @@ def plan(availability: float = defaults.HOST_AVAILABILITY, *, chips: int | None 
     """`tpusim plan`: P(schedulable) and goodput per slice size with OCS and on a static torus
     (a PlanResult; `.to_dict()` is the --json output). `pod` is a name or TOML file; `chips`
     (default tpusim.defaults.POD_CHIPS) and `generation` pick a catalog pod instead."""
-    from tpusim.hardware import planned_slice_of, select_pod
+    from tpusim.hardware import planned_pod
     from tpusim.planner.assign import cubes_of_hosts
     from tpusim.planner.table import plan as make_plan
 
     samples = check_integer(samples, "samples", "", at_least=1, param=True)
     slices = check_integer(slices, "slices", "", at_least=1, param=True)
-    the_pod = select_pod(pod=pod, chips=chips, generation=generation)
-    slice = planned_slice_of(pod, slice)  # pod="v5p-128": that slice of the v5p pod
+    the_pod, slice = planned_pod(pod=pod, chips=chips, generation=generation, slice_shape=slice)
     faulty = None if faulty_cubes is None else [int(c) for c in faulty_cubes]
     if faulty_hosts:
         faulty = sorted(set(faulty or []) | set(cubes_of_hosts(the_pod, list(faulty_hosts))))

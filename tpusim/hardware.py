@@ -13,6 +13,7 @@ cites where it comes from, and whose `[assumptions]` table says which values are
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -402,6 +403,42 @@ def planned_slice_of(pod: Any, slice_shape: str | None = None) -> str | None:
     return pod_and_slice(pod, slice_shape)
 
 
+def slice_named(pod: str | Path | None, slice_shape: str | None, *,
+                via: str = "`pod`") -> tuple[str | Path | None, str | None]:
+    """A slice given as a Cloud TPU name ('v5p-128'): with no pod the name stands for both, as
+    `pod='v5p-128'` does (-> (name, None)); with a pod it must be that name's catalog pod and
+    becomes its shape in chips (`via` says how the pod was given, for the message). Any other
+    slice passes through."""
+    named = cloud_slice(slice_shape) if isinstance(slice_shape, str) else None
+    if named is None:
+        return pod, slice_shape
+    if pod is None:
+        return slice_shape, None
+    given = load_pod(pod)
+    if given.name != named.pod.name:
+        raise TpusimError(f"`slice` {slice_shape} is {named.chips} chips of {named.pod.name}, not "
+                          f"of {via} {given.name}; give the Cloud TPU name alone, or {via} "
+                          f"{given.name} with a shape in chips",
+                          params=("slice", *re.findall(r"`(\w+)`", via)))
+    return pod, named.slice_shape
+
+
+def planned_pod(*, pod: str | Path | None, chips: int | None, generation: str | None,
+                slice_shape: str | None) -> tuple[Pod, str | None]:
+    """The pod and slice a planner question names (tpusim plan, tpusim.plan, sweep plan
+    points): `select_pod` for the pod; a Cloud TPU name as `pod` or as `slice_shape` names its
+    pod and that slice (`slice_named`, `planned_slice_of`), which must agree with the pod,
+    `chips` or `generation` given."""
+    if pod is None and (chips is not None or generation is not None):
+        sized = select_pod(chips=chips, generation=generation).name  # a named slice must be of it
+        named, slice_shape = slice_named(sized, slice_shape, via="the pod of `chips`/`generation`")
+        pod = None if named == sized else named
+    else:
+        pod, slice_shape = slice_named(pod, slice_shape)
+    return (select_pod(pod=pod, chips=chips, generation=generation),
+            planned_slice_of(pod, slice_shape))
+
+
 def chip_and_slice(chip: str | None, slice_shape: str | None) -> tuple[str | None, str | None]:
     """A slice given as a Cloud TPU name ('v5p-128') -> (its chip, its shape in chips); any
     other slice passes through. A chip that contradicts the name is an error."""
@@ -484,9 +521,15 @@ def no_pod_error(chip: Chip) -> TpusimError:
 def select_pod(*, pod: str | Path | None = None, chips: int | None = None,
                generation: str | None = None) -> Pod:
     """The pod a user asked for: by name or file (`pod`), else by size (`chips`, default
-    defaults.POD_CHIPS) and `generation`. A pod given together with a size or a generation it
+    defaults.POD_CHIPS) and `generation`; a generation alone names its largest catalog pod (the
+    one its Cloud TPU names cut slices from). A pod given together with a size or a generation it
     does not have is a contradiction, refused (never one of them silently ignored)."""
     if pod is None:
+        if chips is None and generation is not None:
+            chip = load_chip(generation)
+            pods = [p for p in all_pods() if p.chip.name == chip.name]
+            if pods:
+                return max(pods, key=lambda p: p.chips)
         return find_pod(defaults.POD_CHIPS if chips is None else chips, generation)
     found = load_pod(pod)
     if chips is not None and chips != found.chips:

@@ -292,7 +292,7 @@ def run_estimate_point(spec: SweepSpec, params: dict[str, Any], *,
 def run_plan_point(spec: SweepSpec, params: dict[str, Any], *,
                    check_limits: bool = True) -> list[dict[str, Any]]:
     """One `tpusim plan`: a row per slice size (or per requested slice)."""
-    from tpusim.hardware import planned_slice_of, select_pod
+    from tpusim.hardware import planned_pod
     from tpusim.planner.table import plan
 
     kwargs = _split(params, "plan")
@@ -301,9 +301,10 @@ def run_plan_point(spec: SweepSpec, params: dict[str, Any], *,
     for key in ("pod", "generation", "slice"):
         if key in kwargs and not isinstance(kwargs[key], str):
             raise TpusimError(f"{where}: {key} must be a string, got {show(kwargs[key])}")
-    pod = select_pod(pod=kwargs.get("pod"), chips=kwargs.get("chips"), generation=kwargs.get("generation"))
-    # pod = "v5p-128": that slice, as tpusim plan --pod v5p-128
-    kwargs["slice"] = planned_slice_of(kwargs.get("pod"), kwargs.get("slice"))
+    # pod = "v5p-128" or slice = "v5p-128": that slice, as tpusim plan --pod/--slice v5p-128
+    pod, kwargs["slice"] = planned_pod(pod=kwargs.get("pod"), chips=kwargs.get("chips"),
+                                       generation=kwargs.get("generation"),
+                                       slice_shape=kwargs.get("slice"))
     samples = check_integer(kwargs.get("samples", defaults.PLAN_SAMPLES), "samples", where, at_least=1)
     seed = check_integer(kwargs.get("seed", defaults.SEED), "seed", where, at_least=0)
     result = plan(pod, kwargs["availability"], slice_shape=kwargs.get("slice"),

@@ -87,7 +87,8 @@ def plan(
     ),
     slice_shape: str | None = typer.Option(
         None, "--slice",
-        help="One slice shape in chips, e.g. 8x16x24 (default: all sizes).",
+        help="One slice shape in chips, e.g. 8x16x24, or a Cloud TPU name like v4-128 "
+             "(default: all sizes).",
     ),
     slices: int = typer.Option(1, "--slices", help="Disjoint slices of --slice wanted at once."),
     faulty_cubes: str | None = typer.Option(

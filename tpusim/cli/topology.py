@@ -6,23 +6,30 @@ import math
 
 import typer
 
+from tpusim import defaults
 from tpusim.cli.app import app
 from tpusim.cli.render import console, print_json, table
-from tpusim.hardware import load_pod, pod_and_slice
+from tpusim.hardware import find_pod, load_pod, pod_and_slice, slice_named
 from tpusim.topology.summary import topology_summary
 from tpusim.units import fmt_rate
 
 
 @app.command(epilog="Example: tpusim topology --pod tpu-v4-4096 --slice 4x4x8 --twisted")
 def topology(
-    pod: str = typer.Option("tpu-v4-4096", "--pod", help="Pod name (see `tpusim catalog`) or pod TOML."),
+    pod: str | None = typer.Option(
+        None, "--pod", help=f"Pod name (see `tpusim catalog`) or pod TOML (default: the "
+                            f"{defaults.POD_CHIPS}-chip pod)."),
     slice_shape: str | None = typer.Option(
-        None, "--slice", help="Slice shape in chips, e.g. 4x4x8 (default: the whole pod)."
-    ),
+        None, "--slice",
+        help="Slice shape in chips, e.g. 4x4x8, or a Cloud TPU name like v4-128 (default: the "
+             "whole pod)."),
     twisted: bool = typer.Option(False, "--twisted", help="Twisted torus (k x k x 2k or k x 2k x 2k)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Chips, hosts, cubes, OCS ports, links, bisection, all-reduce and all-to-all bandwidth, diameter."""
+    pod, slice_shape = slice_named(pod, slice_shape)  # --slice v4-8: that slice of the v4 pod
+    if pod is None:
+        pod = find_pod(defaults.POD_CHIPS).name
     slice_shape = pod_and_slice(pod, slice_shape)  # --pod v4-8: a Cloud TPU name is a slice
     summary = topology_summary(load_pod(pod), slice_shape, twisted=twisted)
     if json_out:
