@@ -192,3 +192,12 @@ def test_static_estimates_reports_progress_per_shape():
     static_estimates((2, 2, 4), [(1, 1, 1), (1, 1, 2), (1, 2, 2)], 0.9, samples=20, seed=1,
                      exact_limit=0, on_shape=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_certain_cubes_are_one_exact_pattern():
+    """At p_cube = 1 every pattern is all-healthy: the answer is exact, not 200 samples with a
+    Wilson interval reaching down to 0.981 (what `tpusim plan --availability 1` showed)."""
+    est = static_estimates((4, 4, 4), [(2, 2, 2), (3, 4, 4)], 1.0, samples=200, seed=0)
+    assert [e.method for e in est] == ["exact", "exact"]
+    assert [(e.p_schedulable, e.p_schedulable_lo, e.goodput) for e in est] == [
+        (1.0, 1.0, 1.0), (1.0, 1.0, 0.75)]  # 8 boxes of 8 cubes; one of 48 (3/4 of the pod)

@@ -171,13 +171,18 @@ def static_estimates(grid: tuple[int, ...], shapes: list[tuple[int, ...]], p_cub
                      on_shape: Callable[[int, int], None] | None = None) -> list[StaticEstimate]:
     """Static-torus estimates for several slice shapes (in cubes) on one cube grid, all from
     the same failure patterns: exact enumeration if 2^cubes <= exact_limit and failures are
-    independent, else `samples` Monte Carlo patterns from default_rng(seed). goodput=False
+    independent (or p_cube = 1: one pattern), else `samples` Monte Carlo patterns from
+    default_rng(seed). goodput=False
     skips the packing search (only "do n_slices fit?" is answered; much faster). `on_shape(done,
     total)` is called after each shape (for progress bars)."""
     n = math.prod(grid)
     p_cube = check_probability(p_cube, "p_cube", "static model", allow_zero=True)
     exact = (1 << n) <= exact_limit and domain_cubes == 1 and p_domain == 1.0
-    if exact:
+    if p_cube == 1.0 and p_domain == 1.0:  # one pattern, every cube healthy: nothing to sample
+        exact = True
+        patterns = np.ones((1, n), dtype=bool)
+        weights = np.ones(1)
+    elif exact:
         patterns = all_patterns(n)
         weights = pattern_weights(patterns, p_cube)
     else:
