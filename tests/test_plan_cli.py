@@ -153,3 +153,15 @@ def test_target_with_failure_domains_says_why_there_are_no_spares():
     plain = run_main("plan", "--samples", "5", "--slice", "4x4x4", "--availability", "0.99",
                      "--target", "0.99")
     assert "correlated" not in plain.stdout
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    # host 5 of the v7 pod sits in cube 1 (hosts are 2x2x1 trays in C order over 16x24x24 chips)
+    (("--chips", "9216", "--faulty-hosts", "5", "--slice", "8x8x8", "--then-fail", "1"),
+     ("cube 1 is faulty already", "--then-fail", "its cubes: 0, 2-8")),
+    (("--faulty-cubes", "1,2", "--slice", "8x8x8", "--then-fail", "60"),
+     ("cube 60 is not in the first slice", "its cubes: 0, 3-9")),
+])
+def test_then_fail_outside_the_slice_names_the_slice(args, needles):
+    """It said 'cube 1 is not part of this slice' without saying why or which cubes are."""
+    assert_clean_error(run_main("plan", "--samples", "5", *args), *needles)

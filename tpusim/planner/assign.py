@@ -149,6 +149,17 @@ def _slice_dict(pod, cubes: np.ndarray, *, with_connects: bool) -> dict:
     return out
 
 
+def _id_ranges(grid: np.ndarray) -> str:
+    """Cube ids as ranges: '0-2, 4-48'."""
+    ids = sorted(int(c) for c in np.asarray(grid).ravel())
+    runs, start = [], ids[0]
+    for a, b in zip(ids, ids[1:] + [None], strict=True):
+        if b != a + 1:
+            runs.append(str(a) if start == a else f"{start}-{a}")
+            start = b
+    return ", ".join(runs)
+
+
 def assignment(pod, faulty_cubes: list[int], slice_cube_shape: tuple[int, ...], n_slices: int,
                *, then_fail: int | None = None) -> dict:
     """A concrete plan for `n_slices` slices given the faulty cubes: the cubes of each slice
@@ -169,6 +180,11 @@ def assignment(pod, faulty_cubes: list[int], slice_cube_shape: tuple[int, ...], 
             raise TpusimError("then_fail needs an OCS assignment, and none was possible",
                               params=("then_fail",))
         first = ocs_slices[0]
+        if int(then_fail) not in {int(c) for c in first.ravel()}:
+            why = ("is faulty already" if int(then_fail) in out["faulty_cubes"]
+                   else "is not in the first slice")
+            raise TpusimError(f"cube {then_fail} {why}; `then_fail` names a cube of the first "
+                              f"slice (its cubes: {_id_ranges(first)})", params=("then_fail",))
         used = {int(c) for s in ocs_slices for c in s.ravel()}
         per = pod.ocs_group_cubes[0]  # the spare comes from the slice's OCS group
         group = int(first.ravel()[0]) // per

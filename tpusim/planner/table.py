@@ -11,10 +11,11 @@ tpusim.topology.shape.compact_shape). For TPU v4 that is 64, 128, ..., 2048, 307
 
 goodput = E[max number of disjoint formable slices] x slice chips / pod chips.
 
-Invariants (tested): rows are sorted by size; static <= OCS for p_schedulable and goodput (up
-to the Monte Carlo interval); the whole-pod row is p_cube^cubes in both models; slices that
-fill the pod have static P = P(all cubes healthy) if the box tiles the cube torus, else 0; a
-one-cube slice has goodput = p_cube with OCS.
+Invariants (tested): rows are sorted by size; on a pod of one OCS group (every catalog pod)
+static <= OCS for p_schedulable and goodput (up to the Monte Carlo interval) and the whole-pod
+row is p_cube^cubes in both models (several groups: an OCS slice stays in one group, a static
+box does not); slices that fill the pod have static P = P(all cubes healthy) if the box tiles
+the cube torus, else 0; a one-cube slice has goodput = p_cube with OCS.
 """
 
 from __future__ import annotations
