@@ -165,3 +165,13 @@ def test_target_with_failure_domains_says_why_there_are_no_spares():
 def test_then_fail_outside_the_slice_names_the_slice(args, needles):
     """It said 'cube 1 is not part of this slice' without saying why or which cubes are."""
     assert_clean_error(run_main("plan", "--samples", "5", *args), *needles)
+
+
+def test_no_limits_help_names_both_limits():
+    """docs/contract.md: --no-limits allows more --samples OR a pod of more than 256 cubes; the
+    help named only the samples."""
+    from tpusim import limits
+
+    r = run_main("plan", "--help")
+    flat = " ".join(r.stdout.replace("│", " ").split())
+    assert f"a pod of more than {limits.PLAN_STATIC_CUBES} cubes" in flat

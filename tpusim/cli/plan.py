@@ -133,7 +133,9 @@ def plan(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     csv_out: bool = typer.Option(False, "--csv", help="Rows as CSV."),
     no_limits: bool = typer.Option(
-        False, "--no-limits", help=f"Allow more than {limits.PLAN_SAMPLES:,} --samples."),
+        False, "--no-limits",
+        help=f"Allow more than {limits.PLAN_SAMPLES:,} --samples, or a pod of more than "
+             f"{limits.PLAN_STATIC_CUBES} cubes."),
 ) -> None:
     """Slice sizes a pod can count on: P(schedulable) and goodput, with OCS and on a static torus."""
     if json_out and csv_out:
