@@ -107,3 +107,14 @@ def test_healthy_pmf_of_large_pods(n):
     assert pmf == pytest.approx(binom.pmf(np.arange(n + 1), n, 0.99), abs=1e-12)
     assert healthy_pmf(n, 1.0)[-1] == 1.0
     assert healthy_pmf(n, 0.0)[0] == 1.0
+
+
+def test_topology_of_a_slice_beyond_one_group_names_the_group():
+    """`tpusim topology` of a several-group pod failed on the first cross-group neighbour pair
+    ('cubes 0 and 32 sit on different OCS groups'); it now names the group size and the fix."""
+    from tpusim.topology.summary import topology_summary
+
+    pod = _two_group_v4()  # (72 - 8) / 2 = 32 cubes per group
+    with pytest.raises(TpusimError, match=r"64 cubes, more than one OCS group .*32 cubes.*at most 32"):
+        topology_summary(pod)
+    assert topology_summary(pod, "8x16x16").cubes == 32

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from tpusim.errors import TpusimError
 from tpusim.topology import groups, ocs
 from tpusim.topology.alltoall import all_to_all_loads
 from tpusim.topology.shape import SliceSpec, fmt_shape, slice_spec
@@ -59,6 +60,12 @@ def topology_summary(pod, shape: str | tuple[int, ...] | None = None,
         cube_ids = groups.cube_ids(spec.shape, chip.cube_shape)
         cubes = groups.count_blocks(cube_ids)
         whole = all(s % c == 0 for s, c in zip(spec.shape, chip.cube_shape, strict=True))
+        group = max(pod.ocs_group_cubes)
+        if whole and cubes > group:
+            raise TpusimError(
+                f"slice {fmt_shape(spec.shape)} has {cubes} cubes, more than one OCS group of pod "
+                f"{pod.name} ({group} cubes: (ocs_ports - ocs_spare_ports) / 2); an OCS slice "
+                f"stays in one group: choose a `slice` of at most {group} cubes", params=("slice",))
         if whole:
             grid = np.arange(cubes).reshape(pod.cube_shape_of(spec.shape))
             connects = ocs.slice_cross_connects(grid, chip.cube_shape, pod.ocs_ports,
