@@ -179,6 +179,22 @@ def test_cli_sweep_and_errors(cli, tmp_path):
                        "--backend 'mpi' is unknown")
 
 
+def test_cli_sweep_table_is_in_grid_order_whatever_order_the_file_holds(cli, tmp_path):
+    """Points are appended as they finish (any order with several workers); the table the
+    command prints follows the grid, so the same sweep always shows the same table."""
+    sweep = _estimate_sweep(tmp_path, "global_batch_seqs = [256, 512, 1024]")
+    out = tmp_path / "r.csv"
+    assert cli("sweep", str(sweep), "--out", str(out), "--workers", "1", "--json").returncode == 0
+    header, *rows = out.read_text().splitlines()
+    assert len(rows) == 3  # one row per point: reversing the lines keeps each point whole
+    out.write_text("\n".join([header, *reversed(rows)]) + "\n")
+    shown = cli("sweep", str(sweep), "--out", str(out), "--resume")
+    assert shown.returncode == 0, shown.stderr
+    first_cells = [line.split("│")[1].strip() for line in shown.stdout.splitlines()
+                   if line.startswith("│")]
+    assert first_cells == ["256", "512", "1024"]
+
+
 def test_plan_sweep_rows(tmp_path):
     path = tmp_path / "plan.toml"
     path.write_text('[sweep]\nkind = "plan"\n[grid]\navailability = [0.99, 0.999]\nslice = ["12x16x16"]\n'

@@ -38,7 +38,7 @@ def sweep(
 ) -> None:
     """Run every point of a parameter grid; rows are written as they finish, so --resume continues."""
     from tpusim.limits import check_workers
-    from tpusim.sweeps import as_spec, run_sweep, to_frame
+    from tpusim.sweeps import as_spec, point_id, points, run_sweep, to_frame
 
     if workers is not None:
         check_workers(workers)
@@ -74,6 +74,9 @@ def sweep(
         f"{result.errors} with errors -> {result.out}"
     )
     frame = to_frame(result.out)
+    if "point_id" in frame.columns:  # the file is in finishing order; show the grid's order
+        order = {point_id(p): i for i, p in enumerate(points(spec))}
+        frame = frame.sort_values("point_id", key=lambda ids: ids.map(order), kind="stable")
     shown = [c for c in frame.columns if c in spec.grid or c == "job"] + [
         c for c in ("mfu", "step_time_s", "tokens_per_s", "samples_per_s", "bottleneck", "fits_in_hbm",
                     "slice_chips",
