@@ -110,3 +110,16 @@ def test_chip_file_outside_the_catalog_uses_the_pod_files_beside_it(tmp_path):
     r = run_main("estimate", "palm-8b", "--chip", str(alone), "--chips", "64")
     assert_clean_error(r, "no pod of chip v4-lone")
     assert "beside the chip file" in r.stderr
+
+
+def test_chart_says_where_it_went_and_json_stays_json(cli, tmp_path):
+    """`--chart` confirms the file after the tables (as plan and simulate do), dense and DLRM;
+    with --json stdout stays one JSON document."""
+    for workload, name in (("palm-8b", "dense.png"), ("dlrm-dcnv2", "dlrm.svg")):
+        path = tmp_path / name
+        shown = cli("estimate", workload, "--chart", str(path))
+        assert shown.returncode == 0, shown.stderr
+        assert path.stat().st_size > 0
+        assert shown.stdout.rstrip().splitlines()[-1] == f"chart written to {path}"
+        as_json = cli("estimate", workload, "--chart", str(tmp_path / ("j" + name)), "--json")
+        json.loads(as_json.stdout)

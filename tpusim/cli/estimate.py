@@ -9,7 +9,7 @@ import typer
 
 from tpusim import defaults
 from tpusim.cli.app import app
-from tpusim.cli.render import console, print_json, table
+from tpusim.cli.render import chart_written, console, print_json, table
 from tpusim.errors import TpusimError
 from tpusim.topology.shape import parse_shape
 from tpusim.units import fmt_bytes, fmt_duration
@@ -106,6 +106,7 @@ def estimate(
             print_json(result.to_dict())
             return
         _print_search(result)
+        chart_written(chart)
         return
     est = run_estimate(wl, chip=chip, chips_per_slice=per_slice, slices=slices, slice_shape=slice_shape,
                        global_batch_seqs=global_batch)
@@ -115,6 +116,7 @@ def estimate(
         print_json(est.to_dict())
         return
     _print_estimate(est)
+    chart_written(chart)
 
 
 def _chart(est, path: Path) -> None:

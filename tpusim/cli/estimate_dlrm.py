@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tpusim.cli.render import console, print_json, table
+from tpusim.cli.render import chart_written, console, print_json, table
 from tpusim.errors import TpusimError
 from tpusim.units import fmt_bytes, fmt_duration
 
@@ -41,6 +41,7 @@ def run_dlrm(wl, *, chip, chips, slices, slice_shape, twisted, placement, shardi
             print_json(result.to_dict())
             return
         _print_search(result)
+        chart_written(chart)
         return
     if compare:
         comparison = compare_placements(wl, **overrides)
@@ -50,6 +51,7 @@ def run_dlrm(wl, *, chip, chips, slices, slice_shape, twisted, placement, shardi
             print_json(comparison.to_dict())
             return
         _print_compare(comparison)
+        chart_written(chart)
         return
     est = estimate_dlrm(wl, **overrides)
     if chart is not None:
@@ -58,6 +60,7 @@ def run_dlrm(wl, *, chip, chips, slices, slice_shape, twisted, placement, shardi
         print_json(est.to_dict())
         return
     print_estimate(est)
+    chart_written(chart)
 
 
 def _chart(ests, path: Path) -> None:

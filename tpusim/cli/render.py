@@ -8,6 +8,7 @@ import json
 import math
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -47,6 +48,12 @@ def console() -> Console:
     """A console for tables: the terminal's width on a terminal, 160 columns in a pipe or file."""
     probe = Console()
     return Console(soft_wrap=False, width=probe.width if probe.is_terminal else 160)
+
+
+def chart_written(chart: Path | None) -> None:
+    """Say where a --chart figure went (after readable output only: --json keeps stdout JSON)."""
+    if chart is not None:
+        console().print(f"chart written to {escape(str(chart))}")
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
