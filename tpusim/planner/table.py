@@ -161,9 +161,10 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
         raise limits.over_limit("plan: samples (static-torus failure patterns per slice size)",
                                 samples, limits.PLAN_SAMPLES,
                                 "10,000 give report-quality intervals in seconds", params=("samples",))
-    if check_limits and math.prod(grid) > limits.PLAN_STATIC_CUBES:
+    n = math.prod(grid)
+    if check_limits and n > limits.PLAN_STATIC_CUBES:
         raise limits.over_limit(f"plan: static-torus packing of pod {pod.name}'s cubes",
-                                math.prod(grid), limits.PLAN_STATIC_CUBES,
+                                n, limits.PLAN_STATIC_CUBES,
                                 "the exact packer's compiled kernel holds that many cubes")
     # named as tpusim.plan names them (the CLI shows its flags: --availability, --target, ...)
     p_host = check_probability(host_availability, "availability", "plan", param=True)
@@ -174,7 +175,6 @@ def plan(pod, host_availability: float, *, slice_shape: str | tuple[int, ...] | 
     p_chip = check_probability(p_chip, "chip_availability", "plan", param=True)
     p_domain = check_probability(p_domain, "domain_availability", "plan", param=True)
     domain_cubes = check_integer(domain_cubes, "domain_cubes", "plan", at_least=1, param=True)
-    n = math.prod(grid)
     chip = pod.chip
     p_cube = av.cube_availability(p_host, chip.hosts_per_cube, p_chip=p_chip,
                                   chips_per_cube=chip.chips_per_cube if p_chip < 1 else 0)

@@ -12,15 +12,14 @@ import numpy as np
 
 from tpusim.hardware import Pod
 from tpusim.sim.freecubes import FreeCubes
-from tpusim.topology.ocs import cubes_per_ocs
 
 
 def group_size(pod: Pod, n_usable: int, *, ocs: bool) -> int:
-    """Cubes per OCS group (cube c is in group c // size, `tpusim.topology.ocs.port`); one group
+    """Cubes per OCS group (cube c is in group c // size, `Pod.ocs_group_cubes`); one group
     without OCS or when every usable cube fits on one OCS."""
-    if not ocs or pod.ocs_ports is None:
+    if not ocs:
         return max(n_usable, 1)
-    return max(1, min(n_usable, cubes_per_ocs(pod.ocs_ports, pod.ocs_spare_ports)))
+    return max(1, min(n_usable, pod.ocs_group_cubes[0]))
 
 
 def free_mask(pod: Pod, free: set[int]) -> np.ndarray:
