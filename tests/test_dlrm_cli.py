@@ -159,7 +159,7 @@ def test_search_holds_the_given_choices_fixed(cli):
     assert {r["placement"] for r in host["rows"]} == {"host"} and host["placement"] == "host"
     twisted = json.loads(cli(*base, "--twisted", "--sharding", "mod").stdout)
     assert {(r["twisted"], r["sharding"]) for r in twisted["rows"]} == {(True, "mod")}
-    assert_clean_error(cli("estimate", "dlrm-dcnv2", "--search", "--placement", "host"),
+    assert_clean_error(cli("estimate", "dlrm-dcnv2", "--chip", "v7", "--search", "--placement", "host"),
                        "host_dram_bytes_per_s")
 
 

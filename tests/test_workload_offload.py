@@ -83,8 +83,7 @@ def test_search_offloads_only_when_nothing_fits_otherwise():
 def test_host_dram_bounds_what_a_host_can_hold():
     """A v4 host has 512 GB of DRAM for its 4 chips (chip-v4.toml). LLaMA-3-70B on 4 v4 chips
     offloads ~825 GB per host: fits_in_host_dram is False (it was not checked at all), and the
-    search never ranks a row whose host bytes exceed the host's DRAM. A chip file without a host
-    DRAM size reports None."""
+    search never ranks a row whose host bytes exceed the host's DRAM."""
     from tpusim.hardware import load_chip
 
     wl = load_workload("llama3-70b")
@@ -95,4 +94,3 @@ def test_host_dram_bounds_what_a_host_can_hold():
     assert found.rows and all(r["memory_per_chip_bytes"] <= 32 * 2**30 for r in found.rows)
     assert found.best.fits_in_host_dram is True
     assert found.best.host_memory_per_chip_bytes * per_host <= 512e9
-    assert estimate(wl).fits_in_host_dram is None  # v5p: no host DRAM size in its chip file
