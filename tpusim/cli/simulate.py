@@ -10,6 +10,7 @@ import typer
 
 from tpusim.cli.app import app
 from tpusim.cli.render import console, escape, print_json, table
+from tpusim.topology.shape import fmt_shape
 from tpusim.units import HOUR_S, fmt_duration
 
 EXAMPLES = """Examples:
@@ -133,7 +134,10 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
         j = s["jobs"][plan.spec.name]
         ttt = j["time_to_train_s"]
         t50 = fmt_duration(ttt["p50"]) if ttt["p50"] is not None else "-"
-        job_rows.append((plan.spec.name, plan.chips, _pct(plan.mfu),
+        twisted = " T" if plan.spec.twisted else ""
+        job_rows.append((plan.spec.name, f"{plan.chips} ({plan.spec.slices} x "
+                                         f"{fmt_shape(plan.spec.slice_shape)}{twisted})",
+                         _pct(plan.mfu),
                          fmt_duration(plan.interval_s) if math.isfinite(plan.interval_s) else "-",
                          _pct(j["goodput"]), _pct(j["scheduling_goodput"]), _pct(j["runtime_goodput"]),
                          f"{j['interruptions']:.1f}", _trained(j), t50, _pct(ttt["finished_fraction"])))
@@ -142,9 +146,12 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
             notes.append(
                 f"job {plan.spec.name!r} never got its slices in {_pct(j['never_started_fraction'])} "
                 f"of replications: it needs {plan.spec.slices} x {kind} {plan.spec.cubes_per_slice} "
-                f"free healthy cubes at once")
-    con.print(table("Jobs", ["job", "chips", "program goodput", "ckpt interval", "goodput", "sched",
-                             "runtime", "interrupts", "trained", "time to train p50", "finished"], job_rows,
+                f"free healthy cubes at once ({plan.spec.slice_name})")
+    if any(plan.spec.twisted for plan in result.plans):
+        notes.append("T = twisted torus")
+    con.print(table("Jobs", ["job", "chips (slices x shape)", "program goodput", "ckpt interval", "goodput",
+                             "sched", "runtime", "interrupts", "trained", "time to train p50", "finished"],
+                    job_rows,
                     caption="\n".join(notes) if notes else None))
     for path, what in ((out, "table" if s["replications"] > 1 else "event log"), (chart, "goodput figure"),
                        (timeline, "timeline")):

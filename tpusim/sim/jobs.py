@@ -154,7 +154,7 @@ def performance(scenario: Scenario, spec: JobSpec) -> Performance:
         return Performance(mfu, step, units, "override")
     chip = scenario.pod.chip.path or scenario.pod.chip.name  # a chip file outside the catalog too
     est = _estimate_cached(spec.workload, chip, fmt_shape(spec.slice_shape),
-                           spec.slices, spec.global_batch_seqs, spec.name)
+                           spec.slices, spec.global_batch_seqs, spec.name, spec.twisted)
     return Performance(est.program_goodput if mfu is None else mfu,
                        est.step_time_s if step is None else step,
                        est.units_per_step if units is None else units, "estimate", est.unit)
@@ -188,12 +188,12 @@ def _plan(scenario: Scenario, spec: JobSpec) -> JobPlan:
 
 @file_cached(maxsize=256)
 def _estimate_cached(workload: str, chip: str, slice_shape: str, slices: int,
-                     global_batch_seqs: int | None, job: str):
-    """One estimate per (workload, chip, slice shape, slices, batch); jobs that share them share
-    it while the files it read (workload, chip) are unchanged. The estimate runs on the job's own
-    slice shape (its torus axes set the collectives and, for a DLRM, the all-to-all's busiest
-    link), not the most compact one of its size. The workload's kind picks the model
-    (tpusim.workloads.kinds.step_performance)."""
+                     global_batch_seqs: int | None, job: str, twisted: bool = False):
+    """One estimate per (workload, chip, slice shape, twist, slices, batch); jobs that share them
+    share it while the files it read (workload, chip) are unchanged. The estimate runs on the
+    job's own slice shape, twisted or not (its torus axes and twist set the collectives and, for a
+    DLRM, the all-to-all's busiest link), not the most compact one of its size. The workload's
+    kind picks the model (tpusim.workloads.kinds.step_performance)."""
     try:
         from tpusim.workloads.kinds import step_performance
     except ImportError:
@@ -204,14 +204,15 @@ def _estimate_cached(workload: str, chip: str, slice_shape: str, slices: int,
     chips_per_slice = math.prod(parse_shape(slice_shape))
     try:
         est = step_performance(workload, chip=chip, chips_per_slice=chips_per_slice, slices=slices,
-                               slice_shape=slice_shape, global_batch=global_batch_seqs)
+                               slice_shape=slice_shape, global_batch=global_batch_seqs, twisted=twisted)
     except TpusimError as exc:  # name the job whose workload and slice do not go together
-        raise TpusimError(f"job {job!r} ({Path(workload).stem} on {slices} x {slice_shape}): {exc}",
+        shape = slice_shape + (" twisted" if twisted else "")
+        raise TpusimError(f"job {job!r} ({Path(workload).stem} on {slices} x {shape}): {exc}",
                           params=exc.params) from None
     if not (est.fits_in_hbm and est.fits_in_host_dram):
         where = "HBM" if not est.fits_in_hbm else "the hosts' DRAM (what it keeps there)"
         raise TpusimError(
-            f"job {job!r}: workload {workload!r} does not fit in {where} on {slice_shape} "
-            f"slices; run `tpusim estimate` for the breakdown"
+            f"job {job!r}: workload {workload!r} does not fit in {where} on {slice_shape}"
+            f"{' twisted' if twisted else ''} slices; run `tpusim estimate` for the breakdown"
         )
     return est

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tpusim.inputs import check_integer
+from tpusim.inputs import check_integer, fmt_shape
 from tpusim.pool import imap_unordered
 from tpusim.rows import open_sink
 from tpusim.sim.accounting import events_frame, job_rows, replication_row, summarize
@@ -138,7 +138,9 @@ def simulate(scenario: Scenario, *, workers: int | None = None, with_events: boo
     table = pd.DataFrame(rows).sort_values(["replication", "job"], kind="stable").reset_index(drop=True)
     summary = summarize(table, scenario=scenario.name, seed=scenario.seed)
     summary["jobs_plan"] = {
-        p.spec.name: {"mfu": p.mfu, "program_goodput": p.mfu, "step_time_s": p.step_time_s,
+        p.spec.name: {"slice_shape": fmt_shape(p.spec.slice_shape), "slices": p.spec.slices,
+                      "twisted": p.spec.twisted,
+                      "mfu": p.mfu, "program_goodput": p.mfu, "step_time_s": p.step_time_s,
                       "tokens_per_step": p.tokens_per_step, "samples_per_step": p.samples_per_step,
                       "work_s": p.work_s,
                       "checkpoint_interval_s": p.interval_s,

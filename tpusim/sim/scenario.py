@@ -33,7 +33,7 @@ from tpusim.hardware import Pod, cloud_slice, load_pod
 from tpusim.inputs import Section, check_integer, check_number, load_toml
 from tpusim.sim.fault_inputs import MAX_HOURS, MAX_SECONDS, read_failures, read_pools, read_repair
 from tpusim.sim.faults import ComponentFailures, FaultModel
-from tpusim.topology.shape import check_slice_shape, fmt_shape, is_whole_cubes
+from tpusim.topology.shape import check_slice_shape, fmt_shape, is_whole_cubes, twistable
 from tpusim.units import DAY_S, HOUR_S
 from tpusim.workloads.config import workload_path
 
@@ -115,6 +115,12 @@ class JobSpec:
     tokens_per_step: float | None = None
     global_batch_seqs: int | None = None  # the estimate's batch (default: the workload's)
     after: str | None = None  # submitted when this job finishes (a training schedule's phases)
+    twisted: bool = False  # a twisted torus (k x k x 2k, k x 2k x 2k); its estimate is the twisted one
+
+    @property
+    def slice_name(self) -> str:
+        """'4x4x8' or '4x4x8 twisted': the slice the job asks for."""
+        return fmt_shape(self.slice_shape) + (" twisted" if self.twisted else "")
 
     @cached_property
     def cubes_per_slice(self) -> int:
@@ -217,7 +223,7 @@ def _scenario(top: Section, where: str, base: Path | None) -> Scenario:
     if ocs and not pod.ocs:
         raise TpusimError(f"{pod_table.label}: pod {pod.name} has no OCS; set ocs = false")
 
-    jobs = _jobs(top, pod, base)
+    jobs = _jobs(top, pod, base, ocs=ocs)
     spare = pod_table.raw("spare_cubes", "all")
     if spare == "all":
         usable = pod.cubes
@@ -341,7 +347,7 @@ def _check_kind(job: Section, workload: str | None, *, tokens, samples, tokens_p
         raise TpusimError(f"{job.label}: {', '.join(wrong)} do not apply; {what}")
 
 
-def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
+def _jobs(top: Section, pod: Pod, base: Path | None, *, ocs: bool) -> tuple[JobSpec, ...]:
     tables = top.sections("jobs")
     if not tables:
         raise TpusimError(f"{top.label}: add at least one [[jobs]] table (name, slice, slices, ...)")
@@ -369,6 +375,13 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
                 f"{job.label}: slice {fmt_shape(shape)} is not made of whole {unit}s "
                 f"({fmt_shape(pod.chip.cube_shape)}); the simulator places whole-{unit} slices"
             )
+        twisted = job.boolean("twisted", False)
+        if twisted and not twistable(pod.chip, shape):
+            raise TpusimError(f"{job.label}: {_twist_refusal(name, pod.chip, shape)}")
+        if twisted and not ocs:  # the OCS wires the twist (Jouppi et al., arXiv 2304.01433, abstract)
+            raise TpusimError(f"{job.label}: job {name!r} asks for a twisted slice, but the twist is "
+                              f"wired by the OCS and this pod runs without one (ocs = false); remove "
+                              f"twisted or set [pod] ocs = true")
         if sum(job.has(k) for k in ("train_tokens", "train_samples", "steps")) > 1:
             raise TpusimError(f"{job.label}: give one of train_tokens, train_samples or steps")
         tokens = job.number("train_tokens", None, above=0, at_most=1e18)
@@ -405,8 +418,19 @@ def _jobs(top: Section, pod: Pod, base: Path | None) -> tuple[JobSpec, ...]:
                            submit_s=float(submit_s), elastic=elastic, min_slices=min_slices,
                            train_tokens=tokens, train_samples=samples, steps=steps, mfu=mfu,
                            step_time_s=step,
-                           tokens_per_step=tps, global_batch_seqs=batch, after=after))
+                           tokens_per_step=tps, global_batch_seqs=batch, after=after, twisted=twisted))
     return tuple(out)
+
+
+def _twist_refusal(name: str, chip, shape: tuple[int, ...]) -> str:
+    """Why job `name` cannot have a twisted `shape` slice, and the fix (the rule is
+    tpusim.topology.shape.twistable, the estimate's)."""
+    if not chip.twisted_allowed:
+        return (f"job {name!r} asks for a twisted slice, but {chip.name} slices cannot be twisted "
+                f"(its chip file's [slices] twisted = false); remove twisted")
+    return (f"job {name!r} asks for a twisted {fmt_shape(shape)} slice, but only k x k x 2k or "
+            f"k x 2k x 2k slices of whole cubes can be twisted (e.g. 4x4x8, 4x8x8); use such a "
+            f"slice or remove twisted")
 
 
 def _injections(top: Section, pods: int, usable: int, jobs: tuple[JobSpec, ...]) -> tuple[Injection, ...]:

@@ -7,7 +7,7 @@ Kinds: "dense_llm" (the default when `kind` is absent; tpusim.workloads.config) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tpusim.errors import TpusimError, unknown_name
@@ -60,22 +60,26 @@ class StepPerformance:
 
 def step_performance(ref: str | Path, *, chip: str, chips_per_slice: int, slices: int,
                      slice_shape: str | None = None, global_batch: int | None = None,
-                     relative_to: Path | None = None) -> StepPerformance:
+                     twisted: bool | None = None, relative_to: Path | None = None) -> StepPerformance:
     """The estimate of the workload file `ref` on `slices` slices of `chips_per_slice` chips of
-    `chip` (of `slice_shape` when given, else the most compact legal shape; its own global batch
-    unless `global_batch`: sequences for an LLM, samples for a DLRM), reduced to the figures a
-    job's progress needs."""
+    `chip` (of `slice_shape` when given, else the most compact legal shape; twisted or not as
+    `twisted` says, else as the workload's overrides rule; its own global batch unless
+    `global_batch`: sequences for an LLM, samples for a DLRM), reduced to the figures a job's
+    progress needs. A twist the shape cannot have is a TpusimError."""
     wl = load_any(ref, relative_to=relative_to)
     if getattr(wl, "kind", "dense_llm") == "dlrm":
         from tpusim.workloads.dlrm import estimate_dlrm
 
         est = estimate_dlrm(wl, chip=chip, chips=chips_per_slice * slices, slices=slices,
                             **({} if slice_shape is None else {"slice_shape": slice_shape}),
+                            **({} if twisted is None else {"twisted": twisted}),
                             **({} if global_batch is None else {"global_batch": global_batch}))
         return StepPerformance(est.step_time_s, est.program_goodput, float(est.global_batch),
                                "samples", est.fits_in_hbm, est.fits_in_host_dram is not False)
     from tpusim.workloads.estimator import estimate
 
+    if twisted is not None:  # the dense model reads the twist from [system]: it checks the shape
+        wl = replace(wl, system=replace(wl.system, twisted=twisted))
     est = estimate(wl, chip=chip, chips_per_slice=chips_per_slice, slices=slices,
                    slice_shape=slice_shape, global_batch_seqs=global_batch)
     return StepPerformance(est.step_time_s, est.mfu, float(est.tokens_per_step), "tokens", est.fits_in_hbm,
