@@ -18,7 +18,7 @@ OWNERS = {
     "progress": {"acc", "by_cause", "progress", "ckpt", "pending_ckpt", "until_ckpt", "history",
                  "block", "run", "rate"},
     "scheduling": {"frag_since", "frag_wait", "cubes", "holes", "pod", "group", "pending",
-                   "broken", "standbys"},
+                   "broken", "standbys", "wired", "rewired"},
     "components": {"down", "healthy", "hist", "last_t", "n_events"},
     "engine": {"world", "on_interrupts"},
     "units": {"units", "fleet"},

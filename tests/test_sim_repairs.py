@@ -79,11 +79,15 @@ def test_blamed_innocents_go_to_repair_while_the_faulty_host_stays():
     doc = pod_doc({"mtbf_hours": 500, "mttr_hours": 1}, repair={"blame_error": 1.0})
     doc["jobs"][0]["slice"] = "16x16x16"
     doc["pod"]["spare_cubes"] = 0
+    doc["run"]["warm_start"] = False  # no repair starts before the first failure
     r = one(doc)
     # every traced failure of a job's host blames another; only a cube already down (its
     # hosts out of the job) is diagnosed correctly
     assert r.fleet["misblamed"] > 0.9 * r.fleet["unit_failures"] > 90
-    assert r.fleet["repair_stages"] == r.fleet["unit_failures"] - r.fleet["undiagnosed"]
+    # each traced failure starts one repair (of the blamed unit); the repairs not finished are
+    # those still running at the horizon: about 2 failures per hour x 1 h repairs (Poisson)
+    in_flight = r.fleet["unit_failures"] - r.fleet["undiagnosed"] - r.fleet["repair_stages"]
+    assert 0 <= in_flight <= 8
 
 
 def test_retirement_after_k_failures_in_the_window():

@@ -75,11 +75,77 @@ def test_static_torus_moves_the_slice_without_reconfiguration():
     assert job["end_s"] == pytest.approx(19800 + 180 + 18000 + 4 * 60, abs=1e-6)
 
 
-def test_no_spare_waits_exactly_for_the_repair():
+def test_no_spare_waits_exactly_for_the_repair_and_takes_its_cube_back_without_reconfiguring():
+    # no spare: the job waits 2 h for cube 0, which goes back to its own position. The OCS is
+    # still wired for it (no cross-connect changes), so the restart is init 60 + start-up 60 +
+    # restore 60 = 180 s, with no 10 s reconfiguration; the only one is the first formation's.
     job = run(tiny(spare_cubes=0, inject=[{"at_hours": 5.5, "cause": "host", "cube": 0,
                                            "duration_hours": 2}]))
     assert job["waiting_for_resources"] == pytest.approx(2 * HOUR, abs=1e-6)
-    assert job["end_s"] == pytest.approx(19800 + 2 * HOUR + 190 + 18000 + 4 * 60, abs=1e-6)
+    assert job["ocs_reconfiguration"] == pytest.approx(10, abs=1e-6)
+    assert job["end_s"] == pytest.approx(19800 + 2 * HOUR + 180 + 18000 + 4 * 60, abs=1e-6)
+    kinds = [(e[0], e[1], e[4]) for e in job["events"] if e[1] in ("swap", "rejoin")]
+    assert kinds == [(27000, "rejoin", 0)]  # logged as a rejoin, never as a swap of 0 for 0
+    states = [e[5] for e in job["events"] if e[1] == "state" and e[0] >= 27000]
+    assert states[:4] == ["initializing", "starting", "restoring", "running"]
+
+
+def two_cube_job(*inject, spare_cubes=0, slices=1, slice_="4x4x8") -> dict:
+    """tiny()'s job on `slices` slices of `slice_` (two cubes: one with 4x4x4)."""
+    doc = tiny(spare_cubes=spare_cubes, inject=[
+        {"at_hours": at, "cause": "host", "cube": cube, "duration_hours": hours}
+        for at, cube, hours in inject])
+    doc["jobs"][0] |= {"slice": slice_, "slices": slices}
+    return doc
+
+
+def test_repaired_cubes_of_a_slice_go_back_to_their_own_positions():
+    # a 2-cube slice (cubes 0, 1) and no spare: cube 1 fails at 5.5 h (until 8 h), cube 0 at
+    # 6 h (until 7 h) while the job waits. Cube 0 comes back first: it refills its own
+    # position, not cube 1's (the last hole), and cube 1 its own at 8 h: the slice is as the
+    # OCS wired it, so the restart at 28800 s has no reconfiguration (180 s), and the only
+    # 10 s of reconfiguration are the first formation's. Before: 0 went to 1's position and
+    # 1 to 0's (two swaps, 10 s more).
+    job = run(two_cube_job((5.5, 1, 2.5), (6.0, 0, 1.0)))
+    events = [(e[0], e[1], e[4]) for e in job["events"] if e[1] in ("swap", "rejoin")]
+    assert events == [(7 * HOUR, "rejoin", 0), (8 * HOUR, "rejoin", 1)]
+    assert job["ocs_reconfiguration"] == pytest.approx(10, abs=1e-6)
+    assert job["waiting_for_resources"] == pytest.approx(8 * HOUR - 19800, abs=1e-6)
+    # 1370 s lost at 19800 s, as on one cube; 18000 s of work left with 4 saves
+    assert job["wasted_progress"] == pytest.approx(1370, abs=1e-6)
+    assert job["end_s"] == pytest.approx(8 * HOUR + 180 + 18000 + 4 * 60, abs=1e-6)
+
+
+def test_a_spare_swapped_in_while_waiting_and_lost_again_leaves_the_wiring_as_it_was():
+    # 2 slices of one cube (cubes 0 and 1), spares 2 and 3, both down from 1 h (cube 2 for
+    # good within the run, cube 3 until 6.5 h). Cube 1 fails at 5.5 h (until 9 h): the job
+    # waits; cube 0 fails at 6 h (until 8 h). At 6.5 h cube 3 fills slice 0 (a swap: the OCS
+    # would have to wire it) but fails at 7 h before the job could restart; at 8 h cube 0
+    # returns to slice 0, at 9 h cube 1 to slice 1. The OCS was never rewired: the restart
+    # at 9 h has no reconfiguration (180 s).
+    doc = two_cube_job((1.0, 2, 60.0), (1.0, 3, 5.5), (5.5, 1, 3.5), (6.0, 0, 2.0),
+                       (7.0, 3, 60.0), spare_cubes=2, slices=2, slice_="4x4x4")
+    job = run(doc)
+    events = [(e[0], e[1], e[4]) for e in job["events"] if e[1] in ("swap", "rejoin")]
+    assert events == [(6.5 * HOUR, "swap", 3), (8 * HOUR, "rejoin", 0),
+                      (9 * HOUR, "rejoin", 1)]
+    assert job["ocs_reconfiguration"] == pytest.approx(10, abs=1e-6)
+    assert job["waiting_for_resources"] == pytest.approx(9 * HOUR - 19800, abs=1e-6)
+    assert job["end_s"] == pytest.approx(9 * HOUR + 180 + 18000 + 4 * 60, abs=1e-6)
+
+
+def test_a_spare_that_differs_from_the_wiring_still_reconfigures():
+    # as above, but the spare (cube 3) stays in slice 0, and cube 0, back at 8 h, fills slice
+    # 1's hole (the lowest free cube): both slices differ from the wiring when the job
+    # restarts at 8 h, so 10 s of reconfiguration come before init, start-up and restore.
+    doc = two_cube_job((1.0, 2, 60.0), (1.0, 3, 5.5), (5.5, 1, 3.5), (6.0, 0, 2.0),
+                       spare_cubes=2, slices=2, slice_="4x4x4")
+    job = run(doc)
+    events = [(e[0], e[1], e[4]) for e in job["events"] if e[1] in ("swap", "rejoin")]
+    assert events == [(6.5 * HOUR, "swap", 3), (8 * HOUR, "swap", 0)]
+    assert job["ocs_reconfiguration"] == pytest.approx(20, abs=1e-6)
+    assert job["waiting_for_resources"] == pytest.approx(8 * HOUR - 19800, abs=1e-6)
+    assert job["end_s"] == pytest.approx(8 * HOUR + 190 + 18000 + 4 * 60, abs=1e-6)
 
 
 def test_maintenance_with_notice_loses_no_progress_but_pays_a_save():
@@ -210,7 +276,8 @@ def test_event_logging_does_not_change_the_numbers():
 def test_elastic_job_continues_on_one_slice_then_regrows_exactly():
     # 2 data-parallel 1-cube slices, no spare. Cube 0 fails at 5.5 h for 2 h: the job keeps
     # its progress (the other slice holds the state), re-shards (start-up 60 s) and runs at half
-    # rate; when the cube is back it re-forms (10 + 60 + 60 s, 10 s restore from the peer).
+    # rate; when the cube is back it re-forms (init 60 + start-up 60 s, 10 s restore from the
+    # peer; no reconfiguration: slice 0 gets its own cube back, the OCS wiring is unchanged).
     doc = tiny(spare_cubes=0, inject=[{"at_hours": 5.5, "cause": "host", "cube": 0,
                                        "duration_hours": 2}])
     doc["jobs"][0] |= {"slices": 2, "elastic": True}
@@ -221,7 +288,8 @@ def test_elastic_job_continues_on_one_slice_then_regrows_exactly():
     assert job["program_startup"] == pytest.approx(180, abs=1e-6)
     assert job["checkpoint_restore"] == pytest.approx(10, abs=1e-6)
     assert job["checkpoint_save"] == pytest.approx(480, abs=1e-6)
-    assert job["end_s"] == pytest.approx(40380, abs=1e-6)
+    assert job["ocs_reconfiguration"] == pytest.approx(10, abs=1e-6)  # the first formation
+    assert job["end_s"] == pytest.approx(40370, abs=1e-6)
     total = sum(job[c] for c in CATEGORIES)
     assert total == pytest.approx(job["window_s"], abs=1e-6)
 

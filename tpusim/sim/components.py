@@ -47,7 +47,9 @@ def component_down(w: World, pod: PodState, cube: int, cause: str) -> None:
     if job is None:
         return
     notice = w.sc.maintenance is None or w.sc.maintenance.notice
-    hit(w, job, cause, reconfigure=w.ocs, drain=cause == "maintenance" and notice)
+    # no reconfiguration flag here: the OCS rewires only if a spare takes the cube's position
+    # (`scheduling.fill`); a job that gets this very cube back after its repair keeps its wiring
+    hit(w, job, cause, drain=cause == "maintenance" and notice)
     request(w, job)
 
 

@@ -154,18 +154,21 @@ def grant(w: World, job: JobState) -> simpy.Event:
 
 def recovery_phases(w: World, job: JobState) -> Recovery:
     """The phases a (re)start goes through, in order, with their durations in seconds (cached
-    per distinct restart: the durations are the scenario's)."""
+    per distinct restart: the durations are the scenario's). The OCS is reconfigured only when
+    a cross-connect changes: a reroute (`Restart.reconfigure`), a slice placed anew, or a
+    slice position whose cube is not the one the OCS was last wired for (`SliceState.rewired`);
+    a job that gets its own repaired cube back restarts without one."""
     restart = job.restart
     memory = w.sc.recovery.in_memory_replica or restart.from_memory
-    key = (restart.drain, restart.shrink, restart.select_s, restart.reconfigure and w.ocs,
-           job.started, memory)
+    reconfigure = w.ocs and (restart.reconfigure or any(sl.rewired for sl in job.slices))
+    key = (restart.drain, restart.shrink, restart.select_s, reconfigure, job.started, memory)
     found = w.phase_cache.get(key)
     if found is None:
-        found = w.phase_cache[key] = Recovery.of(tuple(_phases(w, job)))
+        found = w.phase_cache[key] = Recovery.of(tuple(_phases(w, job, reconfigure)))
     return found
 
 
-def _phases(w: World, job: JobState) -> list[tuple[int, float]]:
+def _phases(w: World, job: JobState, reconfigure: bool) -> list[tuple[int, float]]:
     rec = w.sc.recovery
     restart = job.restart
     phases: list[tuple[int, float]] = []
@@ -175,7 +178,7 @@ def _phases(w: World, job: JobState) -> list[tuple[int, float]]:
         return phases + [(STARTUP, rec.program_startup_s)]
     if restart.select_s > 0:
         phases.append((SELECT, restart.select_s))
-    if restart.reconfigure and w.ocs:
+    if reconfigure:  # a cross-connect changes: a reroute, or a slice's cubes changed
         phases.append((RECONF, rec.ocs_reconfigure_s))
     phases += [(INIT, rec.tpu_init_s), (STARTUP, rec.program_startup_s)]
     if job.started:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from tpusim.sim import placement
 from tpusim.sim.lifecycle import granted, needs_selection, slices_rewired
-from tpusim.sim.world import NONE, JobState, PodState, World, hole
+from tpusim.sim.world import NONE, JobState, PodState, SliceState, World, hole
 
 
 def request(w: World, job: JobState) -> None:
@@ -128,16 +128,27 @@ def fill(w: World, job: JobState) -> None:
                     if spare is None:
                         break
                     needs_selection(job, pools.selection_s + pools.preemption_s)
-            pos = sl.holes.pop()
+            pos = _hole_for(sl, spare)
             failed = hole(sl.cubes[pos])
+            was = sl.wired[pos]
             pod.take(spare, job.idx, s, pos)
+            if spare == was:  # its own cube, repaired: the OCS is still wired for it
+                sl.rewired.discard(pos)
+            else:
+                sl.rewired.add(pos)
             if w.log_on:
-                changed = placement.swap_cross_connects(
-                    w.sc.pod, spec.slice_cubes, [hole(x) if x < 0 else x for x in sl.cubes],
-                    failed, spare)
-                what = "" if changed is None else f", {changed} cross-connects changed"
-                w.log("swap", job.idx, pod.idx, spare,
-                      f"slice {s}: cube {failed} -> {spare}{what}")
+                if spare == was:
+                    w.log("rejoin", job.idx, pod.idx, spare,
+                          f"slice {s}: cube {spare} back at its position, no cross-connect"
+                          " changed")
+                else:
+                    cubes = [hole(x) if x < 0 else x for x in sl.cubes]
+                    cubes[pos] = was
+                    changed = placement.swap_cross_connects(w.sc.pod, spec.slice_cubes, cubes,
+                                                            was, spare)
+                    what = "" if changed is None else f", {changed} cross-connects changed"
+                    w.log("swap", job.idx, pod.idx, spare,
+                          f"slice {s}: cube {failed} -> {spare}{what}")
             sl.cubes[pos] = spare
         if not sl.holes:
             job.broken.discard(s)
@@ -145,6 +156,31 @@ def fill(w: World, job: JobState) -> None:
             _replenish(w, sl, job.idx)
     if unplaced:
         _place(w, job, unplaced)
+
+
+def _hole_for(sl: SliceState, cube: int) -> int:
+    """The hole of `sl` that `cube` fills (removed from its holes): the position the OCS is
+    wired to `cube` for, if `cube` was there (a repaired cube goes back where it was, and no
+    cross-connect changes), else the last hole."""
+    holes = sl.holes
+    if len(holes) > 1:
+        for i, pos in enumerate(holes):
+            if sl.wired[pos] == cube:
+                return holes.pop(i)
+    return holes.pop()
+
+
+def ocs_configured(job: JobState) -> None:
+    """The job's (re)start reconfigures the OCS: from now on the cross-connects join each
+    slice's present cubes (a position with a hole keeps its old wiring until filled)."""
+    for sl in job.slices:
+        if not sl.rewired:
+            continue
+        for pos in list(sl.rewired):
+            cube = sl.cubes[pos]
+            if cube >= 0:
+                sl.wired[pos] = cube
+                sl.rewired.discard(pos)
 
 
 def _place(w: World, job: JobState, unplaced: list[int]) -> None:
@@ -192,6 +228,7 @@ def _place(w: World, job: JobState, unplaced: list[int]) -> None:
                 pod.take(c, job.idx, s, i)
         sl = job.slices[s]
         sl.pod, sl.group, sl.cubes, sl.holes = p, g, list(cubes), []
+        sl.wired, sl.rewired = list(cubes), set()  # wired by the reconfiguration flagged below
         job.broken.discard(s)
         if pools is not None:
             needs_selection(job, pools.selection_s + (pools.preemption_s if preempt else 0.0))
@@ -204,7 +241,7 @@ def _place(w: World, job: JobState, unplaced: list[int]) -> None:
         slices_rewired(job)
 
 
-def _replenish(w: World, sl, job: int) -> None:
+def _replenish(w: World, sl: SliceState, job: int) -> None:
     """Reserve working-pool cubes of the slice's pod and group as its warm standbys, up to the
     scenario's number."""
     want = w.sc.faults.pools.warm_standbys
@@ -248,6 +285,7 @@ def release(w: World, job: JobState) -> None:
         for c in sl.standbys:
             pod.release(c)
         sl.cubes, sl.holes, sl.standbys = None, [], []
+        sl.wired, sl.rewired = [], set()
     job.broken.update(range(len(job.slices)))
     if w.pending:
         try_schedule(w)

@@ -23,7 +23,7 @@ import simpy
 from simpy.events import URGENT
 
 from tpusim.sim import lifecycle
-from tpusim.sim.scheduling import release, request
+from tpusim.sim.scheduling import ocs_configured, release, request
 from tpusim.sim.world import WAITING, JobState, Timer, World
 
 
@@ -86,6 +86,8 @@ def _granted(w: World, job: JobState) -> None:
 
 def _cycle(w: World, job: JobState) -> None:
     total = lifecycle.begin_cycle(w, job)
+    if job.recovery.reconfigures:
+        ocs_configured(job)  # the cross-connects join the slices' present cubes
     if total != math.inf:  # a job that trains to the horizon never ends its CYCLE
         w.env.call_at(total, _cycle_end, (job, job.cycle_token, total))
 

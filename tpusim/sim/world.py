@@ -110,7 +110,13 @@ def hole(value: int) -> int:
 
 
 class SliceState:
-    __slots__ = ("cubes", "group", "holes", "pod", "standbys")
+    """One slice of a job: its pod, OCS group, cubes by position (a failed one as a `hole`),
+    and what the OCS is wired for: `wired[pos]` is the cube the cross-connects joined at `pos`
+    when the OCS was last configured for the slice, `rewired` the positions whose cube differs
+    from it now (the next restart reconfigures only if some slice has one, or the job's
+    `Restart.reconfigure` is set)."""
+
+    __slots__ = ("cubes", "group", "holes", "pod", "rewired", "standbys", "wired")
 
     def __init__(self) -> None:
         self.pod = NONE
@@ -118,6 +124,8 @@ class SliceState:
         self.group = NONE  # OCS group of its cubes (spares come from the same group)
         self.cubes: list[int] | None = None  # None: not placed
         self.holes: list[int] = []  # OCS: positions whose cube failed and await a spare
+        self.wired: list[int] = []  # OCS: the cube at each position at the last configuration
+        self.rewired: set[int] = set()  # OCS: positions whose cube differs from `wired`
 
 
 class PodState:
@@ -202,7 +210,8 @@ class Restart:
     """What the job's next (re)start must do; written only by `lifecycle`.
 
     - drain: save a checkpoint first (maintenance with notice caught the job computing);
-    - reconfigure: the OCS must rewire the slices (a cube was swapped in, or a reroute);
+    - reconfigure: the OCS must rewire the slices (a slice placed anew, a reroute, or a
+      reconfiguration cut short); a spare swapped in is seen in its slice's `rewired`;
     - shrink: an elastic job goes on with its surviving slices (re-shard only);
     - from_memory: the restart point is in a peer's memory, not on storage;
     - select_s: host selection for replacement cubes from the working or spare pool;
