@@ -152,3 +152,41 @@ def test_a_job_is_estimated_on_the_chip_file_its_pod_names(tmp_path):
         sc = scenario_from_dict({"name": "c", "pod": {"name": name, "ocs": True}, "jobs": [job]}, "t")
         times.append(performance(sc, sc.jobs[0]).step_time_s)
     assert times[1] > 1.5 * times[0]  # a third of the compute: much slower steps
+
+
+def test_counts_print_as_whole_numbers_with_one_replication(tmp_path):
+    from conftest import run_main
+    from tomlwrite import dumps
+
+    # a failure-free job (1 cube, 10 h of work) with three scripted interruptions: host
+    # failures of cube 0 at 2 h and 4 h (a spare each time) and a software failure at 6 h. Every
+    # replication sees exactly these: 2 host + 1 job = 3 interruptions.
+    doc = {"name": "counts", "pod": {"name": "tpu-v4-4096"},
+           "jobs": [{"name": "j", "slice": "4x4x4", "mfu": 0.5, "step_time_s": 10,
+                     "steps": 3600}],
+           "run": {"days": 1, "seed": 1},
+           "inject": [{"at_hours": 2, "cause": "host", "cube": 0, "duration_hours": 1},
+                      {"at_hours": 4, "cause": "host", "cube": 1, "duration_hours": 1},
+                      {"at_hours": 6, "cause": "job", "job": "j"}]}
+    path = tmp_path / "counts.toml"
+    path.write_text(dumps(doc))
+
+    def rows(*args: str) -> dict[str, list[str]]:
+        result = run_main("simulate", str(path), "--workers", "1", *args)
+        assert result.returncode == 0, result.stderr
+        cells = {}
+        for line in result.stdout.splitlines():
+            parts = [p.strip() for p in line.strip("│ ").split("│")]
+            if len(parts) > 1:
+                cells.setdefault(parts[0], parts[1:])
+        return cells
+
+    one = rows("-n", "1")
+    assert one["host"][0] == "2" and one["job"][0] == "1" and one["total"][0] == "3"
+    assert one["j"][6] == "3"  # the Jobs table's interrupts column
+    two = rows("-n", "2")  # means over replications keep their decimal
+    assert two["host"][0] == "2.0" and two["total"][0] == "3.0" and two["j"][6] == "3.0"
+    # the JSON keeps its numbers as they are (means, floats), whatever the replications
+    data = json.loads(run_main("simulate", str(path), "-n", "1", "--json").stdout)
+    assert data["interruptions"]["host"] == 2.0 and isinstance(data["interruptions"]["host"], float)
+    assert data["interruptions"]["total"] == 3.0

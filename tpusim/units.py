@@ -30,6 +30,12 @@ def gbit_per_s_to_bytes_per_s(gbit_per_s: float) -> float:
     return gbit_per_s * GIGA / BITS_PER_BYTE
 
 
+def fmt_count(mean: float, replications: int) -> str:
+    """A count averaged over replications: a whole number when there is one replication (the
+    count itself: 63.0 -> '63'), else a mean with one decimal ('62.5')."""
+    return f"{mean:.0f}" if replications == 1 else f"{mean:.1f}"
+
+
 def fmt_bytes(n_bytes: float) -> str:
     """Human-readable binary size: 34359738368 -> '32.0 GiB'."""
     for unit, size in (("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):

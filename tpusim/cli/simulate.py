@@ -11,7 +11,7 @@ import typer
 from tpusim.cli.app import app
 from tpusim.cli.render import console, escape, print_json, table
 from tpusim.topology.shape import fmt_shape
-from tpusim.units import HOUR_S, fmt_duration
+from tpusim.units import HOUR_S, fmt_count, fmt_duration
 
 EXAMPLES = """Examples:
 
@@ -117,17 +117,18 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
     con.print(table("Where the time went (job-hours)",
                     ["category", "hours", "share"], time_rows))
     by_cause = s["badput_by_cause"]
-    causes = [(c, f"{n:.1f}", f"{by_cause.get(c, 0.0) / HOUR_S:.1f}")
-              for c, n in s["interruptions"].items() if n > 0 and c != "total"]
+    n = s["replications"]  # counts are means over replications: whole numbers with one
+    causes = [(c, fmt_count(k, n), f"{by_cause.get(c, 0.0) / HOUR_S:.1f}")
+              for c, k in s["interruptions"].items() if k > 0 and c != "total"]
     if by_cause["none"] > 0:
         causes.append(("(no interruption)", "-", f"{by_cause['none'] / HOUR_S:.1f}"))
-    causes.append(("total", f"{s['interruptions']['total']:.1f}",
+    causes.append(("total", fmt_count(s["interruptions"]["total"], n),
                    f"{sum(by_cause.values()) / HOUR_S:.1f}"))
     con.print(table("Interruptions", ["cause", "count", "badput (job-hours)"], causes))
     fleet = {k: v for k, v in s["fleet"].items() if v > 0 and k != "unit_failures"}
     if fleet:
         con.print(table("Repairs (per replication)", ["", "count"],
-                        [(k.replace("_", " "), f"{v:.1f}") for k, v in fleet.items()]))
+                        [(k.replace("_", " "), fmt_count(v, n)) for k, v in fleet.items()]))
     job_rows = []
     notes = []
     for plan in result.plans:
@@ -140,7 +141,7 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
                          _pct(plan.mfu),
                          fmt_duration(plan.interval_s) if math.isfinite(plan.interval_s) else "-",
                          _pct(j["goodput"]), _pct(j["scheduling_goodput"]), _pct(j["runtime_goodput"]),
-                         f"{j['interruptions']:.1f}", _trained(j), t50, _pct(ttt["finished_fraction"])))
+                         fmt_count(j["interruptions"], n), _trained(j), t50, _pct(ttt["finished_fraction"])))
         if j["never_started_fraction"] > 0:
             kind = "an OCS set of" if sc.ocs else "a contiguous healthy box of"
             notes.append(

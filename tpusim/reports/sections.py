@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tpusim import charts
-from tpusim.units import DAY_S, HOUR_S, fmt_duration
+from tpusim.units import DAY_S, HOUR_S, fmt_count, fmt_duration
 
 # The first output column of each runner's rows: sweep rows are point_id, the point's grid keys,
 # then the outputs (tpusim.sweeps.run_point).
@@ -133,7 +133,8 @@ def simulate_section(result: Any, source: str, name: str | None = None) -> Secti
                (f"{name}: scheduling x runtime x program",
                 " x ".join(_pct(summary[k]) for k in ("scheduling_goodput", "runtime_goodput",
                                                       "program_goodput"))),
-               (f"{name}: interruptions per run", f"{summary['interruptions']['total']:.1f}")]
+               (f"{name}: interruptions per run",
+                fmt_count(summary["interruptions"]["total"], summary.get("replications") or 0))]
     ttt = summary["time_to_train_s"]
     if ttt.get("p50") is not None:
         numbers.append((f"{name}: time to train (median)",
