@@ -186,3 +186,44 @@ def test_attention_bias_costs_time(slices):
     assert rel.breakdown["compute"] > learned.breakdown["compute"]
     assert rel.breakdown["fsdp_collectives"] > learned.breakdown["fsdp_collectives"]
     assert (rel.breakdown["dcn"] > learned.breakdown["dcn"]) == (slices > 1)
+
+
+def _with_async_reduce_scatter(wl, on: bool):
+    return replace(wl, training=replace(wl.training, async_reduce_scatter=on))
+
+
+@pytest.mark.parametrize(
+    ("name", "par"),
+    [
+        ("maxtext-v4-22b", None),  # FSDP 64, reduce-scatters partly hidden
+        ("gpt3-175b", Parallelism(fsdp=256, tensor=4)),
+        ("palm-540b", None),  # synchronous all-gathers: only the reduce-scatters overlap
+        ("mlperf-gpt3-175b-v5p", Parallelism(fsdp=64, tensor=8)),
+        ("gpt3-175b", Parallelism(fsdp=256, tensor=4, microbatches=2)),  # gradient accumulation
+    ],
+)
+def test_async_reduce_scatter_never_slows_a_step(name, par):
+    # overlapping the gradient reduce-scatters with the next layer's backward can only hide
+    # time: the window is shared with the weight gather, never counted twice
+    wl = load_workload(name)
+    off = estimate(_with_async_reduce_scatter(wl, False), parallelism=par)
+    on = estimate(_with_async_reduce_scatter(wl, True), parallelism=par)
+    assert on.step_time_s <= off.step_time_s * (1 + 1e-12)
+    assert on.breakdown["fsdp_collectives"] < off.breakdown["fsdp_collectives"]
+    for key in set(on.breakdown) - {"fsdp_collectives"}:
+        assert on.breakdown[key] == pytest.approx(off.breakdown[key], rel=1e-12)
+    # the last reduce-scatter of the backward pass has nothing to hide behind
+    assert on.breakdown["fsdp_collectives"] > 0
+    assert on.forward_time_s == pytest.approx(off.forward_time_s, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "par", [Parallelism(), Parallelism(tensor=8), Parallelism(data=8)], ids=["1-chip", "tensor", "data"]
+)
+def test_async_reduce_scatter_changes_nothing_without_fsdp(par):
+    # no FSDP axis (one chip, or only tensor / data parallelism): no gradient reduce-scatter
+    wl = with_overrides(load_workload("palm-8b"), chip="v5e", chips_per_slice=par.chips, global_batch_seqs=16)
+    off = estimate(_with_async_reduce_scatter(wl, False), parallelism=par)
+    on = estimate(_with_async_reduce_scatter(wl, True), parallelism=par)
+    assert on.step_time_s == off.step_time_s
+    assert on.breakdown == off.breakdown

@@ -7,7 +7,8 @@ strict reader (`tpusim.inputs`): unknown keys and tables are refused with did-yo
                position = "rope"|"learned"|"relative", causal (true), qk_norm (false)
 [training]     global_batch_seqs, remat (REMATS), optimizer = adafactor|adam,
                param_dtype = bf16|fp32; optional async_all_gather (true), matmul_dtype = bf16|int8,
-               collective_matmul (false), offload_optimizer (false)
+               collective_matmul (false), async_reduce_scatter (false),
+               offload_optimizer (false)
 [system]       chip, chips_per_slice, slices; optional slice_shape, twisted
 [parallelism]  optional: data, fsdp, tensor, pipeline, microbatches; optional
                axes = {tensor = [0], fsdp = [1, 2]} to fix which physical axes each runs over
@@ -86,6 +87,10 @@ class Training:
     async_all_gather: bool = True  # XLA overlaps FSDP weight all-gathers with compute
     matmul_dtype: str = "bf16"  # int8: AQT-style int8 layer matmuls (forward and both backward)
     collective_matmul: bool = False  # XLA overlaps tensor-parallel collectives with their matmuls
+    # asynchronous, continuation-fused reduce-scatters (XLA's --xla_enable_async_reduce_scatter_fusion
+    # with --xla_tpu_enable_async_collective_fusion_fuse_reduce_scatter): FSDP gradient
+    # reduce-scatters overlap the next layer's backward (step.py)
+    async_reduce_scatter: bool = False
     offload_optimizer: bool = False  # optimizer state in host memory, streamed over PCIe
 
     @property
@@ -193,6 +198,9 @@ def training_from_section(table: Section) -> Training:
         async_all_gather=table.boolean("async_all_gather", _default(Training, "async_all_gather")),
         matmul_dtype=table.choice("matmul_dtype", MATMUL_DTYPES, _default(Training, "matmul_dtype")),
         collective_matmul=table.boolean("collective_matmul", _default(Training, "collective_matmul")),
+        async_reduce_scatter=table.boolean(
+            "async_reduce_scatter", _default(Training, "async_reduce_scatter")
+        ),
         offload_optimizer=table.boolean("offload_optimizer", _default(Training, "offload_optimizer")),
     )
 

@@ -41,6 +41,16 @@ Per chip, per microbatch and per layer (a pipeline stage holds L/p layers):
   reduce-scatters are synchronous (their reduction runs on the TensorCore): exposed. Every
   gradient collective moves bf16 (GRADIENT_COMM_BYTES), whatever the parameter dtype. With
   `async_all_gather = false` (XLA before that flag, e.g. PaLM's 2022 stack) the gathers are too.
+  With `async_reduce_scatter = true` (asynchronous reduce-scatters continued inside the compute
+  fusions scheduled between their start and done: `--xla_enable_async_reduce_scatter_fusion`,
+  `--xla_tpu_enable_async_collective_fusion_fuse_reduce_scatter` with
+  `--xla_tpu_enable_async_collective_fusion` and `--xla_tpu_overlap_compute_collective_tc`,
+  MaxText configs/README.md "XLA flags used by MaxText") layer i's gradient reduce-scatter runs
+  during layer i-1's backward, the scaling book's FSDP schedule (training.md: the gradient
+  ReduceScatter is "not on critical path, can be done async", a layer's time the max of its
+  FLOPs and its AllGather + ReduceScatter): it shares the FSDP links with the weight gather
+  prefetched in the same window, so only what the two together leave over the window is
+  exposed, plus the last reduce-scatter of the backward pass, which has no window after it.
 - In-slice data-parallel gradient all-reduce: overlapped with the last microbatch's backward.
 - Cross-slice (DCN) gradient exchange: after the backward pass, not overlapped (PaLM sec. 4).
 - Pipeline: activation sends between stages; bubble (p-1) x stage time (GPipe/1F1B).
@@ -357,15 +367,26 @@ def evaluate(
                                    chip.pcie_bytes_per_s, eff.dcn_fraction, eff.dcn_latency_s)
     else:
         rel_ar = rel_dcn = 0.0
-    fs_rs = fs_rs + rel_ar
     fwd_window = dense_f + attn_f + vec_f + tp_fwd
     bwd_window = 2 * dense_f + attn_b + remat_layer + vec_b + vec_remat + (tp_layer - tp_fwd)
     if tr.async_all_gather:
         fs_fwd = np.maximum(0.0, fs_ag - fwd_window)
-        fs_layer = fs_fwd + np.maximum(0.0, fs_ag - bwd_window) + fs_rs
+        ag_bwd = fs_ag  # the next layer's weights, prefetched over the FSDP links in this window
     else:  # synchronous all-gathers: each one waits on the critical path
         fs_fwd = fs_ag
-        fs_layer = 2 * fs_ag + fs_rs
+        ag_bwd = 0.0
+    sync_ag = fs_ag - ag_bwd  # backward gathers on the critical path
+    if tr.async_reduce_scatter:
+        # asynchronous gradient reduce-scatters: layer i's runs during layer i-1's backward,
+        # on the same FSDP links as the weight gather prefetched there, so the window hides
+        # both only while the two together fit in it; the last layer of the backward pass
+        # has no window after it (its reduce-scatter is exposed: `fs_tail`, once per stage)
+        fs_bwd = np.maximum(0.0, ag_bwd + fs_rs - bwd_window)
+        fs_tail = np.maximum(0.0, ag_bwd - bwd_window) + fs_rs - fs_bwd
+    else:  # synchronous reduce-scatters, exposed
+        fs_bwd = np.maximum(0.0, ag_bwd - bwd_window) + fs_rs
+        fs_tail = 0.0
+    fs_layer = fs_fwd + sync_ag + fs_bwd + rel_ar
     emb_local = inp.params.embedding / t
     emb_ag = np.where(
         f > 1, all_gather_s(COMPUTE_BYTES * emb_local, f, comm["fsdp_bw"], comm["fsdp_lat"]), 0.0
@@ -418,6 +439,7 @@ def evaluate(
         + vec_logits
         + tp_logits
         + fs_emb
+        + fs_tail
         + sends
     )
     bubble = (p - 1) * per_mb_stage
@@ -456,7 +478,7 @@ def evaluate(
         "vector": mb * (layers_stage * vec_layer + vec_logits),
         "optimizer": optimizer,
         "tensor_collectives": mb * (layers_stage * tp_layer + tp_logits),
-        "fsdp_collectives": mb * (layers_stage * fs_layer + fs_emb) + fs_startup,
+        "fsdp_collectives": mb * (layers_stage * fs_layer + fs_emb + fs_tail) + fs_startup,
         "data_collectives": dp_exposed,
         "dcn": dcn + mb * layers_stage * rel_dcn,
         "pipeline_sends": mb * sends,
