@@ -71,3 +71,22 @@ def test_abandoning_the_iterator_with_results_in_flight_kills_the_workers(repeat
     it.close()  # what a KeyboardInterrupt raised by the consumer does to the generator
     assert time.monotonic() - t0 < 5.0
     assert _no_workers_left()
+
+
+def test_a_dead_worker_is_one_line_and_exit_1_on_the_command_line(tmp_path, monkeypatch):
+    # the CLI's one error handler (tpusim/cli/__init__.py): not bad input (exit 2), a failed run
+    from conftest import run_main
+
+    import tpusim.sweeps
+
+    def dead(*_args, **_kwargs):
+        raise WorkerDied("a worker process ended without its result")
+
+    monkeypatch.setattr(tpusim.sweeps, "imap_unordered", dead)
+    spec = tmp_path / "sweep.toml"
+    spec.write_text('[sweep]\nkind = "estimate"\nbase = "workloads/palm-8b.toml"\n[grid]\n'
+                    "global_batch_seqs = [128, 256]\n")
+    result = run_main("sweep", str(spec), "--out", str(tmp_path / "rows.csv"), "--workers", "2")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "worker process ended" in result.stderr
+    assert "Traceback" not in result.stderr

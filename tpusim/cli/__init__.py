@@ -13,14 +13,15 @@ import typer
 from tpusim.cli import catalog, estimate, plan, report, simulate, sweep, topology  # noqa: F401 (registers)
 from tpusim.cli.app import app
 from tpusim.errors import TpusimError
+from tpusim.pool import WorkerDied
 
 
 def main() -> None:
     """Entry point: run the app; every input problem becomes one stderr line and exit code 2.
 
     Handled here, once for every command: TpusimError (bad input), usage errors from the
-    option parser, files that cannot be written (OSError), and Ctrl-C (exit 130; what a command
-    already wrote stays on disk).
+    option parser, files that cannot be written (OSError), Ctrl-C (exit 130; what a command
+    already wrote stays on disk), and a worker process that died (exit 1, the same).
     """
     try:  # typer >= 0.16 vendors click; older typer uses click itself
         from typer._click.exceptions import UsageError
@@ -40,6 +41,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         _interrupted()
+    except WorkerDied as exc:
+        print(f"tpusim: error: {exc}; results already written are kept (a sweep continues with --resume)",
+              file=sys.stderr)
+        sys.exit(1)
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         _fail(f"cannot access{where}: {exc.strerror or exc} (check the path and its permissions)")
