@@ -280,3 +280,21 @@ def test_parquet_parts_left_by_a_crash_are_reported(tmp_path):
     assert result.returncode == 0, result.stderr
     assert_clean_error(run_main("report", str(tmp_path / "gone.csv"), "--out", str(tmp_path / "g.html")),
                        "gone.csv", "file not found")
+
+
+def test_one_replication_reports_whole_interruption_counts_and_blank_missing_cells():
+    """With one replication the job table's interruption counts are the counts themselves (as
+    the key number 'interruptions per run' and simulate's tables print them), not 12.0; a job
+    that did not finish has no time to train: a blank cell in Markdown too, not 'None'."""
+    import pandas as pd
+
+    from tpusim.reports.render import _md_table
+    from tpusim.reports.sections import simulate_section
+
+    result = tpusim.simulate("palm-540b-50d", days=3, replications=1, workers=1)
+    (title, frame), _ = simulate_section(result, "palm.toml").tables
+    assert title.startswith("Goodput by job")
+    assert pd.api.types.is_integer_dtype(frame["interruptions"])
+    assert frame["interruptions"].iloc[0] == result.summary["interruptions"]["total"]
+    md = _md_table(pd.DataFrame({"job": ["a"], "time_to_train_p50_s": [None]}))
+    assert md.splitlines()[-1] == "| a |  |"

@@ -134,6 +134,6 @@ def _md(text: str) -> str:
 def _md_table(frame) -> str:
     head = "| " + " | ".join(_md(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join("" if v != v else _md(v) for v in row) + " |"
+    body = ["| " + " | ".join("" if v is None or v != v else _md(v) for v in row) + " |"
             for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body])

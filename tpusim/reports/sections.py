@@ -159,6 +159,8 @@ def simulate_section(result: Any, source: str, name: str | None = None) -> Secti
     shown = ["job", "goodput", "scheduling_goodput", "runtime_goodput", "program_goodput",
              "interruptions", "time_to_train_p50_s", "finished_fraction"]
     frame = pd.DataFrame(rows)
+    if n == 1 and "interruptions" in frame.columns:  # one replication: the counts themselves
+        frame["interruptions"] = frame["interruptions"].round().astype(int)
     tables = []
     if len(frame):
         tables.append(("Goodput by job ('*' = all jobs, chip-weighted)",
