@@ -206,8 +206,16 @@ def test_twistable_shapes():
     assert twistable(chip, (4, 4, 8)) and twistable(chip, (4, 8, 8))
     assert not twistable(chip, (4, 4, 4)) and not twistable(chip, (2, 2, 4))
     assert not twistable(load_chip("v5e"), (8, 16))
-    with pytest.raises(TpusimError, match="cannot be twisted"):
+    with pytest.raises(TpusimError, match="cannot be twisted.*use such a slice or drop twisted"):
         slice_spec(chip, V4.shape, "4x4x4", twisted=True)
+
+
+def test_a_chip_without_twisted_slices_is_named_not_told_to_use_4x4x8():
+    """v5e (2D, no OCS) never twists: the refusal says so, not 'use e.g. 4x4x8' (illegal on v5e)."""
+    v5e = load_chip("v5e")
+    with pytest.raises(TpusimError, match=r"v5e slices are never twisted.*drop twisted") as info:
+        slice_spec(v5e, (16, 16), "8x16", twisted=True)
+    assert "4x4x8" not in str(info.value)
 
 
 def test_compact_shape():

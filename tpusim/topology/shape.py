@@ -143,10 +143,16 @@ def slice_spec(chip, pod_shape: tuple[int, ...], shape: str | tuple[int, ...] | 
     """Check a slice shape (the whole pod if None) and derive its wraparound; twisted=True
     raises unless the shape can be twisted."""
     dims = tuple(pod_shape) if shape is None else check_slice_shape(chip, pod_shape, shape)
+    if twisted and not chip.twisted_allowed:
+        raise TpusimError(
+            f"slice {fmt_shape(dims)} cannot be twisted: {chip.name} slices are never twisted (its "
+            f"chip file's [slices] twisted = false); drop twisted, or use a chip with twisted slices "
+            f"(v4, v5p, v7)"
+        )
     if twisted and not twistable(chip, dims):
         raise TpusimError(
             f"slice {fmt_shape(dims)} cannot be twisted: twisted tori are k x k x 2k or k x 2k x 2k "
-            f"slices of whole cubes (e.g. 4x4x8, 4x8x8)"
+            f"slices of whole cubes (e.g. 4x4x8, 4x8x8); use such a slice or drop twisted"
         )
     return SliceSpec(shape=dims, wrap=wraparound(chip, pod_shape, dims), twisted=twisted)
 
