@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from conftest import assert_clean_error, run_main
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_summary(cli):
@@ -123,3 +126,25 @@ def test_chart_says_where_it_went_and_json_stays_json(cli, tmp_path):
         assert shown.stdout.rstrip().splitlines()[-1] == f"chart written to {path}"
         as_json = cli("estimate", workload, "--chart", str(tmp_path / ("j" + name)), "--json")
         json.loads(as_json.stdout)
+
+
+def test_search_that_needs_host_offload_names_host_dram(tmp_path):
+    """Host DRAM bounds offloaded rows on v5e/v5p/v6e/v7 too (their chip files give it): the
+    search's caption and its 'none fits' line say so. A 50-layer LLaMA-3 (44B) on 4 v5p chips:
+    offloading the optimizer state fits 95 GiB of HBM but not the host's 448 GB of DRAM, so the
+    closest row fits in HBM and the line must not say that nothing fits in HBM."""
+    text = (REPO / "workloads" / "llama3-70b.toml").read_text()
+    small = tmp_path / "llama-44b.toml"
+    small.write_text(text.replace("layers = 80", "layers = 50").replace("chips_per_slice = 4096",
+                                                                        "chips_per_slice = 4"))
+    r = run_main("estimate", str(small), "--search")
+    assert r.returncode == 0, r.stderr
+    out = " ".join(r.stdout.split())
+    assert "shardings fits in HBM with its offload in host DRAM on 4 x v5p" in out
+    assert "HBM: fits" in out and "host DRAM: DOES NOT FIT" in out
+    r = run_main("estimate", "llama3-70b", "--chip", "v5e", "--chips", "32", "--global-batch", "32",
+                 "--search", "--top", "2")
+    assert r.returncode == 0, r.stderr
+    assert "candidates fit in HBM and host DRAM (host offload)" in " ".join(r.stdout.split())
+    r = run_main("estimate", "palm-8b", "--search", "--top", "2")  # nothing offloaded: HBM only
+    assert "candidates fit in HBM;" in " ".join(r.stdout.split())

@@ -169,11 +169,21 @@ def _print_estimate(est) -> None:
     out.print(table("memory per chip", ["item", "bytes"], mrows))
 
 
+def _offloads(row: dict) -> bool:
+    """Whether a search row keeps something in host memory (activations or optimizer state)."""
+    from tpusim.workloads.remat import OFFLOADED
+
+    return bool(row["offload_optimizer"]) or row["remat"] in OFFLOADED
+
+
 def _print_search(result) -> None:
     out = console()
     if not result.rows:
+        best = result.best
+        where = ("in HBM with its offload in host DRAM" if best is not None and best.fits_in_hbm
+                 else "in HBM")
         out.print(
-            f"{result.workload}: none of {result.evaluated} shardings fits in HBM on "
+            f"{result.workload}: none of {result.evaluated} shardings fits {where} on "
             f"{result.chips} x {result.chip}; the closest:"
         )
         if result.best is not None:
@@ -199,7 +209,8 @@ def _print_search(result) -> None:
             )
         )
     caption = (
-        f"{result.feasible} of {result.evaluated} candidates fit in HBM; "
+        f"{result.feasible} of {result.evaluated} candidates fit in HBM"
+        f"{' and host DRAM (host offload)' if any(_offloads(r) for r in result.rows) else ''}; "
         f"'loses by' = the cause that costs each row the most time against the best"
     )
     out.print(
