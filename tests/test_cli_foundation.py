@@ -15,6 +15,10 @@ def test_catalog_table_and_json(cli):
         assert name in table.stdout
     v3_row = next(line for line in table.stdout.splitlines() if line.startswith("│ v3 "))
     assert [cell.strip() for cell in v3_row.split("│")][-3] == "2"  # SparseCores per v3 chip
+    # one host's memory (decimal GB, as Google Cloud's TPU pages give it); none known for v3
+    assert [cell.strip() for cell in v3_row.split("│")][-5] == "-"
+    v5e_row = next(line for line in table.stdout.splitlines() if line.startswith("│ v5e "))
+    assert [cell.strip() for cell in v5e_row.split("│")][-5] == "384.0 GB"
     data = json.loads(cli("catalog", "--json").stdout)
     chip = next(c for c in data["chips"] if c["name"] == "v4")
     assert chip["peak_bf16_flops_per_s"] == 275e12

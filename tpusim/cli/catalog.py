@@ -60,10 +60,11 @@ def catalog(json_out: bool = typer.Option(False, "--json", help="Machine-readabl
     out.print(table(
         "Chips",
         ["chip", "bf16 peak", "HBM", "HBM BW", "ICI links", "link BW (one-way)", "torus",
-         "chips/host", "cube", "SparseCores", "assumed values"],
+         "chips/host", "DRAM/host", "cube", "SparseCores", "assumed values"],
         [(c.name, fmt_rate(c.peak_bf16_flops_per_s, "FLOP/s"), fmt_bytes(c.hbm_bytes),
           fmt_rate(c.hbm_bytes_per_s, "B/s"), c.ici_links_per_chip,
           fmt_rate(c.ici_link_one_way_bytes_per_s, "B/s"), f"{c.torus_dims}D", c.chips_per_host,
+          fmt_rate(c.host_dram_bytes, "B") if c.host_dram_bytes else "-",
           fmt_shape(c.cube_shape) if c.cube_shape else "-", c.sparsecores_per_chip or "-",
           len(c.assumptions)) for c in chips],
     ))
