@@ -68,3 +68,18 @@ def test_documented_estimate_commands_run(command):
 
     result = run_main(*shlex.split(command)[1:], "--json")
     assert result.returncode == 0, result.stderr
+
+
+def test_every_event_log_kind_is_documented():
+    """The event log (`simulate --out` with one replication) is a contract: every kind the
+    simulator writes, and its columns, are named in docs/simulate.md and docs/contract.md."""
+    from tpusim.sim.world import EVENT_COLUMNS
+
+    source = "\n".join(p.read_text() for p in (REPO / "tpusim" / "sim").glob("*.py"))
+    kinds = set(re.findall(r'\blog\("([a-z_]+)"', source))
+    kinds |= set(re.findall(r'events\.append\(\([^,]+, "([a-z_]+)"', source))
+    assert {"state", "swap", "rejoin", "cube_down", "checkpoint"} <= kinds  # the patterns still match
+    for doc in ("simulate.md", "contract.md"):
+        text = (REPO / "docs" / doc).read_text()
+        assert [k for k in sorted(kinds) if f"`{k}`" not in text] == [], doc
+        assert [c for c in EVENT_COLUMNS if f"`{c}`" not in text] == [], doc
