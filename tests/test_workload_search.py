@@ -11,6 +11,7 @@ from tpusim.workloads import Parallelism, estimate, load_workload
 from tpusim.workloads.config import REMATS, with_overrides
 from tpusim.workloads.search import MAX_MICROBATCHES, search, shardings
 from tpusim.workloads.sharding import check_parallelism, sharding_problem
+from tpusim.workloads.step import BREAKDOWN_KEYS
 
 
 def test_every_candidate_is_legal():
@@ -47,6 +48,11 @@ def test_ranked_and_consistent_with_estimate():
     assert times == sorted(times)
     assert all(r["memory_per_chip_bytes"] <= 32 * 2**30 for r in result.rows)
     assert result.rows[0]["loses_by"] == "" and all(r["loses_by"] for r in result.rows[1:])
+    # each loser names its worst cause with a scaled unit: "+<number> <unit> <cause>"
+    for r in result.rows[1:]:
+        plus, unit, cause = r["loses_by"].split(" ")
+        assert plus.startswith("+") and float(plus[1:]) > 0
+        assert unit in {"us", "ms", "s", "min", "h", "d"} and cause in BREAKDOWN_KEYS
     # the best row re-estimated on its own gives the same step time
     best = result.rows[0]
     par = Parallelism(

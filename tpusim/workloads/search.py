@@ -19,6 +19,7 @@ from tpusim import defaults
 from tpusim.errors import TpusimError
 from tpusim.filecache import file_cached
 from tpusim.hardware import load_chip
+from tpusim.units import fmt_duration
 from tpusim.workloads.config import REMATS, Parallelism, Workload, with_overrides
 from tpusim.workloads.efficiency import load_efficiency
 from tpusim.workloads.mapping import mapping_candidates
@@ -202,7 +203,7 @@ def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchRes
         if base is not None and r != base:
             diffs = {k: breakdown[k][r] - breakdown[k][base] for k in BREAKDOWN_KEYS}
             worst = max(diffs, key=diffs.get)
-            why = f"+{diffs[worst]:.3g} s {worst}"
+            why = f"+{fmt_duration(diffs[worst])} {worst}"  # 8.17e-4 -> "+817.0 us ..."
         rows.append(
             {
                 "data": dpi * slices,
