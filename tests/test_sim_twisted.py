@@ -86,3 +86,16 @@ def test_cli_jobs_table_marks_the_twisted_job(tmp_path):
     assert result.returncode == 0, result.stderr
     row = next(line for line in result.stdout.splitlines() if line.startswith("│ rec "))
     assert "128 (1 x 4x4x8 T)" in row and "T = twisted torus" in result.stdout
+
+
+def test_report_job_table_shows_each_jobs_slice():
+    """The report's 'Goodput by job' table names each job's slices as simulate's Jobs table
+    does ('1 x 4x4x8 T' for one twisted 4x4x8 slice); the all-jobs row '*' has none."""
+    from tpusim.reports.sections import simulate_section
+
+    result = simulate(_scenario({"name": "plain", **DLRM}, {"name": "twisted", **DLRM, "twisted": True},
+                                days=1), workers=1)
+    (title, frame), _ = simulate_section(result, "test.toml").tables
+    assert "T = twisted" in title
+    slices = dict(zip(frame["job"], frame["slice"], strict=True))
+    assert slices == {"*": "", "plain": "1 x 4x4x8", "twisted": "1 x 4x4x8 T"}

@@ -156,14 +156,19 @@ def simulate_section(result: Any, source: str, name: str | None = None) -> Secti
     import pandas as pd
 
     rows = summary_rows(summary) if "jobs" in summary else []
-    shown = ["job", "goodput", "scheduling_goodput", "runtime_goodput", "program_goodput",
+    shown = ["job", "slice", "goodput", "scheduling_goodput", "runtime_goodput", "program_goodput",
              "interruptions", "time_to_train_p50_s", "finished_fraction"]
     frame = pd.DataFrame(rows)
+    if "slice_shape" in frame.columns:  # each job's slices, as simulate's Jobs table: "2 x 4x4x8 T"
+        frame["slice"] = [f"{int(k)} x {shape}{' T' if tw is True else ''}" if isinstance(shape, str) else ""
+                          for k, shape, tw in zip(frame["slices"], frame["slice_shape"],
+                                                  frame.get("twisted", [False] * len(frame)), strict=True)]
     if n == 1 and "interruptions" in frame.columns:  # one replication: the counts themselves
         frame["interruptions"] = frame["interruptions"].round().astype(int)
     tables = []
     if len(frame):
-        tables.append(("Goodput by job ('*' = all jobs, chip-weighted)",
+        tables.append(("Goodput by job ('*' = all jobs, chip-weighted; slice = slices x shape, "
+                       "T = twisted torus)",
                        frame[[c for c in shown if c in frame.columns]].round(4)))
     hours = {"productive": summary["productive_s"] / HOUR_S,
              **{k: v / HOUR_S for k, v in summary["badput"].items()}}
