@@ -221,9 +221,8 @@ def test_python_api_refuses_mistyped_options(kwargs, needle):
 
     with pytest.raises(TpusimError, match=needle):
         tpusim.estimate("dlrm-dcnv2", **kwargs)
-    if "twisted" not in kwargs:  # the dense-LLM path checks them too
-        with pytest.raises(TpusimError, match=needle):
-            tpusim.estimate("palm-8b", **kwargs)
+    with pytest.raises(TpusimError, match=needle):  # the dense-LLM path checks them too
+        tpusim.estimate("palm-8b", **kwargs)
 
 
 def test_compare_placements_flags_tables_too_big_for_host_dram(cli, tmp_path):

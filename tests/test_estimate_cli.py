@@ -148,3 +148,25 @@ def test_search_that_needs_host_offload_names_host_dram(tmp_path):
     assert "candidates fit in HBM and host DRAM (host offload)" in " ".join(r.stdout.split())
     r = run_main("estimate", "palm-8b", "--search", "--top", "2")  # nothing offloaded: HBM only
     assert "candidates fit in HBM;" in " ".join(r.stdout.split())
+
+
+def test_dense_llm_may_be_twisted_and_its_rings_run_as_fast(cli):
+    """--twisted on a dense LLM is the workload file's [system] twisted = true (the simulator
+    took it, the CLI refused it): the estimate says twisted, and the step is the plain torus's,
+    since a twisted k x k x 2k torus has the same links per chip and every ring collective of a
+    dense LLM (FSDP, tensor, data) embeds in it at the same bandwidth; only all-to-all (DLRM)
+    gains. A slice that cannot twist is still refused in one line."""
+    import json
+
+    runs = {}
+    for flag in ("--twisted", "--no-twisted"):
+        out = cli("estimate", "palm-62b", "--chip", "v4", "--chips", "128", flag, "--json")
+        assert out.returncode == 0, out.stderr
+        runs[flag] = json.loads(out.stdout)
+    assert runs["--twisted"]["twisted"] is True and runs["--no-twisted"]["twisted"] is False
+    assert runs["--twisted"]["slice_shape"] == "4x4x8"
+    assert runs["--twisted"]["step_time_s"] == runs["--no-twisted"]["step_time_s"]
+    search = cli("estimate", "palm-62b", "--chip", "v4", "--chips", "128", "--twisted", "--search")
+    assert search.returncode == 0 and "4x4x8 twisted" in search.stdout
+    bad = cli("estimate", "palm-62b", "--chip", "v4", "--chips", "64", "--twisted")
+    assert bad.returncode == 2 and "cannot be twisted" in bad.stderr and "Traceback" not in bad.stderr

@@ -60,15 +60,17 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
              compare_placements: bool = False):
     """`tpusim estimate`: an Estimate (or, with `search=True`, the ranked SearchResult) of a
     workload name, TOML path or loaded Workload (a DLRM workload gives a DlrmEstimate or
-    DlrmSearchResult). `chips` counts all slices together. DLRM only: `placement`, `sharding`,
-    `twisted` (they pin that choice in a search) and `compare_placements` (a
-    PlacementComparison, the three placements side by side)."""
+    DlrmSearchResult). `chips` counts all slices together. `twisted`: a twisted torus
+    (DLRM: it pins that choice in a search; a dense LLM's ring collectives are as fast as on the
+    plain torus). DLRM only: `placement`, `sharding` (they pin that choice in a search) and
+    `compare_placements` (a PlacementComparison, the three placements side by side)."""
     import math
 
     from tpusim.hardware import chip_and_slice
     from tpusim.topology.shape import parse_shape
     from tpusim.workloads import estimate as run_estimate
     from tpusim.workloads import load_workload
+    from tpusim.workloads.config import with_twist
     from tpusim.workloads.dlrm import compare_placements as compare
     from tpusim.workloads.dlrm import estimate_dlrm, load_dlrm, search_dlrm
     from tpusim.workloads.kinds import workload_kind
@@ -89,12 +91,14 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
         if search:
             return search_dlrm(workload, top=check_integer(top, "top", "", at_least=1, param=True), **over)
         return estimate_dlrm(workload, **over)
-    for name, value in (("placement", placement), ("sharding", sharding), ("twisted", twisted),
+    for name, value in (("placement", placement), ("sharding", sharding),
                         ("compare_placements", compare_placements or None)):
         if value is not None:
             raise TpusimError(f"{name} applies to dlrm workloads ([model] kind = \"dlrm\"); "
                               f"{getattr(workload, 'name', workload)} is a dense LLM", params=(name,))
     wl = load_workload(workload) if isinstance(workload, str | Path) else workload
+    if twisted is not None:  # a dense LLM's ring collectives run as fast on a twisted torus
+        wl = with_twist(wl, twisted)
     if slices is not None:
         slices = check_integer(slices, "slices", "", at_least=1, param=True)
     per_slice = None

@@ -49,7 +49,9 @@ def estimate(
         None, "--placement", help="DLRM: where the tables live: sparsecore, tensorcore or host."),
     sharding: str | None = typer.Option(None, "--sharding", help="DLRM: mod, table or column."),
     twisted: bool | None = typer.Option(
-        None, "--twisted/--no-twisted", help="DLRM: twisted torus (k x k x 2k, k x 2k x 2k slices)."),
+        None, "--twisted/--no-twisted",
+        help="Twisted torus (k x k x 2k, k x 2k x 2k slices): faster DLRM all-to-all; "
+        "a dense LLM's ring collectives are unchanged."),
     compare: bool = typer.Option(
         False, "--compare-placements", help="DLRM: the three placements side by side."),
     search_: bool = typer.Option(
@@ -86,12 +88,16 @@ def estimate(
                  twisted=twisted, placement=placement, sharding=sharding, global_batch=global_batch,
                  search_=search_, top=top, compare=compare, chart=chart, json_out=json_out)
         return
-    for flag, value in (("--placement", placement), ("--sharding", sharding), ("--twisted", twisted),
+    for flag, value in (("--placement", placement), ("--sharding", sharding),
                         ("--compare-placements", compare or None)):
         if value is not None:
             raise TpusimError(f"{flag} applies to dlrm workloads ([model] kind = \"dlrm\"); "
                               f"{workload} is a dense LLM")
     wl = load_workload(workload)
+    if twisted is not None:  # a dense LLM's ring collectives run as fast on a twisted torus
+        from tpusim.workloads.config import with_twist
+
+        wl = with_twist(wl, twisted)
     per_slice = _per_slice(chips, slices, wl.system.slices)
     if per_slice is None and slice_shape is not None:  # --slice alone sets the slice size
         per_slice = math.prod(parse_shape(slice_shape))
@@ -216,7 +222,7 @@ def _print_search(result) -> None:
     out.print(
         table(
             f"{result.workload}: shardings on {result.chips} x {result.chip} "
-            f"({result.slices} x {result.slice_shape})",
+            f"({result.slices} x {result.slice_shape}{' twisted' if result.twisted else ''})",
             [
                 "#",
                 "data",

@@ -266,6 +266,17 @@ def load_workload(path_or_name: str | Path, *, relative_to: Path | None = None) 
     return _load_file(path)
 
 
+def with_twist(wl: Workload, twisted: bool) -> Workload:
+    """The workload on a twisted (True) or plain (False) torus: its [system] twisted replaced.
+
+    The twist is checked against the slice when the estimate resolves it (k x k x 2k or
+    k x 2k x 2k slices of whole cubes, on a chip whose slices twist)."""
+    if not isinstance(twisted, bool):
+        raise TpusimError(f"workload override: twisted must be true or false, got {twisted!r}",
+                          params=("twisted",))
+    return replace(wl, system=replace(wl.system, twisted=twisted))
+
+
 def with_overrides(
     wl: Workload,
     *,

@@ -57,6 +57,7 @@ class SearchResult:
     feasible: int
     rows: list[dict] = field(default_factory=list)
     best: Estimate | None = None
+    twisted: bool = False  # the slice is a twisted torus
 
     def to_dict(self) -> dict:
         """The best estimate's keys at the top level (step_time_s, mfu, ... as without --search),
@@ -68,6 +69,7 @@ class SearchResult:
             "chips": self.chips,
             "slices": self.slices,
             "slice_shape": self.slice_shape,
+            "twisted": self.twisted,
             "evaluated": self.evaluated,
             "feasible": self.feasible,
             "rows": self.rows,
@@ -243,6 +245,7 @@ def _search_cached(wl: Workload, top: int, remats: tuple[str, ...]) -> SearchRes
         feasible=int(feasible.size),
         rows=rows,
         best=best,
+        twisted=spec.twisted,
     )
 
 
