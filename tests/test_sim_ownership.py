@@ -16,10 +16,10 @@ OWNERS = {
                   "cause", "corruptions", "grant", "finished", "window_start", "end_s",
                   "cycle_token", "interrupts", "phase_cache"},
     "progress": {"acc", "by_cause", "progress", "ckpt", "pending_ckpt", "until_ckpt", "history",
-                 "block", "run", "rate"},
+                 "block", "run", "rate", "speed"},
     "scheduling": {"frag_since", "frag_wait", "cubes", "holes", "pod", "group", "pending",
                    "broken", "standbys", "wired", "rewired"},
-    "components": {"down", "healthy", "hist", "last_t", "n_events"},
+    "components": {"down", "healthy", "hist", "last_t", "n_events", "slow"},
     "engine": {"world", "on_interrupts"},
     "units": {"units", "fleet"},
 }

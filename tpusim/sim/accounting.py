@@ -11,7 +11,9 @@ For a job whose window is W (submission to completion, or to the horizon):
 - goodput = scheduling x runtime x program = productive x MFU / W.
 
 Several jobs combine weighted by chips (chip-seconds), which keeps the product exact.
-Badput is in seconds by category. The categories sum exactly to W (tested).
+Badput is in seconds by category. The categories sum exactly to W (tested). The `straggler`
+category (compute lost to slower steps) and cause appear only in scenarios with stragglers:
+the rows, columns and keys of the others are as they were.
 """
 
 from __future__ import annotations
@@ -22,28 +24,32 @@ from typing import Any
 import numpy as np
 
 from tpusim.sim.engine import ReplicationResult
+from tpusim.sim.faults import STRAGGLER
 from tpusim.sim.jobs import JobPlan
-from tpusim.sim.world import CATEGORIES, CAUSES, EVENT_COLUMNS
+from tpusim.sim.world import ALL_CATEGORIES, CAUSES, EVENT_COLUMNS
 from tpusim.stats import mean_ci95
 
-BADPUT = tuple(c for c in CATEGORIES if c != "productive")
+BADPUT = tuple(c for c in ALL_CATEGORIES if c != "productive")  # those in the table
 SCHEDULING_BADPUT = ("waiting_for_resources", "ocs_reconfiguration", "host_selection")
-BY_CAUSE = (*CAUSES, "none")  # badput by the interruption it follows ("none": saves, first start)
+ALL_CAUSES = (*CAUSES, STRAGGLER)  # those in the table
+BY_CAUSE = (*ALL_CAUSES, "none")  # badput by the interruption it follows ("none": saves, first start)
 QUANTILES = (0.1, 0.5, 0.9)
 
 
 def job_rows(result: ReplicationResult, plans: tuple[JobPlan, ...], replication: int) -> list[dict]:
     """One row per job of one replication: times by category, interruptions, goodputs."""
     rows = []
+    categories = result.categories
+    causes = result.causes
     for raw, plan in zip(result.jobs, plans, strict=True):
         row: dict[str, Any] = {"replication": replication, "job": raw["job"], "chips": plan.chips,
                                "mfu": plan.mfu, "window_s": raw["window_s"]}
-        for c in CATEGORIES:
+        for c in categories:
             row[f"{c}_s"] = raw[c]
-        for c in CAUSES:
+        for c in causes:
             row[f"interruptions_{c}"] = raw[f"interruptions_{c}"]
-        row["interruptions"] = sum(raw[f"interruptions_{c}"] for c in CAUSES)
-        for c in BY_CAUSE:
+        row["interruptions"] = sum(raw[f"interruptions_{c}"] for c in causes)
+        for c in (*causes, "none"):
             row[f"badput_{c}_s"] = raw[f"badput_{c}"]
         spike = plan.loss_spike
         row["skipped_batches"] = (raw["interruptions_loss_spike"] * spike.skip_batches
@@ -85,13 +91,17 @@ def replication_row(rows: list[dict], fleet: dict | None = None) -> dict:
     out["chips"] = sum(r["chips"] for r in rows)  # every job's chips
     out["window_s"] = max(r["window_s"] for r in rows)  # the run's window
     out.update(goodputs(rows))
-    for c in CATEGORIES:
-        out[f"{c}_s"] = sum(r[f"{c}_s"] for r in rows)
-    for c in CAUSES:
-        out[f"interruptions_{c}"] = sum(r[f"interruptions_{c}"] for r in rows)
+    first = rows[0]
+    for c in ALL_CATEGORIES:
+        if f"{c}_s" in first:
+            out[f"{c}_s"] = sum(r[f"{c}_s"] for r in rows)
+    for c in ALL_CAUSES:
+        if f"interruptions_{c}" in first:
+            out[f"interruptions_{c}"] = sum(r[f"interruptions_{c}"] for r in rows)
     out["interruptions"] = sum(r["interruptions"] for r in rows)
     for c in BY_CAUSE:
-        out[f"badput_{c}_s"] = sum(r[f"badput_{c}_s"] for r in rows)
+        if f"badput_{c}_s" in first:
+            out[f"badput_{c}_s"] = sum(r[f"badput_{c}_s"] for r in rows)
     out["skipped_batches"] = sum(r["skipped_batches"] for r in rows)
     for key, n in (fleet or {}).items():
         out[f"fleet_{key}"] = n
@@ -125,17 +135,21 @@ def summarize(table, *, scenario: str = "", seed: int | None = None) -> dict:
     replication and job, plus the '*' all-jobs rows). Means with 95% confidence half-widths."""
     whole = table[table["job"] == "*"]
     out: dict[str, Any] = {"scenario": scenario, "seed": seed, "replications": int(len(whole))}
+    columns = set(table.columns)
+    badput = [c for c in BADPUT if f"{c}_s" in columns]
+    causes = [c for c in ALL_CAUSES if f"interruptions_{c}" in columns]
+    by_cause = [*causes, "none"]
     for key in ("goodput", "scheduling_goodput", "runtime_goodput", "program_goodput"):
         stats = _mean_ci(whole[key].to_numpy(dtype=float))
         out[key] = stats["mean"]
         out[f"{key}_ci95"] = stats["ci95"]
-    out["badput"] = {c: float(whole[f"{c}_s"].mean()) for c in BADPUT}
+    out["badput"] = {c: float(whole[f"{c}_s"].mean()) for c in badput}
     out["productive_s"] = float(whole["productive_s"].mean())
     # part of waiting_for_resources during which enough free healthy cubes existed in total
     out["waiting_fragmented_s"] = float(whole["waiting_fragmented_s"].mean())
-    out["interruptions"] = {c: float(whole[f"interruptions_{c}"].mean()) for c in CAUSES}
+    out["interruptions"] = {c: float(whole[f"interruptions_{c}"].mean()) for c in causes}
     out["interruptions"]["total"] = float(whole["interruptions"].mean())
-    out["badput_by_cause"] = {c: float(whole[f"badput_{c}_s"].mean()) for c in BY_CAUSE}
+    out["badput_by_cause"] = {c: float(whole[f"badput_{c}_s"].mean()) for c in by_cause}
     out["skipped_batches"] = float(whole["skipped_batches"].mean())
     out["fleet"] = {c[6:]: float(whole[c].mean()) for c in whole.columns if c.startswith("fleet_")}
     out["time_to_train_s"] = _quantiles(whole["time_to_train_s"].to_numpy(dtype=float))
@@ -143,11 +157,11 @@ def summarize(table, *, scenario: str = "", seed: int | None = None) -> dict:
     for name, part in table[table["job"] != "*"].groupby("job", sort=False):
         entry: dict[str, Any] = {k: float(part[k].mean()) for k in
                                  ("goodput", "scheduling_goodput", "runtime_goodput", "program_goodput")}
-        entry["badput"] = {c: float(part[f"{c}_s"].mean()) for c in BADPUT}
+        entry["badput"] = {c: float(part[f"{c}_s"].mean()) for c in badput}
         entry["interruptions"] = float(part["interruptions"].mean())
         entry["interruptions_by_cause"] = {c: float(part[f"interruptions_{c}"].mean())
-                                           for c in CAUSES}
-        entry["badput_by_cause"] = {c: float(part[f"badput_{c}_s"].mean()) for c in BY_CAUSE}
+                                           for c in causes}
+        entry["badput_by_cause"] = {c: float(part[f"badput_{c}_s"].mean()) for c in by_cause}
         entry["waiting_fragmented_s"] = float(part["waiting_fragmented_s"].mean())
         entry["never_started_fraction"] = float(1.0 - part["started"].astype(float).mean())
         entry["time_to_train_s"] = _quantiles(part["time_to_train_s"].to_numpy(dtype=float))

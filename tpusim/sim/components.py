@@ -9,6 +9,8 @@ functions) and the incremental healthy-cube bookkeeping they drive.
 - `maintenance_process`: rolling planned maintenance, one cube of each pod at a time.
 - `injection_process`: failures at known times given by the scenario.
 - `interrupt_in_place`: a failure that restarts a job on the hardware it has.
+- `straggler_on` / `straggler_drained`: a host of a cube turns slow (the jobs that hold the
+  cube run at its pace) and, once found, is drained: its cube goes down until it is repaired.
 
 A cube going down interrupts the job that owns it and asks the scheduler for a replacement;
 a cube coming back lets the scheduler serve waiting jobs.
@@ -58,6 +60,21 @@ def interrupt_in_place(w: World, job: JobState, cause: str) -> None:
     unit was blamed for)."""
     w.n_events += 1
     hit(w, job, cause)
+
+
+def straggler_on(w: World, pod: PodState, cube: int, job: int) -> None:
+    """A host of `cube` (in `job`'s slices) turned into a straggler."""
+    w.n_events += 1
+    pod.slow[cube] += 1
+    if w.log_on:
+        w.log("straggler", job, pod.idx, cube, f"slowdown {w.sc.faults.straggler.slowdown:g}")
+
+
+def straggler_drained(w: World, pod: PodState, cube: int) -> None:
+    """The straggler on `cube` was found: its host is drained and goes to repair (its cube
+    down, interrupting the job that holds it with cause `straggler`), no longer slow."""
+    pod.slow[cube] -= 1
+    component_down(w, pod, cube, "straggler")
 
 
 def initially_down(pod: PodState, cube: int) -> None:
@@ -160,5 +177,5 @@ def start_components(w: World) -> None:
         for pod in w.pods:
             env.process(maintenance_process(w, pod))
     for inj in sc.injections:
-        if inj.cause != "sdc":  # corruption is injected with the job's faults (jobfaults)
+        if inj.cause not in ("sdc", "straggler"):  # these two are the job's faults (jobfaults)
             env.process(injection_process(w, inj))

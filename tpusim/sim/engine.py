@@ -9,7 +9,7 @@ The replication's shared state is a `World` (`world`); the behaviour is split by
 - `lifecycle`: the training job's state machine (the only writer of its phase and flags);
   `training`: the SimPy events that drive it.
 - `progress`: closed-form progress, checkpoints and badput between events (no event per
-  step), and the roll-back after an interruption.
+  step, a straggler's slower pace included), and the roll-back after an interruption.
 - `crews`: the repair-crew resource.
 
 Per-event work is O(1): healthy-cube counts are kept incrementally; the planner is called only
@@ -28,6 +28,7 @@ import numpy as np
 
 from tpusim.sim import lifecycle
 from tpusim.sim.components import set_healthy, start_components
+from tpusim.sim.faults import CAUSES
 from tpusim.sim.jobfaults import start_job_faults
 from tpusim.sim.jobs import JobPlan
 from tpusim.sim.scenario import Scenario
@@ -48,6 +49,10 @@ class ReplicationResult:
     n_events: int = 0  # component events (failures, repairs, maintenance, injections)
     fleet: dict = field(default_factory=dict)  # repair and retirement counters (units)
     simpy_events: int = 0  # every event SimPy scheduled (timeouts, interrupts, process steps)
+    # the time categories and interruption causes of the job rows (`straggler` in both only
+    # when the scenario has stragglers)
+    categories: tuple[str, ...] = CATEGORIES
+    causes: tuple[str, ...] = CAUSES
 
 
 def run_replication(scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.random.SeedSequence,
@@ -90,7 +95,8 @@ def _run(scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.random.SeedSeq
         set_healthy(w, pod, 0)
     return ReplicationResult(horizon, [_job_row(w, job, horizon) for job in w.jobs],
                              [{"pod": p.idx, "healthy_hist_s": list(p.hist)} for p in w.pods],
-                             w.events, w.n_events, dict(w.fleet), _simpy_events(w))
+                             w.events, w.n_events, dict(w.fleet), _simpy_events(w),
+                             w.categories, scenario.faults.causes)
 
 
 def _job_row(w: World, job: JobState, horizon: float) -> dict:
@@ -104,7 +110,7 @@ def _job_row(w: World, job: JobState, horizon: float) -> dict:
         "end_s": job.end_s, "progress_s": job.progress, "started": job.started,
         "submitted_s": job.window_start if submitted else math.nan,
         "waiting_fragmented_s": job.frag_wait,
-        **{c: job.acc[i] for i, c in enumerate(CATEGORIES)},
+        **{c: job.acc[i] for i, c in enumerate(w.categories)},
         **{f"interruptions_{c}": n for c, n in job.causes.items()},
         **{f"badput_{c}": s for c, s in job.by_cause.items()},
     }

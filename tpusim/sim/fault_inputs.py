@@ -9,6 +9,8 @@ per component, profile, bad_hosts, loss_spike), [repair] (crews, diagnosis, blam
     [failures.profile]    name, interruptions_per_chip_day, mttr_hours, detection_hours, ttr, ttr_shape
     [failures.bad_hosts]  fraction, multiplier, regenerate_hours
     [failures.loss_spike] per_step | mtbf_hours, rollback_steps, skip_batches
+    [failures.straggler]  mtbf_hours (per host), slowdown, detection_hours, detection,
+                          detection_shape, mttr_hours, ttr, ttr_shape
     [repair]              crews, diagnosis, blame_error
     [[repair.stages]]     name, mean_hours, dist, shape, escalate, cure, crew
     [repair.retirement]   failures, window_hours, replace_hours
@@ -36,6 +38,7 @@ from tpusim.sim.faults import (
     RepairPolicy,
     RepairStage,
     Retirement,
+    Straggler,
 )
 from tpusim.sim.profiles import profile_failures, read_profile
 from tpusim.units import HOUR_S
@@ -48,7 +51,10 @@ SHAPE_LIMITS = {"weibull": (0.1, 20.0), "lognormal": (0.01, 4.0)}
 # lognormal tails of times stay finite floats.
 MAX_HOURS = 1e9  # mtbf, mttr, maintenance, injection times (114,000 years)
 MAX_SECONDS = 1e9  # recovery times, checkpoint interval, step time (31 years)
-MODEL_TABLES = ("profile", "bad_hosts", "loss_spike")
+MODEL_TABLES = ("profile", "bad_hosts", "loss_spike", "straggler")
+# a straggler's step-time multiplier: above 1 (1 is no straggler), at most this (a host 1000
+# times slower is a failure, not a straggler; beyond it a typo)
+MAX_SLOWDOWN = 1000.0
 # components whose lifetime must be exponential: bundles and superpositions of many (links,
 # per-host DCN ports, per-chip corruption and job failures) are exact only then
 BUNDLED = ("link", "ici_link", "dcn", "sdc")
@@ -104,8 +110,9 @@ def read_repair(top: Section) -> tuple[int, RepairPolicy | None]:
 
 def read_failures(top: Section, pod, ocs: bool, policy: RepairPolicy | None
                   ) -> tuple[tuple[ComponentFailures, ...], str, LossSpike | None,
-                             BadHosts | None, str | None]:
-    """[failures]: (component failures, clock, loss spikes, bad hosts, profile name)."""
+                             BadHosts | None, str | None, Straggler | None]:
+    """[failures]: (component failures, clock, loss spikes, bad hosts, profile name,
+    stragglers)."""
     table = top.section("failures", required=False)
     clock = table.choice("clock", CLOCKS, "wall")
     out: dict[str, ComponentFailures] = {}
@@ -151,7 +158,8 @@ def read_failures(top: Section, pod, ocs: bool, policy: RepairPolicy | None
                     f"[failures.{f.component}] has ttf = \"{f.ttf.kind}\"")
     bad = _bad_hosts(table.optional_section("bad_hosts"), out)
     spike = _loss_spike(table.optional_section("loss_spike"))
-    return failures, clock, spike, bad, profile_name
+    straggler = _straggler(table.optional_section("straggler"))
+    return failures, clock, spike, bad, profile_name, straggler
 
 
 def _component(spec: Section, comp: str, ocs: bool, policy: RepairPolicy | None
@@ -235,6 +243,29 @@ def _loss_spike(spec: Section | None) -> LossSpike | None:
         skip_batches=spec.integer("skip_batches", 0, at_least=0),
         rate_per_step=spec.number("per_step", None, above=0, at_most=1),
         mtbf_s=spec.number("mtbf_hours", None, above=0, at_most=MAX_HOURS, scale=HOUR_S))
+
+
+def _straggler(spec: Section | None) -> Straggler | None:
+    """[failures.straggler]: slow hosts, found after a delay and drained (None when absent)."""
+    if spec is None:
+        return None
+    spec.string("source", "")  # a free-text citation
+    spec.allow("mtbf_hours", "detection_hours")  # never suggested as typos of mttr_hours
+    if spec.has("ttf") or spec.has("ttf_shape"):
+        raise TpusimError(f"{spec.label}: stragglers appear at mtbf_hours per host of a computing "
+                          f"job, summed over its hosts, which is exact only for exponential "
+                          f"lifetimes; remove ttf and ttf_shape")
+    mtbf_s = spec.number("mtbf_hours", above=0, at_most=MAX_HOURS, scale=HOUR_S,
+                         hint="mean hours until one host turns into a straggler")
+    slowdown = spec.number("slowdown", above=1, at_most=MAX_SLOWDOWN,
+                           hint="the step-time multiplier while a straggler is in the job, "
+                                "e.g. 1.5 = steps take 50% longer")
+    detect_s = spec.number("detection_hours", above=0, at_most=MAX_HOURS, scale=HOUR_S,
+                           hint="mean hours until a straggler is found and its host drained")
+    mttr_s = spec.number("mttr_hours", above=0, at_most=MAX_HOURS, scale=HOUR_S,
+                         hint="mean hours to repair a drained host")
+    return Straggler(mtbf_s=mtbf_s, slowdown=slowdown,
+                     detect=lifetime(spec, "detection", detect_s), ttr=lifetime(spec, "ttr", mttr_s))
 
 
 def read_pools(top: Section, ocs: bool, usable: int) -> Pools | None:

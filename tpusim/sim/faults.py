@@ -17,9 +17,12 @@ Component table (`COMPONENTS`; counts from the chip and pod TOMLs):
 | dcn | a host's data-center network port | hosts of a multi-slice job | the job restarts | restart |
 | job | the job's software (per job, or per chip) | 1 per job | the job restarts | restart |
 | sdc | silent data corruption | chips of a computing job | back to the last good checkpoint | rollback |
+| straggler | a slow host | hosts of a computing job | slower steps; found later, its cube | drained |
 
 Repaired components take their cube out of service until a crew (or the repair pipeline) has
-repaired them; reroute and restart components interrupt the job, which keeps its cubes.
+repaired them; reroute and restart components interrupt the job, which keeps its cubes. A
+straggler interrupts nothing when it appears: it slows the job's synchronous steps until it
+is found, then its host (so its cube) is drained, which interrupts the job that holds it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ COMPONENTS = REPAIRED + REROUTE + RESTART + ROLLBACK
 # Interruption causes a job can count: the components, loss spikes, planned maintenance.
 CAUSES = ("host", "chip", "hbm", "ici_link", "cube", "ocs", "link", "dcn", "job", "sdc",
           "loss_spike", "maintenance")
+STRAGGLER = "straggler"  # a cause only in scenarios with [failures.straggler]
 CLOCKS = ("wall", "compute")
 JOB_RATE_PER = ("job", "chip")
 
@@ -156,6 +160,20 @@ class LossSpike:
 
 
 @dataclass(frozen=True)
+class Straggler:
+    """Slow hosts that do not fail: one appears at `mtbf_s` per host of a computing job
+    (exponential); while one is in a job's slices every synchronous step takes `slowdown`
+    times as long (the slowest chip sets the pace). It is found a `detect` draw after it
+    appears; then its host is drained (its cube goes down, interrupting the job that holds
+    it) and repaired for a `ttr` draw."""
+
+    mtbf_s: float
+    slowdown: float
+    detect: Lifetime
+    ttr: Lifetime
+
+
+@dataclass(frozen=True)
 class Pools:
     """Where replacement cubes (hosts, on pods without cubes) come from. Each job keeps up to
     `warm_standbys` healthy cubes reserved (swapped in with the OCS reconfiguration only); other
@@ -179,3 +197,10 @@ class FaultModel:
     loss_spike: LossSpike | None = None
     pools: Pools | None = None
     profile: str | None = None  # the failure profile the rates came from, if any
+    straggler: Straggler | None = None
+
+    @property
+    def causes(self) -> tuple[str, ...]:
+        """The interruption causes a job counts: `straggler` only when stragglers are modelled
+        (a scenario without them keeps its keys and columns as they were)."""
+        return (*CAUSES, STRAGGLER) if self.straggler is not None else CAUSES

@@ -7,10 +7,14 @@ data corruption and loss spikes.
   place;
 - sdc: per chip of a computing job; found `detect` later, when the job goes back to the last
   checkpoint taken before it (the culprit's cube is repaired for a `ttr` draw, if given);
-- loss spike: per step of compute; the job goes back `rollback_steps` steps.
+- loss spike: per step of compute; the job goes back `rollback_steps` steps;
+- straggler: per host of a computing job; a random cube of its slices turns slow (the job's
+  steps run `slowdown` times as long from now, or from the end of a blocking save under way)
+  until it is found a `detect` draw later and drained (`components.straggler_drained`),
+  whoever holds the cube then; it comes back after a `ttr` draw.
 
-With the compute clock (and always for corruption and loss spikes, which only computing jobs
-suffer) a failure drawn while the job does not compute is skipped: exact thinning of a
+With the compute clock (and always for corruption, loss spikes and stragglers, which only
+computing jobs suffer) a failure drawn while the job does not compute is skipped: exact thinning of a
 Poisson process, so only exponential lifetimes are allowed there (the scenario reader checks).
 """
 
@@ -21,8 +25,15 @@ from collections.abc import Callable, Generator
 import simpy
 
 from tpusim.sim import lifecycle
-from tpusim.sim.components import component_down, component_up, interrupt_in_place
+from tpusim.sim.components import (
+    component_down,
+    component_up,
+    interrupt_in_place,
+    straggler_drained,
+    straggler_on,
+)
 from tpusim.sim.failures import Sampler
+from tpusim.sim.training import slowed
 from tpusim.sim.world import DONE, JobState, World
 
 
@@ -63,6 +74,15 @@ def start_job_faults(w: World, job: JobState) -> None:
         mean = 1.0 / spike.rate_per_compute_s(job.plan.step_time_s)
         w.env.process(_source(w, job, w.samplers["loss_spike"][0], mean, True,
                               lambda: lifecycle.hit(w, job, "loss_spike")))
+    straggler = sc.faults.straggler
+    if straggler is not None:
+        hosts = spec.cubes * chip.hosts_per_cube
+        w.env.process(_source(w, job, w.samplers["straggler"][0], straggler.mtbf_s / hosts, True,
+                              lambda: _straggle(w, job)))
+        for inj in sc.injections:  # scripted stragglers, found duration_s later
+            if inj.cause == "straggler" and inj.job == spec.name:
+                w.env.timeout(inj.at_s).callbacks.append(
+                    lambda _ev, d=inj.duration_s: _straggle(w, job, d))
 
 
 def _source(w: World, job: JobState, sampler: Sampler, scale: float, compute_only: bool,
@@ -74,6 +94,32 @@ def _source(w: World, job: JobState, sampler: Sampler, scale: float, compute_onl
         if compute_only and not lifecycle.in_run(w, job):
             continue
         strike()
+
+
+def _straggle(w: World, job: JobState, found_after: float | None = None) -> None:
+    """A host of one of the computing job's cubes (drawn at random) turns into a straggler: the
+    job slows down; the straggler is found (a `detect` draw, or `found_after`) and drained."""
+    if not lifecycle.in_run(w, job):
+        return  # strikes only a computing job (an injection at another time does nothing)
+    cubes = [(sl.pod, c) for sl in job.slices if sl.cubes is not None for c in sl.cubes if c >= 0]
+    pod, cube = cubes[int(w.rng_straggler.integers(len(cubes)))]
+    straggler_on(w, w.pods[pod], cube, job.idx)
+    slowed(w, job)
+    detect, ttr = w.samplers["straggler_found"]
+    delay = detect.draw() if found_after is None else found_after
+    w.env.call_at(delay, _drain, (w, pod, cube, ttr.draw()))
+
+
+def _drain(timer) -> None:
+    """A straggler is found: its host is drained and comes back `repair_s` later."""
+    w, pod, cube, repair_s = timer.value
+    straggler_drained(w, w.pods[pod], cube)
+    w.env.call_at(repair_s, _repaired, (w, pod, cube))
+
+
+def _repaired(timer) -> None:
+    w, pod, cube = timer.value
+    component_up(w, w.pods[pod], cube)
 
 
 def _found(w: World, job: JobState, mark: int) -> None:

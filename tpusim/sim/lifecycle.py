@@ -39,6 +39,7 @@ from tpusim.sim.world import (
     DONE,
     EPS,
     INIT,
+    NO_RECOVERY,
     NONE,
     RECONF,
     RESTORE,
@@ -207,6 +208,20 @@ def begin_cycle(w: World, job: JobState) -> float:
     return total
 
 
+def resume(w: World, job: JobState) -> float:
+    """The job's speed changed while it computes (a straggler appeared in its slices): once
+    `leave` has accounted the run so far, lay out the rest of it from now, with no recovery
+    phases, at the new speed. Returns its length in seconds (inf: to the horizon); the old
+    CYCLE's timeout is void."""
+    job.recovery = NO_RECOVERY
+    job.recovery_s = 0.0
+    job.cycle_token += 1
+    total = plan_run(w, job)
+    job.state = CYCLE
+    job.phase_start = w.env.now
+    return total
+
+
 def leave(w: World, job: JobState, planned: float | None = None) -> None:
     """Account the time since the phase began (exactly `planned` when the phase ran to its
     end, so that float rounding of the clock cannot stall progress)."""
@@ -249,7 +264,7 @@ def _recovered(w: World, job: JobState) -> None:
     job.restart.shrink = job.restart.from_memory = False
     if not job.degraded:
         job.cause = None  # recovered: later badput is not this interruption's
-    if w.log_on:
+    if w.log_on and job.recovery.phases:  # a run resumed at a new speed (`resume`) goes on
         w.events.append((job.phase_start + job.recovery_s, "state", job.idx, NONE, NONE,
                          "running"))
 

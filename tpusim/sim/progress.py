@@ -3,9 +3,16 @@ laid out once when a CYCLE begins (`plan_run`) and split when the job leaves it 
 an interruption or at the horizon: `split_recovery`, `split_run`), never with one event per step
 or per checkpoint; the roll-back after an interruption (`roll_back`). The only writer of the
 job's accounting fields (`acc`, `by_cause`, `progress`, `ckpt`, `pending_ckpt`, `until_ckpt`,
-`history`, `run`, `rate`, `block`); `lifecycle` decides when each of these is called. Every
-second of badput is also counted under the interruption cause the job is recovering from
-(`job.cause`; "none" for periodic saves and the first start).
+`history`, `run`, `rate`, `speed`, `block`); `lifecycle` decides when each of these is called.
+Every second of badput is also counted under the interruption cause the job is recovering from
+(`job.cause`; "none" for periodic saves and the first start), except the compute a straggler's
+slower steps cost, which is the `straggler` category and cause whatever the job recovers from.
+
+A run progresses at `rate` = (running slices / slices) x `speed` per second of compute;
+`speed` is 1 / slowdown while a straggler is in the job's slices (a synchronous step goes at
+the pace of its slowest chip), else 1. Of `c` seconds of compute, `c x rate` are productive,
+`c (1 - share)` wait for the missing slices (elastic) and `c x share x (1 - speed)` are the
+straggler's. Blocking saves are not slowed.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import math
 
 from tpusim.sim.world import (
     C_SAVE,
+    C_STRAGGLER,
     C_WAIT,
     CATEGORY_OF,
     EPS,
@@ -48,6 +56,11 @@ def plan_run(w: World, job: JobState) -> float:
         return 0.0
     rec = w.sc.recovery
     job.rate = rate = job.running_slices / plan.spec.slices
+    straggler = w.sc.faults.straggler
+    if straggler is not None:
+        job.speed = 1.0 / straggler.slowdown if _straggling(w, job) else 1.0
+        if job.speed < 1.0:
+            job.rate = rate = rate * job.speed
     job.block = rec.checkpoint_async_block_s if rec.checkpoint_async else rec.checkpoint_save_s
     work = plan.work_s - job.progress
     first = min(job.until_ckpt, work)
@@ -63,6 +76,40 @@ def plan_run(w: World, job: JobState) -> float:
     last = after - mid * tau
     job.run = (first, 1 + mid, last)
     return first / rate + (1 + mid) * job.block + mid * tau / rate + last / rate
+
+
+def _straggling(w: World, job: JobState) -> bool:
+    """A straggler not yet found is on one of the job's cubes."""
+    pods = w.pods
+    for sl in job.slices:
+        if sl.cubes is not None:
+            slow = pods[sl.pod].slow
+            if any(slow[c] for c in sl.cubes if c >= 0):
+                return True
+    return False
+
+
+def save_left(w: World, job: JobState) -> float:
+    """Seconds left of the blocking save under way now in the job's laid-out run (0 when it
+    computes, or has no run). Pure."""
+    if job.run is None or job.block <= 0:
+        return 0.0
+    first, n_ckpt, _last = job.run
+    if n_ckpt == 0:
+        return 0.0
+    rate, block, tau = job.rate, job.block, job.plan.interval_s
+    t = w.env.now - (job.phase_start + job.recovery_s) - first / rate
+    if t < 0:
+        return 0.0
+    if t < block:
+        return block - t
+    t -= block
+    cycle = tau / rate + block
+    k = math.floor(t / cycle)
+    if 1 + k >= n_ckpt:
+        return 0.0  # in the last segment: no save after it
+    t -= k * cycle
+    return cycle - t if t >= tau / rate else 0.0
 
 
 def run_position(job: JobState, elapsed: float, *, completed: bool = False) -> tuple[int, float, float]:
@@ -112,7 +159,13 @@ def split_run(w: World, job: JobState, t0: float, elapsed: float, *, completed: 
     done, gained, saving = run_position(job, elapsed, completed=completed)
     compute_s = gained / rate
     job.acc[PRODUCTIVE] += gained
-    if rate < 1.0:
+    speed = job.speed
+    if speed < 1.0:  # slowed by a straggler (a scenario with stragglers only)
+        share = job.running_slices / job.plan.spec.slices  # as plan_run laid it out
+        if share < 1.0:
+            _bad(job, C_WAIT, compute_s * (1.0 - share), job.cause)
+        _bad(job, C_STRAGGLER, compute_s * share * (1.0 - speed), "straggler")
+    elif rate < 1.0:
         _bad(job, C_WAIT, compute_s * (1.0 - rate), job.cause)  # degraded: the shrinking cause
     _bad(job, C_SAVE, saving, None)
     start = job.progress

@@ -66,7 +66,8 @@ class Maintenance:
 class Injection:
     """A scripted failure: at `at_s`, cube `cube` of pod `pod` goes down for `duration_s`
     (a repaired component's cause, or maintenance), or job `job` is interrupted (job,
-    loss_spike), or its computation is silently corrupted and found `duration_s` later (sdc)."""
+    loss_spike), or its computation is silently corrupted and found `duration_s` later (sdc),
+    or a host of its slices turns into a straggler, found `duration_s` later (straggler)."""
 
     at_s: float
     cause: str
@@ -77,7 +78,9 @@ class Injection:
 
 
 INJECT_CAUSES = ("host", "chip", "hbm", "ici_link", "cube", "maintenance", "job", "loss_spike",
-                 "sdc")
+                 "sdc", "straggler")
+JOB_INJECTIONS = ("job", "loss_spike", "sdc", "straggler")  # name a job, not a cube
+FOUND_LATER = ("sdc", "straggler")  # duration_hours: the delay until it is found
 
 
 @dataclass(frozen=True)
@@ -245,9 +248,9 @@ def _scenario(top: Section, where: str, base: Path | None) -> Scenario:
             )
 
     crews, policy = read_repair(top)
-    failures, clock, spike, bad, profile = read_failures(top, pod, ocs, policy)
+    failures, clock, spike, bad, profile, straggler = read_failures(top, pod, ocs, policy)
     faults = FaultModel(clock=clock, repair=policy, bad_hosts=bad, loss_spike=spike,
-                        pools=read_pools(top, ocs, usable), profile=profile)
+                        pools=read_pools(top, ocs, usable), profile=profile, straggler=straggler)
     run = top.section("run", required=False)
     days = run.number("days", DEFAULT_RUN["days"], above=0, at_most=MAX_DAYS,
                       hint="ten years at most; simulate a shorter run")
@@ -278,6 +281,9 @@ def _scenario(top: Section, where: str, base: Path | None) -> Scenario:
     if spike is None and any(i.cause == "loss_spike" for i in scenario.injections):
         raise TpusimError(f"{where}: an injected loss_spike needs [failures.loss_spike] "
                           f"(rollback_steps)")
+    if straggler is None and any(i.cause == "straggler" for i in scenario.injections):
+        raise TpusimError(f"{where}: an injected straggler needs [failures.straggler] "
+                          f"(slowdown, mttr_hours)")
     top.done()
     return scenario
 
@@ -439,14 +445,14 @@ def _injections(top: Section, pods: int, usable: int, jobs: tuple[JobSpec, ...])
     for item in top.sections("inject"):
         at_s = item.number("at_hours", at_least=0, at_most=MAX_HOURS, scale=HOUR_S)
         cause = item.choice("cause", INJECT_CAUSES, "host")
-        if cause in ("job", "loss_spike", "sdc"):
+        if cause in JOB_INJECTIONS:
             job = item.string("job", names[0])
             if job not in names:
                 raise TpusimError(f"{item.label}: {unknown_name('job', job, names)}")
             item.allow("pod", "cube")
             detect_s = 0.0
-            if cause == "sdc":  # found duration_hours after it strikes
-                detect_s = item.number("duration_hours", above=0, scale=HOUR_S)
+            if cause in FOUND_LATER:  # found duration_hours after it strikes
+                detect_s = item.number("duration_hours", above=0, at_most=MAX_HOURS, scale=HOUR_S)
             else:
                 item.allow("duration_hours")
             out.append(Injection(at_s=at_s, cause=cause, job=job, duration_s=detect_s))

@@ -13,6 +13,11 @@ interrupted run still fires, but carries a stale token and is ignored.
     advance: runnable? no -> WAITING, request cubes, wait for the grant -> advance
                        yes -> begin_cycle, timeout(total) -> finish, release cubes
     interrupted -> lifecycle.interrupted (roll back) -> advance
+    slowed (a straggler appeared): account the run so far, lay out the rest at the new speed
+        (at once, or when the blocking save under way ends) -> a new timeout
+
+The CYCLE timeout of a run cut short (interrupted, or laid out again) still fires, but
+carries a stale token and is ignored.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import simpy
 from simpy.events import URGENT
 
 from tpusim.sim import lifecycle
+from tpusim.sim.progress import save_left
 from tpusim.sim.scheduling import ocs_configured, release, request
-from tpusim.sim.world import WAITING, JobState, Timer, World
+from tpusim.sim.world import EPS, WAITING, JobState, Timer, World
 
 
 def start_job(w: World, job: JobState) -> None:
@@ -89,6 +95,32 @@ def _cycle(w: World, job: JobState) -> None:
     if job.recovery.reconfigures:
         ocs_configured(job)  # the cross-connects join the slices' present cubes
     if total != math.inf:  # a job that trains to the horizon never ends its CYCLE
+        w.env.call_at(total, _cycle_end, (job, job.cycle_token, total))
+
+
+def slowed(w: World, job: JobState) -> None:
+    """A straggler appeared in the slices of the computing `job`: unless it already runs at a
+    straggler's pace, the rest of its run is laid out again at the slower speed, now or, during
+    a blocking save (which a straggler does not slow), just after the save ends."""
+    if job.speed < 1.0 or job.interrupt_pending or not lifecycle.in_run(w, job):
+        return
+    wait = save_left(w, job)
+    if wait > 0:  # half an EPS past the save's end, so that the split counts it as done
+        w.env.call_at(wait + EPS / 2, _slow_after_save, (job, job.cycle_token))
+    else:
+        _lay_out_again(w, job)
+
+
+def _slow_after_save(timer: Timer) -> None:
+    job, token = timer.value
+    if token == job.cycle_token:  # not interrupted (nor laid out again) meanwhile
+        _lay_out_again(job.world, job)
+
+
+def _lay_out_again(w: World, job: JobState) -> None:
+    lifecycle.leave(w, job)
+    total = lifecycle.resume(w, job)
+    if total != math.inf:
         w.env.call_at(total, _cycle_end, (job, job.cycle_token, total))
 
 

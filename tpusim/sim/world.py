@@ -10,7 +10,7 @@ each field has one writer:
 | `JobState`: phase, restart record, interrupt, window, grant, causes | `lifecycle` |
 | `JobState`: time accounting, checkpoints (`acc`, `progress`, `ckpt`, ...) | `progress` |
 | `JobState`: fragmentation clock; `SliceState`; the queue `World.pending` | `scheduling` |
-| `PodState`: cube health (`down`, `healthy`, `hist`) | `components` |
+| `PodState`: cube health (`down`, `healthy`, `hist`), stragglers (`slow`) | `components` |
 | `PodState`: owners and free cubes | its methods (`take`, `release`, ...) |
 
 Invariant (tested in tests/test_sim_ownership.py): no module assigns a field it does not own.
@@ -66,6 +66,10 @@ CATEGORIES = ("productive", "wasted_progress", "waiting_for_resources", "ocs_rec
               "repeated_steps", "host_selection")
 (PRODUCTIVE, WASTED, C_WAIT, C_RECONF, C_INIT, C_STARTUP, C_RESTORE, C_SAVE, REPEATED,
  C_SELECT) = range(10)
+# compute lost to a straggler's slower steps: a category only in scenarios with stragglers
+# (without them the rows, columns and keys stay as they were)
+ALL_CATEGORIES = (*CATEGORIES, "straggler")
+C_STRAGGLER = len(CATEGORIES)
 CATEGORY_OF = {WAITING: C_WAIT, RECONF: C_RECONF, INIT: C_INIT, STARTUP: C_STARTUP,
                RESTORE: C_RESTORE, RUNNING: PRODUCTIVE, SAVE: C_SAVE, SELECT: C_SELECT}
 ACTIVE = frozenset((RECONF, INIT, STARTUP, RESTORE, RUNNING, SAVE, CYCLE, SELECT))
@@ -137,12 +141,14 @@ class PodState:
     (`reserved`); pools are kept by OCS group of `per_group` cubes."""
 
     __slots__ = ("crews", "down", "free", "healthy", "hist", "idx", "in_spare", "last_t",
-                 "owner", "owner_slice", "position", "reserved", "spare")
+                 "owner", "owner_slice", "position", "reserved", "slow", "spare")
 
     def __init__(self, idx: int, n_usable: int, crews: Crews | None, per_group: int,
-                 spare_pool: int = 0) -> None:
+                 spare_pool: int = 0, *, stragglers: bool = False) -> None:
         self.idx = idx
         self.down = [0] * n_usable
+        # undetected stragglers on each cube (None: the scenario has none)
+        self.slow: list[int] | None = [0] * n_usable if stragglers else None
         self.owner = [NONE] * n_usable
         self.owner_slice = [NONE] * n_usable
         self.position = [NONE] * n_usable
@@ -234,10 +240,11 @@ class JobState:
                  "cycle_token", "degraded", "end_s", "finished", "frag_since", "frag_wait",
                  "grant", "history", "idx", "interrupt_pending", "pending_ckpt", "phase_start",
                  "plan", "progress", "rate", "recovery", "recovery_s", "restart", "run",
-                 "running_slices", "slices", "started", "state", "until_ckpt", "window_start",
-                 "world")
+                 "running_slices", "slices", "speed", "started", "state", "until_ckpt",
+                 "window_start", "world")
 
-    def __init__(self, idx: int, plan: JobPlan, env: simpy.Environment) -> None:
+    def __init__(self, idx: int, plan: JobPlan, env: simpy.Environment,
+                 causes: tuple[str, ...] = CAUSES) -> None:
         self.idx = idx
         self.plan = plan
         self.slices = [SliceState() for _ in range(plan.spec.slices)]
@@ -253,7 +260,7 @@ class JobState:
         self.degraded = False  # elastic: running on fewer slices than asked for
         self.running_slices = plan.spec.slices
         self.interrupt_pending = False
-        self.causes = dict.fromkeys(CAUSES, 0)
+        self.causes = dict.fromkeys(causes, 0)
         self.cause: str | None = None  # the interruption the job is recovering from
         self.corruptions: dict[int, float] = {}  # undetected corruption id -> progress at it
         self.cycle_token = 0  # bumped by an interruption: the running CYCLE's timeout is void
@@ -262,15 +269,16 @@ class JobState:
         self.window_start = plan.spec.submit_s
         self.end_s: float | None = None
         # progress: closed-form time accounting and checkpoints
-        self.acc = [0.0] * len(CATEGORIES)
+        self.acc = [0.0] * len(ALL_CATEGORIES)
         self.progress = 0.0  # running seconds kept
         self.ckpt = 0.0  # progress at the last durable checkpoint
         self.pending_ckpt: tuple[float, float] | None = None  # async write: (valid_at, progress)
         self.until_ckpt = plan.interval_s
         self.block = 0.0  # blocking seconds per checkpoint in the current run
         self.run: tuple | None = None  # (first segment, checkpoints, last segment), progress s
-        self.rate = 1.0  # fraction of the slices running (elastic jobs run degraded)
-        self.by_cause = dict.fromkeys((*CAUSES, "none"), 0.0)  # badput s by interruption cause
+        self.rate = 1.0  # progress per second of the run: running slices' share x speed
+        self.speed = 1.0  # 1 / slowdown while a straggler is in the job's slices, else 1
+        self.by_cause = dict.fromkeys((*causes, "none"), 0.0)  # badput s by interruption cause
         self.history: list[tuple[float, float]] = []  # (durable at, progress) of checkpoints
         # scheduling: waiting that enough free cubes in total could have served
         self.frag_since: float | None = None
@@ -345,9 +353,9 @@ class Clock(simpy.Environment):
 class World:
     """Everything one replication's processes share. Built once per replication."""
 
-    __slots__ = ("env", "events", "fleet", "interrupts", "jobs", "log_on", "n_events", "ocs",
-                 "pending", "phase_cache", "plans", "pods", "rng_init", "rng_repair", "samplers",
-                 "sc", "track_history", "units")
+    __slots__ = ("categories", "env", "events", "fleet", "interrupts", "jobs", "log_on",
+                 "n_events", "ocs", "pending", "phase_cache", "plans", "pods", "rng_init",
+                 "rng_repair", "rng_straggler", "samplers", "sc", "track_history", "units")
 
     def __init__(self, scenario: Scenario, plans: tuple[JobPlan, ...], seed: np.random.SeedSequence,
                  *, log: bool = True) -> None:
@@ -376,6 +384,19 @@ class World:
         if scenario.faults.loss_spike is not None:  # unit-mean draws, scaled per job
             rng = np.random.default_rng(streams[1 + STREAMS.index("loss_spike")])
             self.samplers["loss_spike"] = (Sampler(Lifetime("exponential", 1.0), rng), None)
+        straggler = scenario.faults.straggler
+        self.rng_straggler = None
+        self.categories = CATEGORIES
+        if straggler is not None:  # a stream of its own, made only when stragglers are modelled
+            # (the child after the spawned ones, derived without spawning: the streams above
+            # keep their seeds, so a scenario without stragglers draws what it always drew)
+            child = np.random.SeedSequence(seed.entropy,
+                                           spawn_key=(*seed.spawn_key, len(STREAMS) + 2))
+            rng = self.rng_straggler = np.random.default_rng(child)
+            self.samplers["straggler"] = (Sampler(Lifetime("exponential", 1.0), rng), None)
+            self.samplers["straggler_found"] = (Sampler(straggler.detect, rng),
+                                                Sampler(straggler.ttr, rng))
+            self.categories = ALL_CATEGORIES
         self.units: dict[str, list[list]] = {}  # repaired units by component, pod (`units`)
         self.fleet = dict.fromkeys(FLEET_COUNTS, 0)  # fleet counters (`units`)
         # checkpoint histories are kept only when a rollback may go past the last checkpoint
@@ -387,9 +408,11 @@ class World:
         pools = scenario.faults.pools
         spare_pool = pools.spare_pool if pools is not None else 0
         self.pods = [PodState(p, scenario.usable_cubes,
-                              Crews(self.env, crews) if crews else None, per_group, spare_pool)
+                              Crews(self.env, crews) if crews else None, per_group, spare_pool,
+                              stragglers=straggler is not None)
                      for p in range(scenario.pod_count)]
-        self.jobs = [JobState(i, plan, self.env) for i, plan in enumerate(plans)]
+        causes = scenario.faults.causes
+        self.jobs = [JobState(i, plan, self.env, causes) for i, plan in enumerate(plans)]
         self.pending: list[JobState] = []  # jobs waiting for cubes, in priority order
 
     def log(self, kind: str, job: int, pod: int, cube: int, detail: str) -> None:
