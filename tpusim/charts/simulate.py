@@ -29,10 +29,11 @@ from tpusim.units import DAY_S, HOUR_S
 
 COMPONENTS = ("scheduling_goodput", "runtime_goodput", "program_goodput", "goodput")
 CAUSE_MARKERS = {"host": "x", "chip": "+", "hbm": "P", "ici_link": "*", "cube": "s", "ocs": "^",
-                 "link": "v", "dcn": ">", "job": "o", "sdc": "D", "loss_spike": "2", "maintenance": "d"}
+                 "link": "v", "dcn": ">", "job": "o", "sdc": "D", "loss_spike": "2", "maintenance": "d",
+                 "straggler": "1"}
 CAUSE_LABELS = {"sdc": "silent data corruption found", "loss_spike": "loss spike",
                 "maintenance": "maintenance", "ici_link": "ICI link failure", "hbm": "HBM failure",
-                "dcn": "DCN failure"}  # the rest: "<cause> failure"
+                "dcn": "DCN failure", "straggler": "straggler drained"}  # the rest: "<cause> failure"
 
 
 def summary_of(result: Any) -> dict:
@@ -101,7 +102,7 @@ def badput_bar(results: Any, *, ax=None):
     jobs' windows (mean over replications); one bar per result. Returns the Axes."""
     sums = [summary_of(r) for r in _many(results)]
     ax = axes_or_new(ax, 7.5, 1.8 + 0.5 * len(sums), _caption(sums))
-    cats = ["productive"] + list(sums[0]["badput"])
+    cats = ["productive"] + list(dict.fromkeys(c for s in sums for c in s["badput"]))
     labels = [str(s.get("scenario", i)) for i, s in enumerate(sums)]
     totals = [s["productive_s"] + sum(s["badput"].values()) for s in sums]
     left = [0.0] * len(sums)

@@ -61,6 +61,7 @@ CATEGORY_COLOURS = {
     "program_startup": "#fdd0a2",
     "checkpoint_restore": "#ff7f0e",
     "checkpoint_save": "#1f77b4",
+    "straggler": "#8c564b",
 }
 # Job states in the timeline share the category colours.
 STATE_COLOURS = {

@@ -118,8 +118,10 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
                     ["category", "hours", "share"], time_rows))
     by_cause = s["badput_by_cause"]
     n = s["replications"]  # counts are means over replications: whole numbers with one
+    # a cause with badput and no interruption yet: a straggler not found by the horizon
     causes = [(c, fmt_count(k, n), f"{by_cause.get(c, 0.0) / HOUR_S:.1f}")
-              for c, k in s["interruptions"].items() if k > 0 and c != "total"]
+              for c, k in s["interruptions"].items()
+              if (k > 0 or by_cause.get(c, 0.0) > 0) and c != "total"]
     if by_cause["none"] > 0:
         causes.append(("(no interruption)", "-", f"{by_cause['none'] / HOUR_S:.1f}"))
     causes.append(("total", fmt_count(s["interruptions"]["total"], n),

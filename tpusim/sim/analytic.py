@@ -22,6 +22,16 @@ Failure clocks (`[failures] clock`):
   while the job computes or saves, restarts always complete: with no work lost
   goodput = 1 / (1 + lambda R); with checkpoints a segment costs (e^{lambda (tau + delta)} - 1)
   (1/lambda + R), so goodput = lambda tau / ((e^{lambda (tau + delta)} - 1)(1 + lambda R)).
+
+Stragglers ([failures.straggler]; see `straggler_slowed_fraction`): stragglers appear at rate
+lambda while the job computes, each is found after an exponential delay of mean d, and the
+job's steps take s times as long while one is present. For rare stragglers the compute lost is
+about lambda d (1 - 1/s) of the time. Exactly, for a job on one failure unit (every straggler on
+the cube that the first one found drains, so a slowed period ends at the first detection among
+those present) with instantaneous restarts: with a = lambda d, a slowed period lasts
+B = d sum_{n>=0} a^n / ((a+1)(a+2)...(a+n+1)) on average (the survival function
+exp(-t/d - lambda t + a (1 - e^{-t/d})), integrated: d e^a a^-(a+1) gamma(a+1, a)), and the
+job is slowed B / (1/lambda + B) of the time.
 """
 
 from __future__ import annotations
@@ -110,3 +120,21 @@ def runtime_goodput_no_loss(mtbf_s: float, restart_s: float, *, clock: str) -> f
     if clock == "compute":
         return 1.0 / (1.0 + x)
     raise TpusimError(f"unknown failure clock {clock!r}; use wall or compute")
+
+
+def straggler_slowed_fraction(rate_per_s: float, detection_s: float) -> float:
+    """Fraction of the time a job on one failure unit computes at a straggler's pace, with
+    stragglers at `rate_per_s` while it computes, each found after an exponential delay of mean
+    `detection_s`, a found straggler's drain removing every straggler of the unit and restarts
+    taking no time: B / (1/lambda + B) with B the mean slowed period (module docstring).
+    About lambda d for rare stragglers (lambda d << 1)."""
+    if rate_per_s <= 0 or detection_s <= 0:
+        raise TpusimError("straggler_slowed_fraction: rate_per_s and detection_s must be > 0")
+    a = rate_per_s * detection_s
+    term, total, n = 1.0 / (a + 1.0), 0.0, 0
+    while term > 1e-17 * max(total, 1e-300):
+        total += term
+        n += 1
+        term *= a / (a + n + 1.0)
+    slowed_s = detection_s * total
+    return slowed_s / (1.0 / rate_per_s + slowed_s)

@@ -57,6 +57,10 @@ def expected_events(scenario: Scenario) -> dict[str, float]:
     m = scenario.maintenance
     if m is not None:
         out["maintenance"] = 2.0 * scenario.pod_count * horizon / m.cube_interval_s
+    straggler = scenario.faults.straggler
+    if straggler is not None:  # each: appears, is drained, is repaired
+        hosts = jobs_chips / chip.chips_per_host
+        out["failures.straggler"] = 3.0 * hosts * horizon / straggler.mtbf_s
     if scenario.injections:
         out["inject"] = 2.0 * len(scenario.injections)
     return out
@@ -116,6 +120,9 @@ def _why(scenario: Scenario, cause: str) -> str:
         return f"[maintenance] every {hours:.3g} h per pod"
     if cause == "inject":
         return "[[inject]]"
+    if cause == "failures.straggler":
+        mean_h = scenario.faults.straggler.mtbf_s / HOUR_S
+        return f"[failures.straggler]: mtbf {mean_h:.3g} h per host of the jobs"
     f = scenario.failure(cause.split(".", 1)[1])
     mean_h = f.ttf.mean_s / HOUR_S
     repair = f" + mttr {f.ttr.mean_s / HOUR_S:.3g} h" if f.ttr is not None else ""

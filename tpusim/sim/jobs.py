@@ -67,8 +67,9 @@ def job_failure_rate(scenario: Scenario, spec: JobSpec, step_time_s: float) -> f
     """Interruptions per second a running job sees: every repaired unit of its cubes (hosts,
     with bad hosts at their multiplier; chips; HBM; intra-cube ICI links; cubes), the optical
     links of its cubes, the OCSes of the pods it spans, the DCN ports of a multi-slice job,
-    job-level (software) failures, silent data corruption, loss spikes, and maintenance
-    without notice. Non-exponential lifetimes enter through their mean."""
+    job-level (software) failures, silent data corruption, loss spikes, maintenance without
+    notice, and the drains of stragglers (each one found is an interruption). Non-exponential
+    lifetimes enter through their mean."""
     chip = scenario.pod.chip
     cubes = spec.cubes
     chips = cubes * chip.chips_per_cube
@@ -96,6 +97,9 @@ def job_failure_rate(scenario: Scenario, spec: JobSpec, step_time_s: float) -> f
     m = scenario.maintenance
     if m is not None and not m.notice:
         rate += cubes / (scenario.usable_cubes * scenario.pod_count) * scenario.pod_count / m.cube_interval_s
+    straggler = scenario.faults.straggler
+    if straggler is not None:
+        rate += hosts / straggler.mtbf_s
     return rate
 
 
