@@ -26,31 +26,35 @@ import math
 
 import pytest
 
+from tpusim.validation import check, figure
+from tpusim.validation.recipes import MLPERF_EVAL_SEQUENCES
 from tpusim.workloads import Parallelism, estimate, load_workload
 from tpusim.workloads.config import with_overrides
 
 EVAL_SEQUENCES = 24567
 
-CASES = [
-    # chips, slice (systems/*.json), sequences, sharding, remat_policy, median block seconds
-    pytest.param(512, "8x8x8", 2048, Parallelism(fsdp=64, tensor=8), "full", 285.77, id="v5p-1024"),
-    pytest.param(1024, "8x8x16", 2048, Parallelism(data=8, fsdp=16, tensor=8),
-                 "save_dot_except_logits_ffn1", 141.76, id="v5p-2048"),
-    pytest.param(1536, "8x12x16", 3072, Parallelism(data=12, fsdp=16, tensor=8),
-                 "save_dot_except_logits_ffn1", 95.61, id="v5p-3072"),
-]
+# The published block times, sources and the 10% tolerance: tpusim/validation/published.py
+# (`tpusim validate` reads the same rows); the recipe: tpusim.validation.recipes.mlperf_gpt3_block.
+CASES = ["mlperf-gpt3-175b-int8-v5p-1024", "mlperf-gpt3-175b-int8-v5p-2048",
+         "mlperf-gpt3-175b-int8-v5p-3072"]
 
 
-@pytest.mark.parametrize(("chips", "shape", "seqs", "par", "remat", "block_s"), CASES)
-def test_mlperf_gpt3_block_time(chips, shape, seqs, par, remat, block_s):
-    wl = with_overrides(load_workload("mlperf-gpt3-175b-v5p"), chips_per_slice=chips,
-                        slice_shape=shape, global_batch_seqs=seqs, remat=remat)
-    train = estimate(wl, parallelism=par)
-    evaluation = estimate(wl, global_batch_seqs=chips, parallelism=par)
+@pytest.mark.parametrize("figure_id", CASES)
+def test_mlperf_gpt3_block_time(figure_id):
+    c = check(figure(figure_id))
+    train, evaluation = c.measured.result
     assert train.fits_in_hbm and train.matmul_dtype == "int8"
+    assert evaluation.tokens_per_step == train.chips * 2048  # one sequence per chip
+    seqs = train.tokens_per_step // 2048
     block = (math.ceil(EVAL_SEQUENCES / seqs) * train.step_time_s
-             + math.ceil(EVAL_SEQUENCES / chips) * evaluation.forward_time_s)
-    assert block == pytest.approx(block_s, rel=0.10)
+             + math.ceil(EVAL_SEQUENCES / train.chips) * evaluation.forward_time_s)
+    assert c.measured.value == pytest.approx(block, rel=1e-12)
+    assert c.figure.tolerance.kind == "rel" and c.figure.tolerance.value == 0.10
+    assert c.within, (c.measured.value, c.figure.published)
+
+
+def test_eval_set_size():
+    assert MLPERF_EVAL_SEQUENCES == EVAL_SEQUENCES
 
 
 def test_int8_uses_the_int8_peak():

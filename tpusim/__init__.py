@@ -1,9 +1,9 @@
 """tpusim: a simulator and topology planner for distributed training on TPU pods.
 
-    from tpusim import plan, estimate, simulate, sweep, report
+    from tpusim import plan, estimate, simulate, sweep, report, validate
     plan(availability=0.995).to_frame()
 
-The five functions (tpusim.api; report from tpusim.reports) and the result types load on
+The six functions (tpusim.api; report from tpusim.reports) and the result types load on
 first use, so `import tpusim` stays light.
 """
 
@@ -16,12 +16,12 @@ from tpusim.errors import TpusimError
 
 __version__ = tpusim_version()  # pyproject.toml's version, read from the installed metadata
 __all__ = ["SweepResult", "TpusimError", "__version__", "estimate", "plan", "report", "simulate",
-           "sweep"]
+           "sweep", "validate"]
 
-_API = ("plan", "estimate", "simulate", "sweep", "SweepResult")
+_API = ("plan", "estimate", "simulate", "sweep", "validate", "SweepResult")
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads them lazily
-    from tpusim.api import SweepResult, estimate, plan, simulate, sweep
+    from tpusim.api import SweepResult, estimate, plan, simulate, sweep, validate
     from tpusim.reports import report
 
 

@@ -6,6 +6,7 @@
     tpusim.simulate("palm-540b-50d", replications=8).to_frame()
     tpusim.sweep({"kind": "plan", "grid": {"availability": [0.99, 0.999]}}).to_frame()
     tpusim.report(["palm-540b-50d"], out="report.html")   # tpusim.reports.report
+    tpusim.validate("estimate").to_frame()              # the models against published figures
 
 Every function returns a frozen dataclass with `.to_frame()` (a pandas DataFrame). Arguments
 are named like the CLI's flags (`chips`, `slice`, `slices`, `availability`, ...), and defaults
@@ -189,6 +190,23 @@ def sweep(spec: Any, *, out: str | Path | None = None, backend: str = defaults.S
     frame = sweeps.to_frame(out) if out is not None else pd.DataFrame(run.rows)
     return SweepResult(spec.name, spec.kind, frame, out, run.total_points, run.ran_points,
                        run.skipped_points, run.errors)
+
+
+def validate(area: str | Sequence[str] | None = None, *, workers: int | None = None,
+             progress: bool | None = None):
+    """`tpusim validate`: the models against published figures (a ValidationResult: `.checks`,
+    `.passed`, `.counts`, `.to_dict()` is the --json output, `.to_frame()` one row per figure).
+    `area`: estimate, embeddings, plan, simulate (a name, a comma list or a list; default all);
+    `workers`: simulator processes; `progress`: a bar in a notebook or on a terminal."""
+    from tpusim.validation import figures
+    from tpusim.validation import validate as run
+
+    if workers is not None:
+        workers = check_integer(workers, "workers", "", at_least=1, param=True)
+    total = len(figures(area))
+    with progress_bar("validate", total, progress) as advance:
+        return run(area, workers=workers,
+                   on_figure=(lambda c: advance(1, c.figure.id)) if advance else None)
 
 
 # --- progress: a bar in a notebook (IPython display) or on a terminal (rich, on stderr) -----------

@@ -10,7 +10,16 @@ import sys
 
 import typer
 
-from tpusim.cli import catalog, estimate, plan, report, simulate, sweep, topology  # noqa: F401 (registers)
+from tpusim.cli import (  # noqa: F401 (registers)
+    catalog,
+    estimate,
+    plan,
+    report,
+    simulate,
+    sweep,
+    topology,
+    validate,
+)
 from tpusim.cli.app import app
 from tpusim.errors import TpusimError
 from tpusim.pool import WorkerDied
