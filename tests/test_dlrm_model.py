@@ -9,7 +9,8 @@ import pytest
 
 from tpusim.hardware import load_chip
 from tpusim.topology.shape import SliceSpec
-from tpusim.workloads.dlrm import compare_placements, estimate_dlrm, search_dlrm
+from tpusim.validation import check, figure
+from tpusim.workloads.dlrm import estimate_dlrm, search_dlrm
 from tpusim.workloads.dlrm.config import load_dlrm
 from tpusim.workloads.dlrm.constants import load_embedding_constants
 from tpusim.workloads.dlrm.estimate import candidate_of, estimates_of
@@ -117,11 +118,14 @@ def test_sparsecore_over_host_on_an_embedding_bound_128_chip_v4_config():
     dense network, >= 70% of the SparseCore step in the embedding phases) on 128 v4 chips, each
     placement with its best sharding: the ratio lies in [3, 10] (DLRM0 is not public, so the
     tolerance is wide). No constant is fitted to it."""
-    ests = {e.placement: e for e in compare_placements(DCNV2, chip="v4", chips=128, twisted=False)}
+    c = check(figure("dlrm-sparsecore-over-host"))  # the published row: 5x-7x, bounds [3, 10]
+    ests = c.measured.result
     sc, host = ests["sparsecore"], ests["host"]
     share = _embedding_s(sc) / (_embedding_s(sc) + sc.phases_s["tensorcore"])
     assert share >= 0.7
-    assert 3.0 <= host.step_time_s / sc.step_time_s <= 10.0
+    assert (c.figure.tolerance.lo, c.figure.tolerance.hi) == (3.0, 10.0)
+    assert c.measured.value == host.step_time_s / sc.step_time_s
+    assert 3.0 <= host.step_time_s / sc.step_time_s <= 10.0 and c.status == "ok"
     assert ests["tensorcore"].step_time_s > sc.step_time_s  # gathers 4.47x slower, no overlap
 
 
@@ -134,9 +138,11 @@ def test_mlperf_v1_step_time_on_64_v4_chips():
     device). The model (run_and_time.sh settings: batch 55,296, SGD, 15 tables on SparseCores,
     no pipelining) must lie within 35% of 0.654 ms. Checked after the model was built; no
     constant was changed for it."""
-    est = estimate_dlrm(V1)
+    c = check(figure("dlrm-mlperf-v1-step-time"))  # the published row (0.654 ms, 35%)
+    est = c.measured.result
     assert (est.chips, est.global_batch, est.pipelining) == (64, 55296, False)
-    assert est.step_time_s == pytest.approx(0.654e-3, rel=0.35)
+    assert c.figure.tolerance.value == 0.35
+    assert est.step_time_s == pytest.approx(c.figure.published, rel=0.35) and c.status == "ok"
 
 
 def test_search_ranks_fitting_rows_and_beats_the_file():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tpusim.validation import check, figure
 from tpusim.workloads.dlrm.config import load_dlrm
 from tpusim.workloads.dlrm.dense import dense_shape
 from tpusim.workloads.dlrm.tables import (
@@ -31,7 +32,8 @@ def test_dcnv2_table_totals():
     assert t["tables"] == 26
     assert t["rows"] == 204_184_588
     assert t["bytes"] == 204_184_588 * 128 * 4
-    assert t["bytes"] / 1e9 == pytest.approx(104.5, abs=0.05)
+    c = check(figure("dlrm-dcnv2-table-bytes"))  # 104.5 GB, tolerance 0.05 GB (the table)
+    assert c.measured.value == t["bytes"] and c.within
     assert t["lookups_per_sample"] == 214
     assert t["output_bytes_per_sample"] == 26 * 128 * 4  # pooled: 13.3 KB per sample
     assert t["gathered_bytes_per_sample"] == 214 * 512  # 109.6 KB per sample
@@ -42,7 +44,8 @@ def test_mlperf_v1_table_totals():
     tables of dim 128, 187,767,399 rows = 96.1 GB in fp32. Exact."""
     t = totals(table_set(V1.embedding))
     assert t["rows"] == 187_767_399
-    assert t["bytes"] / 1e9 == pytest.approx(96.14, abs=0.01)
+    c = check(figure("dlrm-mlperf-v1-table-bytes"))  # 96.14 GB, tolerance 0.01 GB (the table)
+    assert c.measured.value == t["bytes"] and c.within
     assert t["lookups_per_sample"] == 26
     # --num_tables_in_ec=15: the 15 largest tables go to the SparseCores
     assert int((table_set(V1.embedding).rows >= V1.embedding.replicate_below_rows).sum()) == 15
@@ -120,12 +123,16 @@ def test_shard_loads_conserve_work(sharding, partitions, per_group):
         assert load.output_vectors_per_sample == len(ts)
 
 
-@pytest.mark.parametrize(("wl", "macs"), [(V1, 2.46e6), (DCNV2, 16.0e6)])
-def test_dense_macs_per_sample(wl, macs):
+@pytest.mark.parametrize(("wl", "figure_id"), [(V1, "dlrm-mlperf-v1-dense-macs"),
+                                              (DCNV2, "dlrm-dcnv2-dense-macs")])
+def test_dense_macs_per_sample(wl, figure_id):
     """Forward MACs per sample (bottom MLP + interaction + top MLP): MLPerf DLRM v1 ~2.46 M (dot
     interaction over 27 vectors of 128), DCNv2 ~16.0 M (3 cross layers of rank 512 on x0 = 3456).
-    Tolerance 0.5%."""
+    Tolerance 0.5% (published values and tolerance: tpusim/validation/published.py)."""
     ts = table_set(wl.embedding)
     shape = dense_shape(wl.model, np.repeat(ts.dim, ts.outputs_per_sample))
-    assert shape.macs_per_sample == pytest.approx(macs, rel=0.005)
+    c = check(figure(figure_id))
+    assert c.measured.value == shape.macs_per_sample
+    assert c.figure.tolerance.value == 0.005
+    assert shape.macs_per_sample == pytest.approx(c.figure.published, rel=0.005)
     assert shape.train_flops_per_sample == 6 * shape.macs_per_sample

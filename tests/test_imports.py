@@ -6,7 +6,7 @@ Every `import` and `from ... import` in `tpusim/` counts, including the ones ins
 and the layers below):
 
     cli                       7
-    reports, sweeps, api      6
+    reports, sweeps, api, validation 6
     sim                       5
     workloads, planner, charts 4
     hardware, collectives     3
@@ -31,6 +31,7 @@ LAYERS = {
     "tpusim.sweep": 6,
     "tpusim.sweeps": 6,
     "tpusim.api": 6,
+    "tpusim.validation": 6,
     "tpusim.sim": 5,
     "tpusim.workloads": 4,
     "tpusim.planner": 4,

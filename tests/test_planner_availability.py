@@ -6,6 +6,8 @@ the 4 digits quoted); with OCS P(at least 48 of 64 cubes healthy) = 0.989 at 99.
 5e-4, 3 digits); the full pod needs all 64 cubes. Ironwood (Google Cloud blog 2026,
 "Cluster-level reliability for trillion-parameter models on TPUs", a weak source read through
 summaries): 130 of 144 cubes healthy with 95% confidence needs p_cube ~ 0.935 (tolerance 0.003).
+The published values, sources and tolerances are rows of tpusim/validation/published.py (read by
+`tpusim validate` too); the tests check them with the command's own comparison.
 """
 
 from __future__ import annotations
@@ -26,15 +28,23 @@ from tpusim.planner import (
     spares_for_target,
 )
 from tpusim.planner.availability import healthy_pmf_correlated
+from tpusim.validation import check, figure
 
 
 @pytest.mark.parametrize(("p_host", "published"), [(0.990, 0.8515), (0.995, 0.9229), (0.999, 0.9841)])
 def test_cube_availability_matches_reference(p_host, published):
-    assert abs(cube_availability(p_host, 16) - published) < 5e-5
+    c = check(figure(f"v4-cube-availability-{p_host:.3f}"))
+    assert c.figure.published == published and c.figure.tolerance.value == 5e-5
+    assert c.measured.value == cube_availability(p_host, 16)
+    assert abs(cube_availability(p_host, 16) - published) < 5e-5 and c.status == "ok"
 
 
 def test_ocs_48_of_64_at_99_percent():
-    assert abs(p_at_least_k_healthy(64, 48, cube_availability(0.990, 16)) - 0.989) < 5e-4
+    c = check(figure("v4-ocs-48-of-64-0.990"))
+    assert (c.figure.published, c.figure.tolerance.value) == (0.989, 5e-4)
+    p = p_at_least_k_healthy(64, 48, cube_availability(0.990, 16))
+    assert c.measured.value == p
+    assert abs(p - 0.989) < 5e-4 and c.status == "ok"
 
 
 @pytest.mark.parametrize("p_host", [0.990, 0.995, 0.999])
@@ -42,13 +52,17 @@ def test_full_pod_needs_every_cube(p_host):
     p = cube_availability(p_host, 16)
     assert p_at_least_k_healthy(64, 64, p) == pytest.approx(p ** 64, rel=1e-12)
     # reference table: full pod 3.4e-5 / 5.9e-3 / 0.359
-    published = {0.990: 3.4e-5, 0.995: 5.9e-3, 0.999: 0.359}[p_host]
-    assert p ** 64 == pytest.approx(published, rel=0.02)
+    c = check(figure(f"v4-full-pod-{p_host:.3f}"))
+    assert c.figure.published == {0.990: 3.4e-5, 0.995: 5.9e-3, 0.999: 0.359}[p_host]
+    assert c.measured.value == p_at_least_k_healthy(64, 64, p)
+    assert p ** 64 == pytest.approx(c.figure.published, rel=0.02) and c.status == "ok"
 
 
 def test_ironwood_130_of_144_at_95_percent():
+    c = check(figure("ironwood-130-of-144"))
     p = cube_availability_for_target(144, 130, 0.95)
-    assert abs(p - 0.935) < 0.003
+    assert c.measured.value == p and (c.figure.published, c.figure.tolerance.value) == (0.935, 0.003)
+    assert abs(p - 0.935) < 0.003 and c.status == "ok"
     assert p_at_least_k_healthy(144, 130, p) == pytest.approx(0.95, abs=1e-6)
 
 

@@ -5,7 +5,9 @@ reports ~0.67 of the ideal chip-hours (1200 h x 6144 + 336 h x 3072 chips agains
 at 46.2% MFU), which includes downtime the simulator does not model (debugging, evictions):
 the check is that the simulated ratio lies between 0.67 and the failure-free ratio of the same
 schedule, not a fit. Ideal chip-hours: the 780B tokens at the final configuration's estimated
-throughput (2 x 3072 chips, batch 2048). Tolerance: 4 standard errors over 4 replications."""
+throughput (2 x 3072 chips, batch 2048). Tolerance: 4 standard errors over 4 replications.
+The published figure and the recipe: the row `palm-540b-e2e-chip-hours` of
+tpusim/validation/published.py (`tpusim validate --area simulate` checks it the same way)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,16 @@ import math
 
 import pytest
 
-from tpusim.sim import load_scenario, simulate, with_overrides
+from tpusim.validation import Context, check, figure
 
 PUBLISHED_RATIO = 0.67  # validation: (5.60M ideal) / (8.40M actual) chip-hours
 
 
 def test_palm_schedule_end_to_end_chip_hours():
-    r = simulate(with_overrides(load_scenario("palm-540b-e2e"), replications=4), workers=2)
+    c = check(figure("palm-540b-e2e-chip-hours"), Context(workers=2))
+    assert c.figure.published == PUBLISHED_RATIO and c.figure.tolerance.value == 4
+    r = c.measured.result
+    assert r.scenario.replications == 4
     plans = {p.spec.name: p for p in r.plans}
     assert [plans[n].spec.global_batch_seqs for n in ("batch-512", "batch-1024", "batch-2048")] \
         == [512, 1024, 2048]
@@ -35,7 +40,10 @@ def test_palm_schedule_end_to_end_chip_hours():
     mean = float(ratios.mean())
     sigma = float(ratios.std(ddof=1) / math.sqrt(len(ratios)))
     assert r.summary["time_to_train_s"]["finished_fraction"] == 1.0
+    assert (c.measured.value, c.measured.spread, c.measured.ceiling) == pytest.approx(
+        (mean, sigma, ideal / failure_free), rel=1e-12)
     assert PUBLISHED_RATIO + 4 * sigma < mean < ideal / failure_free - 4 * sigma < 1.0
+    assert c.status == "ok"
     # the phases follow each other: each starts when the one before ends
     rows = jobs[jobs["replication"] == 0].set_index("job")
     for before, after in (("batch-512", "batch-1024"), ("batch-1024", "batch-2048")):
