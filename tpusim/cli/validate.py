@@ -12,9 +12,9 @@ from tpusim.cli.render import console, print_json, table
 
 EXAMPLES = """Examples:
 
-  tpusim validate                       # every published figure: estimate, embeddings, plan, simulate
+  tpusim validate                        # every published figure, about 5 s
 
-  tpusim validate --area estimate,plan --json | jq '.rows[] | select(.status != "ok")'
+  tpusim validate --area estimate,plan --json | jq '.rows[] | select(.status != "ok") | .id'
 """
 
 TITLES = {"estimate": "estimate: dense LLMs (step time, MFU, FLOPs)",
