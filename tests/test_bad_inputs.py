@@ -253,6 +253,9 @@ OPTIONS = [
     (("sweep", "plan-availability", "--out", "o.csv", "--workers", "0"), ("--workers",)),
     (("report", "--out", "r.html"), ()),
     (("report", "no-such-thing", "--out", "r.html"), ("no-such-thing",)),
+    (("validate", "--area", "estimat"), ("unknown --area", "did you mean 'estimate'")),
+    (("validate", "--area", ","), ("names no area", "estimate, embeddings, plan, simulate")),
+    (("validate", "--workers", "0"), ("--workers",)),
 ]
 
 

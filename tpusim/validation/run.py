@@ -13,8 +13,9 @@ from tpusim.validation.published import AREAS, FIGURES
 
 
 def parse_areas(areas: str | Iterable[str] | None) -> tuple[str, ...]:
-    """The areas asked for, in table order: None or empty = every area; each item may be a
-    comma-separated list. An unknown area is a TpusimError naming the closest one."""
+    """The areas asked for, in table order: None = every area; each item may be a
+    comma-separated list (empty items are skipped; nothing left is an error). An unknown
+    area is a TpusimError naming the closest one."""
     if areas is None:
         return AREAS
     items = [areas] if isinstance(areas, str) else list(areas)
@@ -25,7 +26,10 @@ def parse_areas(areas: str | Iterable[str] | None) -> tuple[str, ...]:
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise TpusimError(f"unknown area {name!r}; {hint}areas: {', '.join(AREAS)}",
                               params=("area",))
-    return tuple(a for a in AREAS if a in wanted) or AREAS
+    if not wanted:
+        raise TpusimError(f"`area` names no area; give one or more of {', '.join(AREAS)}",
+                          params=("area",))
+    return tuple(a for a in AREAS if a in wanted)
 
 
 def figures(areas: str | Iterable[str] | None = None) -> tuple[Figure, ...]:
