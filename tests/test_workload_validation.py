@@ -12,12 +12,10 @@ are strict xfails with the table's reason.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from tpusim.validation import Context, check, figure
-from tpusim.validation.recipes import maxtext_2023, maxtext_v4
+from tpusim.validation.recipes import maxtext_2023, maxtext_v4, parameter_scales
 from tpusim.workloads import Parallelism, estimate, load_workload
 from tpusim.workloads.config import Model, System, Training, Workload
 
@@ -140,9 +138,7 @@ def test_maxtext_v4_within_the_models_known_error(name):
 def _maxtext_llama(scale: int, per_device: int, chips: int, tensor: int, remat: str, chip: str) -> Workload:
     """A MaxText recipe of the MLPerf v4.0 fork's configs/v5p and v5e (base llama2 decoder,
     global_parameter_scale `scale`: pyconfig.get_individual_scales)."""
-    base, rem = divmod(int(math.log2(scale)), 3)
-    heads = base + int(rem > 0)
-    emb = base + int(rem > 1)
+    base, heads, emb = parameter_scales(scale)
     model = Model(layers=16 * 2**base, d_model=2048 * 2**emb, heads=16 * 2**heads, head_dim=128,
                   kv_heads=16 * 2**heads, d_ff=7168 * 2**heads, vocab=32000, seq_len=2048,
                   mlp="swiglu", block="serial", tie_embeddings=False, attention="flash")

@@ -88,6 +88,17 @@ def maxtext_v4_scaling(name: str, slices: int, published_one_slice: float, *,
     return recipe
 
 
+def parameter_scales(scale: int) -> tuple[int, int, int]:
+    """MaxText's pyconfig.get_individual_scales: global_parameter_scale 2**n doubles layers,
+    heads (with d_ff) and the embedding in turn; returns their exponents (layers, heads, emb).
+
+    >>> parameter_scales(1), parameter_scales(2), parameter_scales(4), parameter_scales(8)
+    ((0, 0, 0), (0, 1, 0), (0, 1, 1), (1, 1, 1))
+    """
+    base, rem = divmod(int(math.log2(scale)), 3)
+    return base, base + int(rem > 0), base + int(rem > 1)
+
+
 def maxtext_2023(scale: int, per_device: int, chips: int, tensor: int, remat: str, chip: str):
     """A MaxText recipe on the 2023 default model (v5p: the December 2023 code, v5e: October
     2023): base emb 2560, 8 heads of 256, ReLU MLP 8192, 16 layers, scaled by
@@ -97,9 +108,7 @@ def maxtext_2023(scale: int, per_device: int, chips: int, tensor: int, remat: st
     from tpusim.workloads import Parallelism
     from tpusim.workloads.config import Model, System, Training, Workload
 
-    base, rem = divmod(int(math.log2(scale)), 3)
-    heads = base + int(rem > 0)
-    emb = base + int(rem > 1)
+    base, heads, emb = parameter_scales(scale)
     december = chip == "v5p"
     model = Model(layers=16 * 2**base, d_model=2560 * 2**emb, heads=8 * 2**heads, head_dim=256,
                   kv_heads=8 * 2**heads, d_ff=8192 * 2**heads, vocab=32768, seq_len=2048, mlp="relu",
