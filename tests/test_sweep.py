@@ -12,6 +12,8 @@ from tpusim.errors import TpusimError
 from tpusim.sweeps import (
     SweepSpec,
     apply_overrides,
+    as_spec,
+    check_grid,
     load_sweep,
     point_id,
     points,
@@ -256,3 +258,46 @@ def test_ctrl_c_on_parallel_sweep_stops_and_keeps_rows(tmp_path):
         os.killpg(proc.pid, 0)  # no worker of the group is left
     result = run_sweep(load_sweep(sweep), out, resume=True)
     assert result.skipped_points == kept and len({r["point_id"] for r in read_rows(out)}) == 8
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parent.parent / "scenarios" / "sweeps")
+                                        .glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_sweep_loads_by_name_and_its_grid_checks(path):
+    # run by name as the README says; check_grid reads the base file and refuses a key it
+    # cannot take, so a shipped sweep that has drifted from its base fails here, not for a user
+    spec = as_spec(path.stem)
+    check_grid(spec)
+    assert spec.size == len(points(spec)) > 0
+
+
+def test_a_simulate_sweep_may_add_stragglers_to_a_scenario_without_them(tmp_path):
+    # palm-straggler-detection's base has no [failures.straggler]; the grid's dotted keys make
+    # the table, so a point's run has straggler badput and the slower one loses more
+    base = {"failures.straggler.mtbf_hours": 2000, "failures.straggler.detection_hours": 12,
+            "failures.straggler.mttr_hours": 24, "replications": 1, "days": 5, "seed": 3}
+    spec = as_spec({"kind": "simulate", "base": "scenarios/palm-540b-50d.toml",
+                    "grid": {"failures.straggler.slowdown": [1.1, 2.0]} | {k: [v] for k, v in base.items()}})
+    rows = [r for r in run_sweep(spec, None, workers=1).rows if r["job"] == "*"]
+    lost = {r["failures.straggler.slowdown"]: r["badput_straggler_s"] for r in rows}
+    assert 0 < lost[1.1] < lost[2.0]
+
+
+def test_cli_sweep_table_names_swept_keys_shortly_and_says_the_fixed_ones_once(cli, tmp_path):
+    # two dotted keys share the prefix 'failures.straggler.', which a narrow column cut to the
+    # same 'failures.straggl…': the headers are their endings, the one-value keys go under the
+    # table, and a one-job scenario shows its job's rows only (the '*' rows repeat them)
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('[sweep]\nkind = "simulate"\nbase = "scenarios/palm-540b-50d.toml"\n[grid]\n'
+                     '"failures.straggler.slowdown" = [1.1, 2.0]\n'
+                     '"failures.straggler.detection_hours" = [1, 12]\n'
+                     '"failures.straggler.mtbf_hours" = [2000]\n"failures.straggler.mttr_hours" = [24]\n'
+                     'replications = [1]\ndays = [2]\n')
+    shown = cli("sweep", str(sweep), "--out", str(tmp_path / "r.csv"), "--workers", "1")
+    assert shown.returncode == 0, shown.stderr
+    header = next(line for line in shown.stdout.splitlines() if line.startswith("┃"))
+    assert [c.strip() for c in header.strip("┃").split("┃")][:3] == ["slowdown", "detection_hours", "job"]
+    rows = [line for line in shown.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 4 and all("palm-540b" in r for r in rows)
+    said = " ".join(shown.stdout.split())
+    assert "at every point: failures.straggler.mtbf_hours = 2000, failures.straggler.mttr_hours = 24" in said
+    assert len((tmp_path / "r.csv").read_text().splitlines()) == 1 + 8  # the file keeps the '*' rows

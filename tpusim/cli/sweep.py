@@ -77,16 +77,47 @@ def sweep(
     if "point_id" in frame.columns:  # the file is in finishing order; show the grid's order
         order = {point_id(p): i for i, p in enumerate(points(spec))}
         frame = frame.sort_values("point_id", key=lambda ids: ids.map(order), kind="stable")
-    shown = [c for c in frame.columns if c in spec.grid or c == "job"] + [
+    # grid keys with one value are the same on every row: said once, under the table
+    varying = [k for k, v in spec.grid.items() if len(v) > 1 and k in frame.columns]
+    fixed = [f"{k} = {_fmt(v[0])}" for k, v in spec.grid.items() if len(v) == 1]
+    shown = [c for c in frame.columns if c in varying or c == "job"] + [
         c for c in ("mfu", "step_time_s", "tokens_per_s", "samples_per_s", "bottleneck", "fits_in_hbm",
                     "slice_chips",
                     "p_schedulable_ocs", "goodput_ocs", "goodput", "runtime_goodput", "error")
         if c in frame.columns]
+    notes = [("at every point: " + ", ".join(fixed))] if fixed else []
+    if "job" in frame.columns and frame.loc[frame["job"] != "*", "job"].nunique() == 1:
+        frame = frame[frame["job"] != "*"]  # one job: its all-jobs '*' row says the same again
+        notes.append("one job, so the all-jobs rows (job '*') are left out; the file has them")
     head = frame[shown].head(20)
-    out_console.print(table(f"first {len(head)} of {len(frame)} rows", shown,
-                            [[_fmt(v) for v in row] for row in head.itertuples(index=False)]))
+    names = short_names(varying)
+    out_console.print(table(f"first {len(head)} of {len(frame)} rows", [names.get(c, c) for c in shown],
+                            [[_fmt(v) for v in row] for row in head.itertuples(index=False)],
+                            caption="; ".join(notes) or None))
     if failed_all:  # nothing useful was computed: say so with the exit code
         raise typer.Exit(1)
+
+
+def short_names(keys: list[str]) -> dict[str, str]:
+    """Each dotted grid key by its shortest ending that no other key shares, so that a column
+    header is not cut to the same 'failures.straggl…' as its neighbours.
+
+    >>> list(short_names(["failures.straggler.slowdown", "recovery.checkpoint_save_s", "chips"]).values())
+    ['slowdown', 'checkpoint_save_s', 'chips']
+    >>> short_names(["jobs.0.slice", "jobs.1.slice"])
+    {'jobs.0.slice': '0.slice', 'jobs.1.slice': '1.slice'}
+    """
+    def ending(key: str, n: int) -> str:
+        return ".".join(key.split(".")[-n:])
+
+    out = {}
+    for key in keys:
+        n = 1
+        while n < key.count(".") + 1 and any(
+                ending(other, n) == ending(key, n) for other in keys if other != key):
+            n += 1
+        out[key] = ending(key, n)
+    return out
 
 
 def _fmt(value) -> str:
