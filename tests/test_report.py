@@ -259,7 +259,29 @@ def test_sweep_best_is_over_the_whole_grid_and_captions_name_the_keys_held():
     section = sweep_section(pd.DataFrame(rows), "estimate", "s", "t")
     numbers = dict(section.numbers)
     assert numbers["sweep s: best MFU"] == "0.47 at chip = v5p, chips = 2048, batch = 1024"
-    assert all("at batch = 2048" in caption for caption, _ in section.figures)
+    # the charts put a numeric key on x (chips, 2 values, before batch, 2 values: file order
+    # breaks the tie), a line per batch, and hold the text key chip at its first value
+    assert all(caption.startswith("MFU against chips, one line per batch") or
+               caption.startswith("MFU over the chips x batch grid") for caption, _ in section.figures)
+    assert all("at chip = v4" in caption for caption, _ in section.figures)
+
+
+def test_sweep_charts_put_the_key_with_most_values_on_x_and_rows_in_grid_order():
+    """palm-straggler-detection sweeps 2 slowdowns x 4 detection times: two points on x and
+    four lines said little; the key with the most values is x. The rows table follows the grid
+    (the file is in finishing order) with figures rounded to 4 decimals."""
+    import pandas as pd
+
+    from tpusim.reports.sections import sweep_section
+
+    order = [(1.5, 12.0), (1.1, 4.0), (1.1, 0.25), (1.5, 0.25), (1.1, 12.0), (1.5, 4.0)]
+    rows = [{"point_id": f"p{i}", "slowdown": s, "detection_hours": d, "scenario": "x", "job": "*",
+             "goodput": 0.4 - 0.01 * d * s + 1e-9} for i, (s, d) in enumerate(order)]
+    section = sweep_section(pd.DataFrame(rows), "simulate", "s", "t")
+    assert section.figures[0][0].startswith("goodput (all jobs) against detection_hours, one line per slowdown")
+    (_, table), = section.tables
+    assert list(zip(table["slowdown"], table["detection_hours"], strict=True)) == sorted(order)
+    assert table["goodput"].tolist() == [round(0.4 - 0.01 * d * s + 1e-9, 4) for s, d in sorted(order)]
 
 
 def test_parquet_parts_left_by_a_crash_are_reported(tmp_path):

@@ -216,6 +216,7 @@ def sweep_section(frame: Any, kind: str, name: str, source: str) -> Section:
     ok = frame[frame["error"].isna() | (frame["error"] == "")] if "error" in frame.columns else frame
     errors = len(frame) - len(ok)
     grid = grid_columns(frame)
+    axes = _plot_order(frame, grid)  # the charts' x, then the key that makes their lines
     points = frame["point_id"].nunique() if "point_id" in frame.columns else len(frame)
     numbers = [(f"sweep {name}", f"{points} points, {len(frame)} rows, {errors} with errors")]
     figures = []
@@ -233,18 +234,18 @@ def sweep_section(frame: Any, kind: str, name: str, source: str) -> Section:
             where = ", ".join(f"{g} = {best[g]}" for g in grid)
             value = f"{best[y]:,.0f}" if y.endswith("_per_s") else f"{best[y]:.4g}"
             numbers.append((f"sweep {name}: best {label}", f"{value} at {where}"))
-        rows = _fix_others(every, grid[:2])
+        rows = _fix_others(every, axes[:2])
         if len(rows):
-            by = grid[1] if len(grid) > 1 else None
+            by = axes[1] if len(axes) > 1 else None
             band = " (band: 95% interval over replications)" if f"{y}_ci95" in rows else ""
             per = f", one line per {by}" if by else ""
-            held = ", ".join(f"{g} = {rows[g].iloc[0]}" for g in grid[2:])
+            held = ", ".join(f"{g} = {rows[g].iloc[0]}" for g in axes[2:])
             held = f" at {held}" if held else ""  # the grid keys a line chart cannot show
-            figures.append((f"{label} against {grid[0]}{per}{held}{band}.",
-                            _fig(charts.sweep_lines(rows, grid[0], y, by=by))))
-            if by is not None and not rows.duplicated([grid[0], by]).any():
-                figures.append((f"{label} over the {grid[0]} x {by} grid{held}.",
-                                _fig(charts.sweep_heatmap(rows, grid[0], by, y))))
+            figures.append((f"{label} against {axes[0]}{per}{held}{band}.",
+                            _fig(charts.sweep_lines(rows, axes[0], y, by=by))))
+            if by is not None and not rows.duplicated([axes[0], by]).any():
+                figures.append((f"{label} over the {axes[0]} x {by} grid{held}.",
+                                _fig(charts.sweep_heatmap(rows, axes[0], by, y))))
     if not figures:  # nothing to draw a line through: show the numbers
         numbers.append((f"sweep {name}", "no varying grid key to plot"))
     shown = [c for c in ("point_id", *grid, "job", "slice_chips", "goodput", "goodput_ci95",
@@ -253,9 +254,21 @@ def sweep_section(frame: Any, kind: str, name: str, source: str) -> Section:
                          "error") if c in frame.columns]
     seeds = tuple(sorted({f"sweep {name}: seed {s}" for s in frame["seed"].dropna().unique()})
                   ) if "seed" in frame.columns else ()
+    # the file is in finishing order: show the grid's, numbers as numbers (not text), 4 decimals
+    table = frame.sort_values([c for c in (*grid, "job") if c in frame.columns],
+                              kind="stable")[shown].head(60).round(4)
     return Section(f"Sweep: {name}", source, tuple(numbers), tuple(figures),
                    ((f"Rows (first 60 of {len(frame)})" if len(frame) > 60 else f"Rows ({len(frame)})",
-                     frame[shown].head(60)),), seeds)
+                     table),), seeds)
+
+
+def _plot_order(frame, grid: list[str]) -> list[str]:
+    """The swept keys in the order the charts use them: numeric keys first (a line needs an
+    x that is a number), and among them the key with the most values on the x axis (four
+    detection times make a line; two slowdowns make a legend)."""
+    import pandas as pd
+
+    return sorted(grid, key=lambda c: (not pd.api.types.is_numeric_dtype(frame[c]), -frame[c].nunique()))
 
 
 def _fix_others(rows, keep: list[str]):
