@@ -278,7 +278,8 @@ def test_sweep_charts_put_the_key_with_most_values_on_x_and_rows_in_grid_order()
     rows = [{"point_id": f"p{i}", "slowdown": s, "detection_hours": d, "scenario": "x", "job": "*",
              "goodput": 0.4 - 0.01 * d * s + 1e-9} for i, (s, d) in enumerate(order)]
     section = sweep_section(pd.DataFrame(rows), "simulate", "s", "t")
-    assert section.figures[0][0].startswith("goodput (all jobs) against detection_hours, one line per slowdown")
+    first = section.figures[0][0]
+    assert first.startswith("goodput (all jobs) against detection_hours, one line per slowdown")
     (_, table), = section.tables
     assert list(zip(table["slowdown"], table["detection_hours"], strict=True)) == sorted(order)
     assert table["goodput"].tolist() == [round(0.4 - 0.01 * d * s + 1e-9, 4) for s, d in sorted(order)]
