@@ -150,14 +150,19 @@ def test_search_that_needs_host_offload_names_host_dram(tmp_path):
     assert "candidates fit in HBM;" in " ".join(r.stdout.split())
 
 
-def test_dense_llm_may_be_twisted_and_its_rings_run_as_fast(cli):
-    """--twisted on a dense LLM is the workload file's [system] twisted = true (the simulator
-    took it, the CLI refused it): the estimate says twisted, and the step is the plain torus's,
-    since a twisted k x k x 2k torus has the same links per chip and every ring collective of a
-    dense LLM (FSDP, tensor, data) embeds in it at the same bandwidth; only all-to-all (DLRM)
-    gains. A slice that cannot twist is still refused in one line."""
-    import json
-
+def test_dense_llm_on_a_twisted_torus_loses_only_rings_off_the_long_axis(cli, tmp_path):
+    """--twisted on a dense LLM (as [system] twisted = true). A twisted 4x4x8 torus's x and y wrap
+    links land 4 chips along z (tpusim/topology/torus.py: (3, y, z) -> (0, y, z + 4)), so a mesh
+    axis whose group spans z keeps its rings and one on a short axis without z has a line there.
+    - PaLM-62B on 128 v4 chips: fsdp over the whole 4x4x8 slice spans z, every ring stays, the
+      step is the plain torus's (the common case) and the readable output says 'no change'.
+    - PaLM-8B with tensor 4 pinned on x: tensor's group {(0..3, y, z)} does not span z, its x wrap
+      leaves the group, so tensor runs on a line (half the ring's bandwidth) and the step is
+      longer; the readable 'twist' row gives the difference against the plain torus.
+    - PaLM-8B with tensor 16 on 4x8x8 (x's wrap lands 4 along y and z): the plain torus puts tensor
+      on x4 y2 z2 with x's ring; on the twisted one that ring is gone and the mapper moves
+      tensor onto z's 8-chip ring instead (it avoids the line where it can); still no faster.
+    A slice that cannot twist is refused in one line."""
     runs = {}
     for flag in ("--twisted", "--no-twisted"):
         out = cli("estimate", "palm-62b", "--chip", "v4", "--chips", "128", flag, "--json")
@@ -165,8 +170,42 @@ def test_dense_llm_may_be_twisted_and_its_rings_run_as_fast(cli):
         runs[flag] = json.loads(out.stdout)
     assert runs["--twisted"]["twisted"] is True and runs["--no-twisted"]["twisted"] is False
     assert runs["--twisted"]["slice_shape"] == "4x4x8"
+    assert runs["--twisted"]["mapping"]["fsdp"] == "x4(ring) y4(ring) z8(ring)"
     assert runs["--twisted"]["step_time_s"] == runs["--no-twisted"]["step_time_s"]
+    same = " ".join(cli("estimate", "palm-62b", "--chip", "v4", "--chips", "128", "--twisted").stdout.split())
+    assert "no change from the plain torus" in same
     search = cli("estimate", "palm-62b", "--chip", "v4", "--chips", "128", "--twisted", "--search")
     assert search.returncode == 0 and "4x4x8 twisted" in search.stdout
+
+    text = (REPO / "workloads" / "palm-8b.toml").read_text()
+    head = text[:text.index("[system]")]
+
+    def workload(name, chips, shape, tensor, axes=""):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(head + f'[system]\nchip = "v4"\nchips_per_slice = {chips}\n'
+                        f'slice_shape = "{shape}"\n\n[parallelism]\ndata = 1\n'
+                        f"fsdp = {chips // tensor}\ntensor = {tensor}\npipeline = 1\n" + axes)
+        return str(path)
+
+    def both(path):
+        return [json.loads(cli("estimate", path, flag, "--json").stdout)
+                for flag in ("--no-twisted", "--twisted")]
+
+    pinned = workload("pinned", 128, "4x4x8", 4, "axes = {tensor = [0], fsdp = [1, 2]}\n")
+    plain, twisted = both(pinned)
+    assert plain["mapping"]["tensor"] == "x4(ring)" and twisted["mapping"]["tensor"] == "x4(line)"
+    assert twisted["mapping"]["fsdp"] == plain["mapping"]["fsdp"] == "y4(ring) z8(ring)"
+    assert twisted["step_time_s"] > plain["step_time_s"]
+    assert twisted["breakdown"]["tensor_collectives"] > plain["breakdown"]["tensor_collectives"]
+    shown = cli("estimate", pinned, "--twisted")
+    assert shown.returncode == 0, shown.stderr
+    row = " ".join(shown.stdout.split())
+    assert "4x4x8 twisted" in row and "per step against the plain torus" in row and "no all-to-all" in row
+
+    plain, twisted = both(workload("t16", 256, "4x8x8", 16))
+    assert plain["mapping"]["tensor"].startswith("x4(ring)")
+    assert "x4" not in twisted["mapping"]["tensor"] and "z8(ring)" in twisted["mapping"]["tensor"]
+    assert twisted["step_time_s"] >= plain["step_time_s"]
+
     bad = cli("estimate", "palm-62b", "--chip", "v4", "--chips", "64", "--twisted")
     assert bad.returncode == 2 and "cannot be twisted" in bad.stderr and "Traceback" not in bad.stderr

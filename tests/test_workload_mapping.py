@@ -51,3 +51,75 @@ def test_fixed_axes():
 def test_sizes_must_cover_the_slice():
     with pytest.raises(TpusimError, match="does not match"):
         cands((4, 4, 4), (("tensor", 2), ("fsdp", 16)))
+
+
+def _closes_in_group(shape, axis, twisted) -> bool:
+    """Oracle from the link list alone (tpusim.topology.torus.torus_links): a piece of a logical
+    axis is a ring iff stepping `stride` links in +axis direction from every chip of the group
+    (the chips the logical axis spans, through chip 0) lands on a chip of the group."""
+    import itertools
+
+    import numpy as np
+
+    from tpusim.topology.torus import torus_links
+
+    links = torus_links(shape, (True,) * len(shape), twisted=twisted)
+    step = {}
+    for phys, size, stride in zip(axis.physical, axis.sizes, axis._strides(), strict=True):
+        nxt = {int(s): int(d) for s, d, a in zip(links.src, links.dst, links.axis, strict=True) if a == phys}
+        step[phys] = (nxt, stride, size)
+    ranges = [range(1) for _ in shape]
+    for phys, (_, stride, size) in step.items():
+        ranges[phys] = range(0, size * stride, stride)
+    group = {int(np.ravel_multi_index(c, shape)) for c in itertools.product(*ranges)}
+    out = []
+    for phys, size, stride in zip(axis.physical, axis.sizes, axis._strides(), strict=True):
+        nxt = step[phys][0]
+        if size * stride != shape[phys]:  # a contiguous block or a strided line: no wrap link used
+            out.append(False)
+            continue
+        landed = set()
+        for c in group:
+            for _ in range(stride):
+                c = nxt[c]
+            landed.add(c)
+        out.append(landed <= group)
+    return tuple(out)
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 8), (4, 8, 8), (8, 4, 4)])
+@pytest.mark.parametrize("sizes", [(("tensor", 4), ("fsdp", 32), ("data", 1)),
+                                   (("tensor", 2), ("fsdp", 16), ("data", 4)),
+                                   (("tensor", 8), ("fsdp", 8), ("data", 2)),
+                                   (("tensor", 1), ("fsdp", 128), ("data", 1))])
+def test_twisted_rings_are_the_links_rings(shape, sizes):
+    """On a twisted torus each piece's ring/line is what the actual links give (oracle above):
+    a short axis's wrap link lands k chips along the long axis, so a logical axis on the short
+    axis alone gets a line there, and one spanning the long axis too keeps its ring. Without
+    the twist the oracle and the mapping agree as well."""
+    n = 1
+    for s in shape:
+        n *= s
+    sizes = tuple((name, size) for name, size in sizes) + (("pipeline", n // sizes[0][1] // sizes[1][1]
+                                                           // sizes[2][1]),)
+    for twisted in (False, True):
+        maps = mapping_candidates(shape, (True,) * 3, sizes, W, LAT, FRAC, (), twisted)
+        assert maps
+        for m in maps:
+            for _, axis in m.axes:
+                if axis.sizes:
+                    assert axis.wraps == _closes_in_group(shape, axis, twisted), (twisted, m.describe())
+
+
+def test_twist_opens_a_short_axis_ring_used_alone():
+    """4x4x8 twisted, tensor fixed on x (4 chips): x's wrap link goes from (3, y, z) to (0, y, z+4),
+    outside the tensor group, so tensor runs on a line (half the bandwidth of its ring,
+    collectives.py); fsdp on y and z spans the long axis and keeps both rings."""
+    sizes = (("tensor", 4), ("fsdp", 32), ("data", 1), ("pipeline", 1))
+    fixed = (("tensor", (0,)), ("fsdp", (1, 2)))
+    plain = mapping_candidates((4, 4, 8), (True,) * 3, sizes, W, LAT, FRAC, fixed)[0]
+    twisted = mapping_candidates((4, 4, 8), (True,) * 3, sizes, W, LAT, FRAC, fixed, True)[0]
+    assert plain.describe()["tensor"] == "x4(ring)" and twisted.describe()["tensor"] == "x4(line)"
+    assert twisted.describe()["fsdp"] == plain.describe()["fsdp"] == "y4(ring) z8(ring)"
+    assert twisted.get("tensor").bandwidth_bytes_per_s == pytest.approx(
+        plain.get("tensor").bandwidth_bytes_per_s / 2)

@@ -62,9 +62,11 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
     """`tpusim estimate`: an Estimate (or, with `search=True`, the ranked SearchResult) of a
     workload name, TOML path or loaded Workload (a DLRM workload gives a DlrmEstimate or
     DlrmSearchResult). `chips` counts all slices together. `twisted`: a twisted torus
-    (DLRM: it pins that choice in a search; a dense LLM's ring collectives are as fast as on the
-    plain torus). DLRM only: `placement`, `sharding` (they pin that choice in a search) and
-    `compare_placements` (a PlacementComparison, the three placements side by side)."""
+    (DLRM: it pins that choice in a search, and shortens the all-to-all; a dense LLM's rings on a
+    short axis close only through the long axis, so its step is never faster than the plain
+    torus's and the same when its mesh axes span the long axis). DLRM only: `placement`,
+    `sharding` (they pin that choice in a search) and `compare_placements` (a
+    PlacementComparison, the three placements side by side)."""
     import math
 
     from tpusim.hardware import chip_and_slice
@@ -98,7 +100,7 @@ def estimate(workload: Any, *, chip: str | None = None, chips: int | None = None
             raise TpusimError(f"{name} applies to dlrm workloads ([model] kind = \"dlrm\"); "
                               f"{getattr(workload, 'name', workload)} is a dense LLM", params=(name,))
     wl = load_workload(workload) if isinstance(workload, str | Path) else workload
-    if twisted is not None:  # a dense LLM's ring collectives run as fast on a twisted torus
+    if twisted is not None:  # checked against the slice when the estimate resolves it
         wl = with_twist(wl, twisted)
     if slices is not None:
         slices = check_integer(slices, "slices", "", at_least=1, param=True)

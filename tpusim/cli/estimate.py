@@ -50,8 +50,8 @@ def estimate(
     sharding: str | None = typer.Option(None, "--sharding", help="DLRM: mod, table or column."),
     twisted: bool | None = typer.Option(
         None, "--twisted/--no-twisted",
-        help="Twisted torus (k x k x 2k, k x 2k x 2k slices): faster DLRM all-to-all; "
-        "a dense LLM's ring collectives are unchanged."),
+        help="Twisted torus (k x k x 2k, k x 2k x 2k slices): faster DLRM all-to-all; a dense "
+        "LLM's rings on a short axis close only through the long axis (never faster)."),
     compare: bool = typer.Option(
         False, "--compare-placements", help="DLRM: the three placements side by side."),
     search_: bool = typer.Option(
@@ -65,6 +65,7 @@ def estimate(
     """Step time, throughput, memory per chip and where the time goes (dense LLM or DLRM)."""
     from tpusim.workloads import estimate as run_estimate
     from tpusim.workloads import load_workload
+    from tpusim.workloads.config import with_twist
     from tpusim.workloads.kinds import workload_kind
     from tpusim.workloads.search import search
 
@@ -94,9 +95,7 @@ def estimate(
             raise TpusimError(f"{flag} applies to dlrm workloads ([model] kind = \"dlrm\"); "
                               f"{workload} is a dense LLM")
     wl = load_workload(workload)
-    if twisted is not None:  # a dense LLM's ring collectives run as fast on a twisted torus
-        from tpusim.workloads.config import with_twist
-
+    if twisted is not None:  # its rings on a short axis close only through the long axis
         wl = with_twist(wl, twisted)
     per_slice = _per_slice(chips, slices, wl.system.slices)
     if per_slice is None and slice_shape is not None:  # --slice alone sets the slice size
@@ -121,7 +120,11 @@ def estimate(
     if json_out:
         print_json(est.to_dict())
         return
-    _print_estimate(est)
+    plain = None
+    if est.twisted:  # what the twist changed: the same estimate on the plain torus
+        plain = run_estimate(with_twist(wl, False), chip=chip, chips_per_slice=per_slice, slices=slices,
+                             slice_shape=slice_shape, global_batch_seqs=global_batch)
+    _print_estimate(est, plain)
     chart_written(chart)
 
 
@@ -131,7 +134,21 @@ def _chart(est, path: Path) -> None:
     charts.save(charts.step_breakdown(est), path)
 
 
-def _print_estimate(est) -> None:
+TWIST_NOTE = ("a dense LLM has no all-to-all for the twist to shorten, and its rings on a short axis "
+              "close only through the long axis")
+
+
+def _twist_row(est, plain) -> tuple[str, str]:
+    """('twist', what twisting the torus did to this step against the plain torus)."""
+    if plain.step_time_s == est.step_time_s:
+        return "twist", f"no change from the plain torus ({TWIST_NOTE})"
+    diff = est.step_time_s - plain.step_time_s
+    return "twist", (f"{'+' if diff > 0 else '-'}{fmt_duration(abs(diff))} per step against the plain "
+                     f"torus ({fmt_duration(plain.step_time_s)}; {TWIST_NOTE})")
+
+
+def _print_estimate(est, plain=None) -> None:
+    """The readable estimate; `plain`: the same estimate on an untwisted torus, for a twisted one."""
     par = est.parallelism
     sharding = (
         f"data {par['data']} x fsdp {par['fsdp']} x tensor {par['tensor']} x "
@@ -150,6 +167,7 @@ def _print_estimate(est) -> None:
         ),
         ("sharding", sharding),
         ("mesh on torus axes", mapping),
+        *([_twist_row(est, plain)] if plain is not None else []),
         ("step time", fmt_duration(est.step_time_s)),
         ("tokens / step", f"{est.tokens_per_step:,}"),
         ("tokens / s", f"{est.tokens_per_s:,.0f}"),
@@ -218,6 +236,7 @@ def _print_search(result) -> None:
         f"{result.feasible} of {result.evaluated} candidates fit in HBM"
         f"{' and host DRAM (host offload)' if any(_offloads(r) for r in result.rows) else ''}; "
         f"'loses by' = the cause that costs each row the most time against the best"
+        + (f"; twisted torus: {TWIST_NOTE}" if result.twisted else "")
     )
     out.print(
         table(

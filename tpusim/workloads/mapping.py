@@ -11,6 +11,13 @@ order of how exposed their traffic is (tensor first: its collectives sit on the 
 then fsdp, in-slice data, pipeline), each taking the placement with the least time per
 gathered byte, ties going to whole axes and fewer axes. A user may fix the mapping with
 `[parallelism] axes = {tensor = [0], fsdp = [1, 2]}` (whole physical axes).
+
+On a twisted slice (tpusim.topology.torus.twist_offsets: each short axis's wrap link lands k
+chips further along the long axis or axes) the wrap link of a short axis leaves a logical axis's
+group of chips unless that group also spans the long axes the twist moves along (wholly, or
+strided by a divisor of k). A logical axis on a short axis without them has no ring there: its
+chips are a line. The twist gives a dense LLM's ring collectives nothing; its gain is the
+all-to-all's (topology.alltoall), which only the embedding model uses.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from itertools import product
 
 from tpusim.collectives import AxisSet
 from tpusim.errors import TpusimError
+from tpusim.topology.torus import twist_offsets
 
 PRIORITY = ("tensor", "fsdp", "data", "pipeline")
 
@@ -69,6 +77,7 @@ def _axis_set(
     link_bw: float,
     latency_s: float,
     fraction: float,
+    twists: dict[int, tuple[int, ...]] | None = None,
 ) -> AxisSet:
     sizes, wraps, strides, phys = [], [], [], []
     for i, f in enumerate(factors):
@@ -79,15 +88,32 @@ def _axis_set(
         sizes.append(f)
         phys.append(i)
         if whole:
-            wraps.append(wrap[i])
+            wraps.append(wrap[i] and _wrap_stays(i, factors, shape, used, twists))
             strides.append(1)
         elif contiguous:
             wraps.append(False)
             strides.append(1)
         else:  # every used[i]-th chip: a ring only if it closes the physical ring
-            wraps.append(wrap[i] and f * used[i] == shape[i])
+            wraps.append(wrap[i] and f * used[i] == shape[i] and _wrap_stays(i, factors, shape, used, twists))
             strides.append(used[i])
     return AxisSet(tuple(sizes), tuple(wraps), link_bw, latency_s, fraction, tuple(strides), tuple(phys))
+
+
+def _wrap_stays(i: int, factors: tuple[int, ...], shape: tuple[int, ...], used: tuple[int, ...],
+                twists: dict[int, tuple[int, ...]] | None) -> bool:
+    """Whether axis i's wrap link ends inside the logical axis's group: always on a plain torus;
+    on a twisted one only if the group's chips along every axis the twist moves along are
+    closed under that offset (the whole axis, or a full strided ring whose stride divides it).
+
+    >>> _wrap_stays(0, (4, 1, 1), (4, 4, 8), (1, 1, 1), {0: (0, 0, 4), 1: (0, 0, 4)})
+    False
+    >>> _wrap_stays(0, (4, 1, 8), (4, 4, 8), (1, 1, 1), {0: (0, 0, 4), 1: (0, 0, 4)})
+    True
+    """
+    if not twists or i not in twists:
+        return True
+    return all(off == 0 or (factors[j] * used[j] == shape[j] and off % used[j] == 0 and factors[j] > 1)
+               for j, off in enumerate(twists[i]))
 
 
 def _fixed_factors(
@@ -115,11 +141,14 @@ def mapping_candidates(
     latency_s: float,
     fraction: float,
     fixed: tuple[tuple[str, tuple[int, ...]], ...] = (),
+    twisted: bool = False,
 ) -> tuple[Mapping, ...]:
     """Every placement of the in-slice logical axes `sizes` ((name, size), ...) on a slice of
     `shape`, logical axes taking their pieces in PRIORITY order (so the first to take part of a
     physical axis gets contiguous blocks). The caller picks the fastest (like a compiler's
-    cost model); `fixed` pins axes to whole physical axes."""
+    cost model); `fixed` pins axes to whole physical axes; `twisted` wires the short axes' wrap
+    links with the twist (a ring on them closes only through the long axes)."""
+    twists = twist_offsets(shape) if twisted else {}
     want = dict(sizes)
     if math.prod(want.values()) != math.prod(shape):
         raise TpusimError(
@@ -134,7 +163,7 @@ def mapping_candidates(
     for whole_only in (True, False):
         found: dict[tuple, Mapping] = {}
         _place(order, want, fixed_map, shape, wrap, link_bw, latency_s, fraction, whole_only,
-               0, [1] * len(shape), [], found)
+               0, [1] * len(shape), [], found, twists)
         if found:
             return tuple(_pareto(found))
     raise TpusimError(
@@ -144,7 +173,7 @@ def mapping_candidates(
 
 
 def _place(order, want, fixed_map, shape, wrap, link_bw, latency_s, fraction, whole_only,
-           k: int, used: list[int], chosen: list, found: dict) -> None:
+           k: int, used: list[int], chosen: list, found: dict, twists: dict | None = None) -> None:
     """Depth-first placement of the logical axes order[k:], one Mapping per distinct cost."""
     if k == len(order):
         got = dict(chosen)
@@ -162,9 +191,10 @@ def _place(order, want, fixed_map, shape, wrap, link_bw, latency_s, fraction, wh
             options = [f for f in options
                        if all(x == 1 or (x == shape[i] and used[i] == 1) for i, x in enumerate(f))]
     for factors in options:
-        axis = _axis_set(factors, shape, wrap, tuple(used), link_bw, latency_s, fraction)
+        axis = _axis_set(factors, shape, wrap, tuple(used), link_bw, latency_s, fraction, twists)
         _place(order, want, fixed_map, shape, wrap, link_bw, latency_s, fraction, whole_only,
-               k + 1, [u * f for u, f in zip(used, factors, strict=True)], chosen + [(name, axis)], found)
+               k + 1, [u * f for u, f in zip(used, factors, strict=True)], chosen + [(name, axis)], found,
+               twists)
 
 
 def _pareto(found: dict[tuple, Mapping]) -> list[Mapping]:

@@ -147,6 +147,7 @@ def _evaluate(wl: Workload, chip, spec, cands, variants: list[Variant]):
                 chip.ici_link_one_way_bytes_per_s,
                 chip.ici_hop_latency_s,
                 eff.ici_link_fraction,
+                twisted=spec.twisted,
             )
             map_index[key] = (len(maps_all), len(maps))
             maps_all.extend(maps)

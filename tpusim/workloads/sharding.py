@@ -270,6 +270,7 @@ def estimate_one(wl: Workload, par: Parallelism) -> Estimate:
         chip.ici_hop_latency_s,
         eff.ici_link_fraction,
         par.axes,
+        spec.twisted,
     )
     comm = comm_params(mappings, chip, eff.ici_link_fraction)
     plan = plan_columns([remat_plan(wl.model, wl.training.remat)], [wl.training.offload_optimizer], 1)
