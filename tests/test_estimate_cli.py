@@ -209,3 +209,24 @@ def test_dense_llm_on_a_twisted_torus_loses_only_rings_off_the_long_axis(cli, tm
 
     bad = cli("estimate", "palm-62b", "--chip", "v4", "--chips", "64", "--twisted")
     assert bad.returncode == 2 and "cannot be twisted" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_search_with_nothing_that_fits_says_so_in_json():
+    """A search that ranks nothing is an answer, not a failure (docs/contract.md, exit codes): exit
+    0, and --json says it with `fits_found: false` beside the empty `rows`; the top-level keys
+    are the closest candidate's, which does not fit. PaLM-540B on 64 v4 chips: its 540e9 bf16
+    parameters and gradients alone, sharded over all 64 chips, are 2 x 2 x 540e9 / 64 = 33.8 GB
+    per chip, at the 32 GiB (34.4 GB) of HBM before any activation. A DLRM-DCNv2 on one v5e
+    chip: its 209 GB of tables with Adagrad's accumulator against 16 GiB of HBM."""
+    for args in (("palm-540b", "--chips", "64"), ("dlrm-dcnv2", "--chip", "v5e", "--chips", "1")):
+        r = run_main("estimate", *args, "--search", "--json")
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert doc["fits_found"] is False and doc["rows"] == [] and doc["feasible"] == 0
+        assert doc["evaluated"] > 0 and doc["best"] is not None
+        assert not doc["fits_in_hbm"] or doc["fits_in_host_dram"] is False
+        shown = run_main("estimate", *args, "--search")
+        assert shown.returncode == 0 and "none of" in shown.stdout
+    for args in (("palm-8b", "--top", "1"), ("dlrm-dcnv2", "--chip", "v4", "--chips", "8")):
+        doc = json.loads(run_main("estimate", *args, "--search", "--json").stdout)
+        assert doc["fits_found"] is True and doc["feasible"] >= len(doc["rows"]) >= 1

@@ -46,7 +46,8 @@ MAX_MICROBATCHES = 64
 @dataclass(frozen=True)
 class SearchResult:
     """Ranked feasible shardings (best first) and how many were tried. `best` is the estimate of
-    the first row, or, when nothing fits, of the sharding needing the least memory."""
+    the first row, or, when nothing fits (`fits_found` false), of the sharding needing the least
+    memory."""
 
     workload: str
     chip: str
@@ -59,9 +60,15 @@ class SearchResult:
     best: Estimate | None = None
     twisted: bool = False  # the slice is a twisted torus
 
+    @property
+    def fits_found(self) -> bool:
+        """Whether any sharding fits (HBM, and host DRAM when it offloads): the ranking is not empty."""
+        return self.feasible > 0
+
     def to_dict(self) -> dict:
         """The best estimate's keys at the top level (step_time_s, mfu, ... as without --search),
-        plus the ranked `rows`, `best`, `evaluated` and `feasible`."""
+        plus the ranked `rows`, `best`, `evaluated`, `feasible` and `fits_found` (false: nothing
+        fits, `rows` is empty and the top-level keys are the closest sharding's)."""
         out = {} if self.best is None else self.best.to_dict()
         out.update({
             "workload": self.workload,
@@ -72,6 +79,7 @@ class SearchResult:
             "twisted": self.twisted,
             "evaluated": self.evaluated,
             "feasible": self.feasible,
+            "fits_found": self.fits_found,
             "rows": self.rows,
             "best": None if self.best is None else self.best.to_dict(),
         })

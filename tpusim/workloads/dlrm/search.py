@@ -37,11 +37,18 @@ class DlrmSearchResult:
     rows: list[dict] = field(default_factory=list)
     skipped_placements: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def fits_found(self) -> bool:
+        """Whether any candidate fits (HBM, and host DRAM for a host placement): `rows` is not empty."""
+        return self.feasible > 0
+
     def to_dict(self) -> dict:
-        """The best row's keys at the top level, plus `rows`, `best`, `evaluated`, `feasible`."""
+        """The best row's keys at the top level, plus `rows`, `best`, `evaluated`, `feasible`,
+        `fits_found` (false: nothing fits, `rows` is empty and the top-level keys are those of the
+        candidate needing the least memory)."""
         out = self.best.to_dict() if self.best is not None else {"kind": "dlrm"}
         out.update(rows=self.rows, best=self.best.to_dict() if self.best else None,
-                   evaluated=self.evaluated, feasible=self.feasible,
+                   evaluated=self.evaluated, feasible=self.feasible, fits_found=self.fits_found,
                    skipped_placements=self.skipped_placements)
         return out
 
