@@ -321,3 +321,64 @@ def test_one_replication_reports_whole_interruption_counts_and_blank_missing_cel
     assert frame["interruptions"].iloc[0] == result.summary["interruptions"]["total"]
     md = _md_table(pd.DataFrame({"job": ["a"], "time_to_train_p50_s": [None]}))
     assert md.splitlines()[-1] == "| a |  |"
+
+
+SLICED = """[pod]
+name = "tpu-v4-4096"
+
+[failures.host]
+availability = 0.995
+mttr_hours = 48
+
+[[jobs]]
+name = "t"
+workload = "palm-8b"
+slice = "4x4x8"
+twisted = true
+train_tokens = 1e9
+
+[[jobs]]
+name = "p"
+workload = "palm-8b"
+slice = "4x4x4"
+slices = 2
+train_tokens = 1e9
+
+[run]
+days = 1
+seed = 3
+"""
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_replication_table_carries_each_jobs_slices_to_the_report(tmp_path, suffix):
+    """simulate --out with several replications: each job's rows carry its chips, slices,
+    slice_shape and twisted (job t: one 4x4x8 twisted slice = 4 x 4 x 8 = 128 chips; job p: two
+    4x4x4 slices = 2 x 64 = 128 chips); the all-jobs '*' rows carry every job's chips and slices
+    (128 + 128 = 256 chips, 1 + 2 = 3 slices), an empty shape, and twisted false because p's is
+    not. The report's job table names each job's slices the same way ('1 x 4x4x8 T',
+    '2 x 4x4x4') from the run, from its --json summary and from the table read back."""
+    from tpusim.reports.collect import read_table
+    from tpusim.reports.sections import simulate_section
+
+    scenario = tmp_path / "sliced.toml"
+    scenario.write_text(SLICED)
+    table = tmp_path / f"reps{suffix}"
+    result = tpusim.simulate(scenario, replications=2, workers=1, out=table)
+    sim_json = json.loads(run_main("simulate", str(scenario), "-n", "2", "--json").stdout)
+    reps = read_table(table)
+    per_job = reps[reps["job"] != "*"].drop_duplicates("job").set_index("job")
+    assert per_job.loc["t", ["chips", "slices", "slice_shape"]].tolist() == [128, 1, "4x4x8"]
+    assert per_job.loc["p", ["chips", "slices", "slice_shape"]].tolist() == [128, 2, "4x4x4"]
+    assert bool(per_job.loc["t", "twisted"]) and not bool(per_job.loc["p", "twisted"])
+    whole = reps[reps["job"] == "*"]
+    assert len(whole) == 2 and (whole["chips"] == 256).all() and (whole["slices"] == 3).all()
+    assert not whole["twisted"].any() and whole["slice_shape"].fillna("").eq("").all()
+    for source in (result, sim_json, reps):
+        (title, frame), _ = simulate_section(source, "t", name="sliced").tables
+        assert "T = twisted" in title
+        assert dict(zip(frame["job"], frame["slice"], strict=True)) == \
+            {"*": "", "t": "1 x 4x4x8 T", "p": "2 x 4x4x4"}
+    old = reps.drop(columns=["slices", "slice_shape", "twisted"])  # a table written before them
+    (_, frame), _ = simulate_section(old, "t", name="sliced").tables
+    assert "slice" not in frame.columns

@@ -193,7 +193,16 @@ def _summary_and_table(result: Any) -> tuple[dict, Any]:
         return result, None
     from tpusim.sim.accounting import summarize  # a replication table read back from a file
 
-    return summarize(result), result
+    summary = summarize(result)
+    # each job's slices, for the job table's 'slice' column (tables written before them lack them)
+    if {"slices", "slice_shape", "twisted"} <= set(result.columns):
+        jobs = result[result["job"] != "*"].drop_duplicates("job")
+        summary["jobs_plan"] = {
+            str(r["job"]): {"slices": int(r["slices"]), "slice_shape": str(r["slice_shape"]),
+                            "twisted": bool(r["twisted"])}
+            for _, r in jobs.iterrows()
+        }
+    return summary, result
 
 
 # --- sweep --------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from tpusim.sim.faults import STRAGGLER
 from tpusim.sim.jobs import JobPlan
 from tpusim.sim.world import ALL_CATEGORIES, CAUSES, EVENT_COLUMNS
 from tpusim.stats import mean_ci95
+from tpusim.topology.shape import fmt_shape
 
 BADPUT = tuple(c for c in ALL_CATEGORIES if c != "productive")  # those in the table
 SCHEDULING_BADPUT = ("waiting_for_resources", "ocs_reconfiguration", "host_selection")
@@ -43,7 +44,8 @@ def job_rows(result: ReplicationResult, plans: tuple[JobPlan, ...], replication:
     causes = result.causes
     for raw, plan in zip(result.jobs, plans, strict=True):
         row: dict[str, Any] = {"replication": replication, "job": raw["job"], "chips": plan.chips,
-                               "mfu": plan.mfu, "window_s": raw["window_s"]}
+                               "slices": plan.spec.slices, "slice_shape": fmt_shape(plan.spec.slice_shape),
+                               "twisted": plan.spec.twisted, "mfu": plan.mfu, "window_s": raw["window_s"]}
         for c in categories:
             row[f"{c}_s"] = raw[c]
         for c in causes:
@@ -89,6 +91,9 @@ def replication_row(rows: list[dict], fleet: dict | None = None) -> dict:
     jobs, the longest window) with the fleet's repair counters."""
     out: dict[str, Any] = {"replication": rows[0]["replication"], "job": "*"}
     out["chips"] = sum(r["chips"] for r in rows)  # every job's chips
+    out["slices"] = sum(r["slices"] for r in rows)  # every job's slices; their shapes differ
+    out["slice_shape"] = ""
+    out["twisted"] = all(r["twisted"] for r in rows)  # like started / finished: every job's
     out["window_s"] = max(r["window_s"] for r in rows)  # the run's window
     out.update(goodputs(rows))
     first = rows[0]

@@ -70,9 +70,9 @@ def _run_chunk(scenario: Scenario, plans: tuple[JobPlan, ...],
 def _typed(frame):
     """Stable column types across batches: numbers as float64 (except the replication index)."""
     for col in frame.columns:
-        if col in ("job", "kind", "detail"):
+        if col in ("job", "kind", "detail", "slice_shape"):
             frame[col] = frame[col].astype(str)
-        elif col in ("finished", "started"):
+        elif col in ("finished", "started", "twisted"):
             frame[col] = frame[col].astype(bool)
         elif col in ("replication", "pod", "cube"):
             frame[col] = frame[col].astype("int64")
