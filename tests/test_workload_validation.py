@@ -15,9 +15,9 @@ from __future__ import annotations
 import pytest
 
 from tpusim.validation import Context, check, figure
-from tpusim.validation.recipes import maxtext_2023, maxtext_v4, parameter_scales
-from tpusim.workloads import Parallelism, estimate, load_workload
-from tpusim.workloads.config import Model, System, Training, Workload
+from tpusim.validation.recipes import maxtext_2023, maxtext_v4, maxtext_workload, parameter_scales
+from tpusim.workloads import estimate, load_workload
+from tpusim.workloads.config import Model, Workload
 
 CONTEXT = Context(workers=2)  # one run's shared estimates, as `tpusim validate` has them
 
@@ -142,13 +142,7 @@ def _maxtext_llama(scale: int, per_device: int, chips: int, tensor: int, remat: 
     model = Model(layers=16 * 2**base, d_model=2048 * 2**emb, heads=16 * 2**heads, head_dim=128,
                   kv_heads=16 * 2**heads, d_ff=7168 * 2**heads, vocab=32000, seq_len=2048,
                   mlp="swiglu", block="serial", tie_embeddings=False, attention="flash")
-    return Workload(
-        name=f"maxtext-{scale}b-{chip}", model=model,
-        training=Training(global_batch_seqs=per_device * chips, remat=remat, optimizer="adam",
-                          param_dtype="fp32"),
-        system=System(chip=chip, chips_per_slice=chips),
-        parallelism=Parallelism(fsdp=chips // tensor, tensor=tensor),
-    )
+    return maxtext_workload(f"maxtext-{scale}b-{chip}", model, per_device, chips, tensor, remat, chip)
 
 
 @pytest.mark.parametrize(

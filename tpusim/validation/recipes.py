@@ -105,8 +105,7 @@ def maxtext_2023(scale: int, per_device: int, chips: int, tensor: int, remat: st
     global_parameter_scale (pyconfig.get_individual_scales); parallel block, tied vocab 32768,
     sequence 2048, fp32 weights, AdamW, flash attention. v5p: RoPE, query/key norms, causal
     flash; v5e: no position encoding reaches the flash kernel, causal=False."""
-    from tpusim.workloads import Parallelism
-    from tpusim.workloads.config import Model, System, Training, Workload
+    from tpusim.workloads.config import Model
 
     base, heads, emb = parameter_scales(scale)
     december = chip == "v5p"
@@ -114,8 +113,17 @@ def maxtext_2023(scale: int, per_device: int, chips: int, tensor: int, remat: st
                   kv_heads=8 * 2**heads, d_ff=8192 * 2**heads, vocab=32768, seq_len=2048, mlp="relu",
                   block="parallel", tie_embeddings=True, attention="flash",
                   position="rope" if december else "learned", causal=december, qk_norm=december)
+    return maxtext_workload(f"maxtext-2023-{scale}b-{chip}", model, per_device, chips, tensor, remat, chip)
+
+
+def maxtext_workload(name: str, model, per_device: int, chips: int, tensor: int, remat: str, chip: str):
+    """`model` trained as MaxText's recipes do: per_device_batch_size x chips sequences, AdamW
+    on fp32 weights, one slice of `chips`, ici fsdp x tensor."""
+    from tpusim.workloads import Parallelism
+    from tpusim.workloads.config import System, Training, Workload
+
     return Workload(
-        name=f"maxtext-2023-{scale}b-{chip}", model=model,
+        name=name, model=model,
         training=Training(global_batch_seqs=per_device * chips, remat=remat, optimizer="adam",
                           param_dtype="fp32"),
         system=System(chip=chip, chips_per_slice=chips),
