@@ -65,3 +65,12 @@ def fmt_duration(seconds: float) -> str:
     if abs(seconds) >= 1e-3:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds * 1e6:.1f} us"
+
+
+def fmt_slices(slices: int, shape: str, twisted: bool) -> str:
+    """A job's slices as simulate's Jobs table and the report's job table show them (T: twisted).
+
+    >>> fmt_slices(2, "4x4x8", True), fmt_slices(1, "8x8x8", False)
+    ('2 x 4x4x8 T', '1 x 8x8x8')
+    """
+    return f"{slices} x {shape}{' T' if twisted else ''}"

@@ -11,7 +11,7 @@ import typer
 from tpusim.cli.app import app
 from tpusim.cli.render import console, escape, print_json, table
 from tpusim.topology.shape import fmt_shape
-from tpusim.units import HOUR_S, fmt_count, fmt_duration
+from tpusim.units import HOUR_S, fmt_count, fmt_duration, fmt_slices
 
 EXAMPLES = """Examples:
 
@@ -137,9 +137,8 @@ def _render(result, out: Path | None, chart: Path | None, timeline: Path | None)
         j = s["jobs"][plan.spec.name]
         ttt = j["time_to_train_s"]
         t50 = fmt_duration(ttt["p50"]) if ttt["p50"] is not None else "-"
-        twisted = " T" if plan.spec.twisted else ""
-        job_rows.append((plan.spec.name, f"{plan.chips} ({plan.spec.slices} x "
-                                         f"{fmt_shape(plan.spec.slice_shape)}{twisted})",
+        slices = fmt_slices(plan.spec.slices, fmt_shape(plan.spec.slice_shape), plan.spec.twisted)
+        job_rows.append((plan.spec.name, f"{plan.chips} ({slices})",
                          _pct(plan.mfu),
                          fmt_duration(plan.interval_s) if math.isfinite(plan.interval_s) else "-",
                          _pct(j["goodput"]), _pct(j["scheduling_goodput"]), _pct(j["runtime_goodput"]),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tpusim import charts
-from tpusim.units import DAY_S, HOUR_S, fmt_count, fmt_duration
+from tpusim.units import DAY_S, HOUR_S, fmt_count, fmt_duration, fmt_slices
 
 # The first output column of each runner's rows: sweep rows are point_id, the point's grid keys,
 # then the outputs (tpusim.sweeps.run_point).
@@ -160,7 +160,7 @@ def simulate_section(result: Any, source: str, name: str | None = None) -> Secti
              "interruptions", "time_to_train_p50_s", "finished_fraction"]
     frame = pd.DataFrame(rows)
     if "slice_shape" in frame.columns:  # each job's slices, as simulate's Jobs table: "2 x 4x4x8 T"
-        frame["slice"] = [f"{int(k)} x {shape}{' T' if tw is True else ''}" if isinstance(shape, str) else ""
+        frame["slice"] = [fmt_slices(int(k), shape, tw is True) if isinstance(shape, str) else ""
                           for k, shape, tw in zip(frame["slices"], frame["slice_shape"],
                                                   frame.get("twisted", [False] * len(frame)), strict=True)]
     if n == 1 and "interruptions" in frame.columns:  # one replication: the counts themselves
